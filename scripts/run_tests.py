@@ -1,0 +1,163 @@
+"""`make test`: run the whole suite on SQLite and, when PostgreSQL can be started, on it too.
+
+PostgreSQL comes from the Debian package `postgresql` (installed here when missing and we
+are root with apt-get, as on CI). A throw-away cluster is created in a temp directory on a
+free loopback port, used through OPTIHUB_TEST_DATABASE_URL, and removed at the end.
+With CI=true, PostgreSQL is required: failing to start it fails the run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def say(message: str) -> None:
+    print(f"[make test] {message}", flush=True)
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def apt_install(*packages: str) -> bool:
+    if not (is_root() and shutil.which("apt-get")):
+        return False
+    say(f"installing Debian packages: {' '.join(packages)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    quiet = {"stdout": subprocess.DEVNULL, "env": env}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=False,
+        **quiet,
+    )
+    return result.returncode == 0
+
+
+def pg_bindir() -> Path | None:
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str | None]:
+    """Yield a database URL of a fresh throw-away cluster, or None when unavailable."""
+    bindir = pg_bindir()
+    if bindir is None:
+        apt_install("postgresql")
+        bindir = pg_bindir()
+    if bindir is None:
+        say("PostgreSQL is not available (package `postgresql` not installed)")
+        yield None
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="optihub-pg-"))
+    datadir = workdir / "data"
+    port = free_port()
+    as_user: list[str] = []
+    if is_root():
+        # PostgreSQL refuses to run as root: the Debian package's `postgres` user owns it.
+        shutil.chown(workdir, "postgres", "postgres")
+        workdir.chmod(0o700)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = lambda *cmd: subprocess.run(  # noqa: E731
+        [*as_user, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        run(
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "optihub",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        options = (
+            f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-l",
+            str(workdir / "server.log"),
+            "-w",
+            "start",
+        )
+        version = subprocess.run(
+            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        say(f"started throw-away PostgreSQL ({version}) on 127.0.0.1:{port}")
+        yield f"postgresql+psycopg://optihub@127.0.0.1:{port}/postgres"
+    except subprocess.CalledProcessError as exc:
+        say(f"could not start PostgreSQL: {exc}")
+        log = workdir / "server.log"
+        if log.exists():
+            print(log.read_text()[-2000:])
+        yield None
+    finally:
+        if (datadir / "postmaster.pid").exists():
+            subprocess.run(
+                [*as_user, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's chromium; install it when missing (root + apt-get)."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if not apt_install("chromium"):
+        say("chromium is not installed and could not be installed: browser tests will fail")
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    ensure_chromium()
+    args = sys.argv[1:]
+    env = dict(os.environ)
+    with postgres_cluster() as pg_url:
+        if pg_url:
+            env["OPTIHUB_TEST_DATABASE_URL"] = pg_url
+            say("databases under test: sqlite, postgresql")
+        else:
+            if IN_CI:
+                say("CI=true requires PostgreSQL; failing")
+                return 1
+            say("databases under test: sqlite only")
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        say(" ".join(command))
+        result = subprocess.run(command, env=env, check=False)
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

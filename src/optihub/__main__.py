@@ -1,0 +1,3 @@
+from optihub.cli import main
+
+main()

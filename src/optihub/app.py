@@ -1,0 +1,63 @@
+"""The FastAPI application: operational routes, the OAuth server, every API surface and
+the dashboard, over one database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from optihub import __version__
+from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key
+from optihub.auth.tokens import RevocationList, TokenService
+from optihub.db.session import Database
+from optihub.settings import Settings
+from optihub.web import RequestContextMiddleware, install_error_handlers, install_operational_routes
+
+DESCRIPTION = """
+OptiHub keeps one store of practices, patients, prescriptions, frames and orders and speaks
+the API dialects optical software already uses. Every surface below is protected by bearer
+tokens from OptiHub's own OAuth 2.1 / OpenID Connect server.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. ``database`` lets tests and the CLI share an engine they created."""
+    settings = settings or Settings.from_env()
+    db = database or Database(settings.database_url)
+
+    instance_key = InstanceKey.from_settings(settings)
+    keyring = KeyRing(db, instance_key)
+    tokens = TokenService(
+        keyring,
+        RevocationList(db),
+        issuer=settings.issuer,
+        audience=settings.api_audience,
+        access_token_ttl=settings.access_token_ttl_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with db.transaction() as session:
+            ensure_signing_key(session, instance_key)
+        keyring.load()
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="OptiHub",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.instance_key = instance_key
+    app.state.tokens = tokens
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    install_operational_routes(app)
+    # Surfaces and the authorization server mount here, each with its own error envelope.
+    return app

@@ -1,0 +1,137 @@
+"""Resource-side checks every surface uses: bearer token → ``Principal`` → scope check.
+
+Routes declare their scope next to them::
+
+    OrdersRead = Annotated[Principal, Depends(require_scopes("orders:read"))]
+
+    @router.get("/orders")
+    def list_orders(principal: OrdersRead): ...
+
+Failures raise ``AuthError``; each surface renders it in its own envelope, with
+``WWW-Authenticate`` (RFC 6750) built by ``www_authenticate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from optihub.auth.scopes import IMPLIED
+from optihub.auth.tokens import InvalidToken, TokenService
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user (``subject``) through an app (``client_id``)."""
+
+    subject: str
+    client_id: str
+    scopes: frozenset[str]
+    practice_ids: tuple[int, ...]
+    jti: str
+
+    @property
+    def practice_id(self) -> int:
+        """The one practice a single-practice token (partner, labs, fulfillment) acts for."""
+        return self.practice_ids[0]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes or any(scope in IMPLIED.get(s, ()) for s in self.scopes)
+
+
+class AuthError(Exception):
+    """401 (``invalid_token`` / ``invalid_request``) or 403 (``insufficient_scope``)."""
+
+    def __init__(
+        self, status_code: int, error: str, description: str, scope: str | None = None
+    ) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.error = error
+        self.description = description
+        self.scope = scope
+
+    @property
+    def www_authenticate(self) -> str:
+        value = f'Bearer error="{self.error}", error_description="{self.description}"'
+        if self.scope:
+            value += f', scope="{self.scope}"'
+        return value
+
+
+def _token_service(request: Request) -> TokenService:
+    return request.app.state.tokens  # type: ignore[no-any-return]
+
+
+def authenticate(request: Request) -> Principal:
+    """The verified bearer token of this request; no database query on the happy path."""
+    if "access_token" in request.query_params:
+        raise AuthError(
+            401,
+            "invalid_request",
+            "Access tokens in the query string are not accepted; use the Authorization header",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "invalid_token", "A bearer access token is required")
+    try:
+        claims = _token_service(request).verify(token.strip())
+    except InvalidToken as exc:
+        raise AuthError(401, "invalid_token", exc.reason) from exc
+    if not claims.practice_ids:
+        raise AuthError(401, "invalid_token", "The access token grants no practice")
+    principal = Principal(
+        subject=claims.subject,
+        client_id=claims.client_id,
+        scopes=claims.scopes,
+        practice_ids=claims.practice_ids,
+        jti=claims.jti,
+    )
+    request.state.principal = principal
+    return principal
+
+
+def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates and requires every one of ``scopes``.
+
+    The returned callable carries ``required_scopes`` so tests can enumerate the route table.
+    """
+
+    async def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        for scope in scopes:
+            if not principal.has(scope):
+                raise AuthError(
+                    403,
+                    "insufficient_scope",
+                    f"The '{scope}' scope is required for this operation",
+                    scope=scope,
+                )
+        return principal
+
+    dependency.required_scopes = scopes  # type: ignore[attr-defined]
+    return dependency
+
+
+def route_scopes(routes: list[Any]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(method, path) → required scopes`` for every API route (empty tuple: no scope)."""
+    table: dict[tuple[str, str], tuple[str, ...]] = {}
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        found: tuple[str, ...] = ()
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dependant = stack.pop()
+            declared = getattr(dependant.call, "required_scopes", None)
+            if declared is not None:
+                found = tuple(declared)
+            stack.extend(dependant.dependencies)
+        for method in route.methods or ():
+            table[(method, route.path)] = found
+    return table

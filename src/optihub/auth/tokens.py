@@ -1,0 +1,195 @@
+"""Access tokens: JWTs per RFC 9068, signed with the key ring, verified locally.
+
+Claims: ``iss``, ``aud``, ``sub`` (user id, or the client id for client credentials),
+``client_id``, ``iat``, ``exp``, ``jti``, ``scope`` (space-separated) and ``practice_ids``
+(the practices granted at consent / connected for the app). Verification needs no database
+query: signature against the cached JWKS, claims checked, and ``jti`` against a revocation
+list that is refreshed from the database at most every ``revocation_refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
+from sqlalchemy import select
+
+from optihub.auth.keys import ALGORITHM, KeyRing
+from optihub.db.base import utcnow
+from optihub.db.models import RevokedAccessToken
+from optihub.db.session import Database
+
+
+class InvalidToken(Exception):
+    """The bearer token cannot be used; ``reason`` is safe to show the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    jti: str
+    expires_at: datetime
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class AccessTokenClaims:
+    subject: str
+    client_id: str
+    scopes: frozenset[str]
+    practice_ids: tuple[int, ...]
+    jti: str
+    expires_at: int
+    raw: dict[str, Any]
+
+
+class RevocationList:
+    """Revoked access-token ids, cached in memory and refreshed every few seconds."""
+
+    def __init__(self, db: Database, refresh_seconds: float = 2.0) -> None:
+        self._db = db
+        self._refresh_seconds = refresh_seconds
+        self._loaded_at = -1e9
+        self._jtis: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        with self._db.sessions() as session:
+            jtis = frozenset(
+                session.scalars(
+                    select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at > utcnow())
+                )
+            )
+        with self._lock:
+            self._jtis = jtis
+            self._loaded_at = time.monotonic()
+
+    def is_revoked(self, jti: str) -> bool:
+        if time.monotonic() - self._loaded_at > self._refresh_seconds:
+            self.refresh()
+        return jti in self._jtis
+
+
+class TokenService:
+    def __init__(
+        self,
+        keyring: KeyRing,
+        revocations: RevocationList,
+        *,
+        issuer: str,
+        audience: str,
+        access_token_ttl: int = 900,
+    ) -> None:
+        self.keyring = keyring
+        self.revocations = revocations
+        self.issuer = issuer
+        self.audience = audience
+        self.access_token_ttl = access_token_ttl
+
+    def issue_access_token(
+        self,
+        *,
+        client_id: str,
+        subject: str,
+        scope: str,
+        practice_ids: list[int],
+        ttl: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AccessToken:
+        """Sign a new access token; the caller records ``jti`` where it tracks tokens."""
+        lifetime = ttl or self.access_token_ttl
+        now = int(time.time())
+        jti = secrets.token_urlsafe(16)
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "client_id": client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": jti,
+            "scope": scope,
+            "practice_ids": list(practice_ids),
+            **(extra or {}),
+        }
+        key = self.keyring.signing_key
+        header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": key.kid}
+        return AccessToken(
+            token=jwt.encode(header, claims, key),
+            jti=jti,
+            expires_at=datetime.fromtimestamp(now + lifetime, UTC),
+            expires_in=lifetime,
+        )
+
+    def sign_id_token(self, claims: dict[str, Any], ttl: int = 3600) -> str:
+        """An OIDC id_token (``typ: JWT``) for ``claims`` (sub, aud=client_id, nonce...)."""
+        now = int(time.time())
+        key = self.keyring.signing_key
+        body = {"iss": self.issuer, "iat": now, "exp": now + ttl, **claims}
+        return jwt.encode({"alg": ALGORITHM, "typ": "JWT", "kid": key.kid}, body, key)
+
+    def verify(self, token: str, *, check_revoked: bool = True) -> AccessTokenClaims:
+        """Check signature, type, issuer, audience, lifetime and revocation.
+
+        Raises ``InvalidToken`` with a reason a caller may see.
+        """
+        try:
+            header = extract_compact(token.encode()).protected
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise InvalidToken("The access token is malformed") from exc
+        if header.get("typ") != "at+jwt" or header.get("alg") != ALGORITHM:
+            raise InvalidToken("Not an OptiHub access token")
+        try:
+            decoded = jwt.decode(
+                token, self.keyring.public_keys(header.get("kid")), algorithms=[ALGORITHM]
+            )
+        except (JoseError, ValueError) as exc:
+            raise InvalidToken("The access token signature is not valid") from exc
+        claims = decoded.claims
+        registry = jwt.JWTClaimsRegistry(
+            leeway=30,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            if "exp" in str(exc) or "expired" in str(exc).lower():
+                raise InvalidToken("The access token expired") from exc
+            raise InvalidToken("The access token is not valid for this server") from exc
+        if check_revoked and self.revocations.is_revoked(str(claims["jti"])):
+            raise InvalidToken("The access token was revoked")
+        return AccessTokenClaims(
+            subject=str(claims["sub"]),
+            client_id=str(claims.get("client_id", "")),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            practice_ids=tuple(int(p) for p in claims.get("practice_ids", [])),
+            jti=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+            raw=dict(claims),
+        )
+
+
+def revoke_access_token(session: Any, jti: str, expires_at: datetime) -> None:
+    """Record a revoked access token until it would have expired anyway."""
+    if session.get(RevokedAccessToken, jti) is None:
+        session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+
+
+def expiry_after(seconds: int) -> datetime:
+    return utcnow() + timedelta(seconds=seconds)

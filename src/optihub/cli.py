@@ -1,0 +1,214 @@
+"""The ``optihub`` command. With ``--json`` a command prints one JSON value on its last line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from optihub.db import migrate as migrations
+from optihub.db.session import Database
+from optihub.errors import OptiHubError, ValidationFailed
+from optihub.settings import Settings
+
+app = typer.Typer(help="OptiHub: the optical order hub.", no_args_is_help=True)
+practice_app = typer.Typer(help="Manage practices (tenants).", no_args_is_help=True)
+user_app = typer.Typer(help="Manage staff users.", no_args_is_help=True)
+app.add_typer(practice_app, name="practice")
+app.add_typer(user_app, name="user")
+
+console = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON value on the last line.")]
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _emit(value: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(value, default=str) + "\n")
+    else:
+        typer.echo(human)
+
+
+def _fail(exc: OptiHubError) -> None:
+    console.print(f"[red]error:[/red] {exc.message}")
+    if isinstance(exc, ValidationFailed):
+        for error in exc.errors:
+            console.print(f"  {error.field}: {error.message}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe to repeat)."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    console.print("database is up to date")
+
+
+def _seed(db: Database) -> tuple[int, bool]:
+    from optihub.demo import seed_demo
+
+    total = 1 + 200 + 1 + 50 + 300
+    with Progress(
+        TextColumn("seeding demo data: {task.fields[label]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("seed", total=total, label="")
+
+        def advance(label: str, n: int) -> None:
+            progress.update(task, advance=n, label=label)
+
+        with db.transaction() as session:
+            result = seed_demo(session, progress=advance)
+        progress.update(task, completed=total, label="done")
+    return result.practice_id, result.created
+
+
+@app.command("seed-demo")
+def seed_demo_command(as_json: JsonFlag = False) -> None:
+    """Load the demo practice, frames, patients and orders (only once)."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        practice_id, created = _seed(db)
+    finally:
+        db.dispose()
+    _emit(
+        {"practice_id": practice_id, "created": created},
+        as_json,
+        f"demo practice {practice_id} {'created' if created else 'already present'}",
+    )
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data (once).")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Migrate, then serve OptiHub on OPTIHUB_HOST:OPTIHUB_PORT (default 127.0.0.1:8000)."""
+    import uvicorn
+
+    from optihub.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    migrations.upgrade(settings.database_url)
+    if demo:
+        from optihub.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+        db = Database(settings.database_url)
+        try:
+            _seed(db)
+        finally:
+            db.dispose()
+        console.print(f"demo login: [bold]{DEMO_EMAIL}[/bold] / [bold]{DEMO_PASSWORD}[/bold]")
+    console.print(f"OptiHub is running at [bold]{settings.issuer}/[/bold]  (Ctrl+C to stop)")
+    console.print(f"  sign in:  {settings.issuer}/login    API docs: {settings.issuer}/docs")
+    uvicorn.run(
+        "optihub.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path(
+        "openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document of every surface."""
+    from optihub.app import create_app
+
+    # Building the document needs no database or instance key of this machine.
+    settings = Settings.from_env(
+        {"OPTIHUB_DATABASE_URL": "sqlite://", "OPTIHUB_SECRET_KEY": "openapi-document-only"}
+    )
+    document = create_app(settings).openapi()
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"wrote {output} ({len(document.get('paths', {}))} paths)")
+
+
+@practice_app.command("create")
+def practice_create(
+    name: Annotated[str, typer.Option("--name", help="The practice's name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a practice."""
+    from optihub.services.practices import create_practice
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            practice = create_practice(session, name=name)
+            value = {"id": practice.id, "name": practice.name}
+    except OptiHubError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    _emit(value, as_json, f"practice {value['id']}: {value['name']}")
+
+
+@practice_app.command("list")
+def practice_list(as_json: JsonFlag = False) -> None:
+    """List practices."""
+    from optihub.services.practices import list_practices
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            rows = [{"id": p.id, "name": p.name} for p in list_practices(session)]
+    finally:
+        db.dispose()
+    _emit(rows, as_json, "\n".join(f"{r['id']}\t{r['name']}" for r in rows) or "no practices")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option("--email")],
+    password: Annotated[str, typer.Option("--password")],
+    practice: Annotated[int, typer.Option("--practice", help="Practice id.")],
+    role: Annotated[str, typer.Option("--role", help="owner or staff")] = "staff",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a staff user who can sign in, with a role in one practice."""
+    from optihub.services.users import create_user
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            user = create_user(
+                session, email=email, password=password, practice_id=practice, role=role
+            )
+            value = {"id": str(user.id), "email": user.email, "practice_id": practice, "role": role}
+    except OptiHubError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    _emit(value, as_json, f"user {value['email']} ({role} of practice {practice})")
+
+
+def main() -> None:
+    app()

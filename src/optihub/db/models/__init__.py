@@ -1,0 +1,92 @@
+"""Every model, imported so ``Base.metadata`` knows the whole schema."""
+
+from optihub.db.models.audit import AuditEntry, IdempotencyKey
+from optihub.db.models.catalog import (
+    PRICEBOOK_KINDS,
+    Frame,
+    FrameStock,
+    Lab,
+    LabAccount,
+    LensAddon,
+    LensMaterial,
+    LensStyle,
+    PricebookItem,
+    PriceTier,
+    lens_style_materials,
+)
+from optihub.db.models.events import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from optihub.db.models.oauth import (
+    OAuthAuthorizationCode,
+    OAuthClient,
+    OAuthConsent,
+    OAuthToken,
+    RevokedAccessToken,
+    SigningKey,
+    oauth_client_practices,
+)
+from optihub.db.models.order import (
+    ORDER_STATUSES,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Payment,
+)
+from optihub.db.models.patient import Appointment, Patient, PatientRelationship
+from optihub.db.models.practice import (
+    Employee,
+    Location,
+    LocationHours,
+    Membership,
+    Practice,
+    User,
+    employee_locations,
+)
+from optihub.db.models.prescription import Prescription, PrescriptionEye
+
+__all__ = [
+    "ORDER_STATUSES",
+    "PRICEBOOK_KINDS",
+    "Appointment",
+    "AuditEntry",
+    "Employee",
+    "Event",
+    "Frame",
+    "FrameStock",
+    "IdempotencyKey",
+    "Invoice",
+    "InvoiceLine",
+    "Lab",
+    "LabAccount",
+    "LensAddon",
+    "LensMaterial",
+    "LensStyle",
+    "Location",
+    "LocationHours",
+    "Membership",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthConsent",
+    "OAuthToken",
+    "Order",
+    "OrderLine",
+    "OrderStatusChange",
+    "Patient",
+    "PatientRelationship",
+    "Payment",
+    "Practice",
+    "Prescription",
+    "PrescriptionEye",
+    "PriceTier",
+    "PricebookItem",
+    "RevokedAccessToken",
+    "SigningKey",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "employee_locations",
+    "lens_style_materials",
+    "oauth_client_practices",
+]

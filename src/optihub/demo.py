@@ -1,0 +1,418 @@
+"""Realistic demo data, built through the services (so it carries events and history).
+
+One practice with two locations, ~200 frames with stock, 50 patients with prescriptions,
+~300 orders spread over every lifecycle state, a lab with its catalogs and the practice's
+account, and the owner login printed by ``optihub serve --demo``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle, User
+from optihub.domain import rx as rx_rules
+from optihub.domain.orders import OrderStatus
+from optihub.services import frames as frame_service
+from optihub.services import orders as order_service
+from optihub.services import patients as patient_service
+from optihub.services import practices as practice_service
+from optihub.services import prescriptions as rx_service
+from optihub.services import users as user_service
+from optihub.services.context import Actor
+
+DEMO_EMAIL = "owner@demo.optihub.test"
+DEMO_PASSWORD = "optihub-demo"  # noqa: S105  (published demo login)
+DEMO_PRACTICE = "Clearview Eyecare (demo)"
+
+BRANDS = {
+    "Ray-Ban": ["RB5154 Clubmaster", "RB2140 Wayfarer", "RB5228", "RB7047", "RB6335"],
+    "Oakley": ["OX8046 Airdrop", "OX3227 Holbrook RX", "OX8156 Crosslink"],
+    "Tom Ford": ["FT5401", "FT5634-B", "FT5178"],
+    "Silhouette": ["Momentum 5529", "TMA Icon 5541", "Urban Lite 2904"],
+    "Lindberg": ["Strip 9704", "Spirit 2287", "NOW 6545"],
+    "Persol": ["PO3007V", "PO3092V", "PO2469V"],
+    "Prada": ["PR 17WV", "VPR 16M", "PR 08WV"],
+    "Flexon": ["Flexon E1116", "Flexon Autoflex 53", "Flexon H6000"],
+    "Kate Spade": ["Valencia", "Alaysha", "Marciann"],
+    "Nike": ["Nike 7136", "Nike 5540 Kids", "Nike 8134"],
+}
+COLORS = [
+    "Black",
+    "Tortoise",
+    "Havana",
+    "Gunmetal",
+    "Gold",
+    "Silver",
+    "Crystal",
+    "Navy",
+    "Burgundy",
+]
+MATERIALS = ["zyl", "metal", "titanium", "acetate", "nylon", "stainless steel"]
+FIRST = [
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Ava",
+    "Elijah",
+    "Sophia",
+    "James",
+    "Isabella",
+    "Lucas",
+    "Mia",
+    "Mateo",
+    "Amelia",
+    "Ethan",
+    "Harper",
+    "Aiden",
+    "Evelyn",
+    "Jackson",
+    "Grace",
+    "Daniel",
+    "Chloe",
+    "Henry",
+    "Zoe",
+    "Samuel",
+    "Nora",
+]
+LAST = [
+    "Garcia",
+    "Smith",
+    "Nguyen",
+    "Johnson",
+    "Patel",
+    "Williams",
+    "Brown",
+    "Kim",
+    "Lopez",
+    "Miller",
+    "Davis",
+    "Martinez",
+    "Wilson",
+    "Anderson",
+    "Chen",
+    "Thomas",
+    "Moore",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "Hall",
+    "Allen",
+    "King",
+    "Wright",
+]
+# Where the 300 orders sit, roughly like a busy practice's board.
+STATUS_MIX = [
+    (OrderStatus.DRAFT, 20),
+    (OrderStatus.RECEIVED, 50),
+    (OrderStatus.IN_PROGRESS, 70),
+    (OrderStatus.COMPLETED, 40),
+    (OrderStatus.SHIPPED, 40),
+    (OrderStatus.DELIVERED, 60),
+    (OrderStatus.CANCELLED, 20),
+]
+PATH = [
+    OrderStatus.RECEIVED,
+    OrderStatus.IN_PROGRESS,
+    OrderStatus.COMPLETED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    practice_id: int
+    created: bool
+
+
+def demo_exists(session: Session) -> int | None:
+    """The demo practice id when the demo owner already exists."""
+    user = session.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if user is None:
+        return None
+    return user_service.practice_ids_of(session, user.id)[0]
+
+
+def _quarter(rng: random.Random, low: float, high: float) -> Decimal:
+    return Decimal(round(rng.uniform(low, high) * 4) / 4).quantize(Decimal("0.01"))
+
+
+def _random_eye(rng: random.Random, multifocal: bool) -> rx_rules.EyeRx:
+    cylinder = _quarter(rng, -2.5, 0) if rng.random() < 0.6 else None
+    if cylinder is not None and cylinder == 0:
+        cylinder = None
+    add = _quarter(rng, 1, 2.75) if multifocal else None
+    return rx_rules.EyeRx(
+        sphere=_quarter(rng, -6, 3),
+        cylinder=cylinder,
+        axis=rng.randint(1, 180) if cylinder is not None else None,
+        add=add,
+        distance_pd=Decimal(rng.choice(["30.5", "31", "31.5", "32", "32.5", "33"])),
+        seg_height=Decimal(rng.choice(["17", "18", "19", "20"])) if multifocal else None,
+    )
+
+
+def seed_demo(
+    session: Session, *, progress: Callable[[str, int], None] | None = None
+) -> DemoResult:
+    """Create the demo data unless it exists already (then nothing changes)."""
+    existing = demo_exists(session)
+    if existing is not None:
+        return DemoResult(existing, created=False)
+    step = progress or (lambda _label, _n: None)
+    rng = random.Random(2026)  # noqa: S311  (demo data, not security)
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    practice = practice_service.create_practice(session, name=DEMO_PRACTICE)
+    actor = Actor(practice_id=practice.id, via="demo", label="demo seed")
+    weekdays = [practice_service.OpeningHours(d, time(9), time(18)) for d in range(5)]
+    saturday = [practice_service.OpeningHours(5, time(10), time(14))]
+    locations = [
+        practice_service.create_location(
+            session,
+            practice.id,
+            name="Clearview Downtown",
+            hours=weekdays + saturday,
+            phone="6175550100",
+            address_line1="120 Tremont St",
+            city="Boston",
+            state="MA",
+            postal_code="02108",
+        ),
+        practice_service.create_location(
+            session,
+            practice.id,
+            name="Clearview Harbor",
+            hours=weekdays,
+            phone="6175550175",
+            address_line1="33 Seaport Blvd",
+            city="Boston",
+            state="MA",
+            postal_code="02210",
+        ),
+    ]
+    owner = user_service.create_user(
+        session,
+        email=DEMO_EMAIL,
+        password=DEMO_PASSWORD,
+        practice_id=practice.id,
+        role="owner",
+        first_name="Dana",
+        last_name="Whitfield",
+    )
+    step("people", 1)
+
+    frames = []
+    for index in range(200):
+        brand = rng.choice(list(BRANDS))
+        eye = rng.randint(46, 58)
+        frame = frame_service.create_frame(
+            session,
+            actor,
+            frame_service.FrameDetails(
+                sku=f"{brand[:3].upper()}-{1000 + index}",
+                upc=f"{rng.randint(10**11, 10**12 - 1)}",
+                brand=brand,
+                model=rng.choice(BRANDS[brand]),
+                color=rng.choice(COLORS),
+                material=rng.choice(MATERIALS),
+                eye_size=eye,
+                bridge=rng.randint(15, 22),
+                temple=rng.choice([135, 140, 145, 150]),
+                a=Decimal(eye),
+                b=Decimal(rng.randint(30, 44)),
+                ed=Decimal(eye + rng.randint(2, 6)),
+                price=Decimal(rng.randrange(9900, 42900, 500)) / 100,
+                wholesale_price=Decimal(rng.randrange(3500, 16000, 250)) / 100,
+            ),
+        )
+        frames.append(frame)
+    changes = [
+        frame_service.StockChange(frame.id, location.id, quantity=rng.choice([0, 1, 1, 2, 3, 4, 6]))
+        for frame in frames
+        for location in locations
+    ]
+    frame_service.apply_stock_changes(session, actor, changes)
+    step("frames", 200)
+
+    lab = Lab(name="Precision Optical Lab", code="precision")
+    session.add(lab)
+    session.flush()
+    styles = [
+        LensStyle(lab_id=lab.id, name=name, lens_type=kind)
+        for name, kind in [
+            ("Essential Single Vision", "single_vision"),
+            ("Digital HD Single Vision", "single_vision"),
+            ("Comfort Progressive", "multifocal"),
+            ("Premium Free-Form Progressive", "multifocal"),
+            ("FT-28 Bifocal", "multifocal"),
+        ]
+    ]
+    materials = [
+        LensMaterial(lab_id=lab.id, name=name, index=Decimal(ix))
+        for name, ix in [
+            ("CR-39 Plastic", "1.50"),
+            ("Polycarbonate", "1.59"),
+            ("Trivex", "1.53"),
+            ("High Index 1.67", "1.67"),
+            ("High Index 1.74", "1.74"),
+        ]
+    ]
+    for style in styles:
+        style.materials = materials if "Bifocal" not in style.name else materials[:3]
+    session.add_all(styles + materials)
+    session.flush()
+    session.add_all(
+        [
+            LensAddon(lab_id=lab.id, kind="coat", name=n, coat_type=t)
+            for n, t in [
+                ("Crizal Sapphire AR", "ar"),
+                ("Basic AR", "ar"),
+                ("Silver Mirror", "mirror"),
+                ("Scratch Guard", "scratch"),
+                ("UV400", "uv"),
+                ("Blue Light Filter", None),
+            ]
+        ]
+        + [
+            LensAddon(lab_id=lab.id, kind="color", name=n)
+            for n in [
+                "Clear",
+                "Transitions Gen S Gray",
+                "Transitions XTRActive Brown",
+                "Polarized Gray",
+            ]
+        ]
+        + [
+            LensAddon(lab_id=lab.id, kind="tint", name=n)
+            for n in ["Gray", "Brown", "G-15", "Rose", "Yellow"]
+        ]
+    )
+    session.add(
+        LabAccount(
+            practice_id=practice.id,
+            lab_id=lab.id,
+            account_number="PX-20417",
+            frame_handling_options=[
+                "Frame to follow",
+                "Lab supplies frame",
+                "Uncut lenses only",
+                "Enclosed",
+            ],
+            frame_materials=["zyl", "metal", "drilled_rimless", "grooved_rimless"],
+            mounting_options=["Mount lenses in frame", "Edge only", "Uncut"],
+            order_types=["rx", "stock", "sunglass"],
+            redo_types=["Doctor redo", "Lab error", "Patient remake", "Breakage"],
+            services=["Rush", "Edge polish", "Nylon cord", "Drill mount"],
+        )
+    )
+    session.flush()
+    step("lab", 1)
+
+    patients = []
+    prescriptions = []
+    for index in range(50):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        patient = patient_service.create_patient(
+            session,
+            actor,
+            patient_service.PatientDetails(
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{index}@example.com".lower(),
+                phone=f"617555{1000 + index:04d}",
+                date_of_birth=date(rng.randint(1945, 2015), rng.randint(1, 12), rng.randint(1, 28)),
+                city="Boston",
+                state="MA",
+                postal_code="02116",
+            ),
+        )
+        patients.append(patient)
+        multifocal = patient.date_of_birth is not None and patient.date_of_birth.year < 1982
+        issued = (now - timedelta(days=rng.randint(10, 600))).date()
+        prescriptions.append(
+            rx_service.create_spectacle_prescription(
+                session,
+                actor,
+                patient_id=patient.id,
+                rx=rx_rules.SpectacleRx(
+                    right=_random_eye(rng, multifocal), left=_random_eye(rng, multifocal)
+                ),
+                issued_on=issued,
+                expires_on=issued + timedelta(days=730),
+                prescriber_name="Dr. Ana Ruiz, OD",
+            )
+        )
+    step("patients", 50)
+
+    plan = [status for status, count in STATUS_MIX for _ in range(count)]
+    rng.shuffle(plan)
+    for index, final in enumerate(plan):
+        who = rng.randrange(len(patients))
+        frame = rng.choice(frames)
+        created = now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440))
+        lens_price = Decimal(rng.randrange(8900, 39900, 1000)) / 100
+        order = order_service.place_order(
+            session,
+            actor,
+            order_service.NewOrder(
+                type="spectacles",
+                status=OrderStatus.DRAFT if final == OrderStatus.DRAFT else OrderStatus.RECEIVED,
+                patient_id=patients[who].id,
+                location_id=rng.choice(locations).id,
+                external_id=f"PMS-{50000 + index}",
+                frame_id=frame.id,
+                prescription_id=prescriptions[who].id,
+                lens={
+                    "style": rng.choice(styles).name,
+                    "material": rng.choice(materials).name,
+                    "color": "Clear",
+                    "coats": ["Crizal Sapphire AR"],
+                    "tint": None,
+                },
+                lines=[
+                    order_service.LineItem(
+                        f"{frame.brand} {frame.model}",
+                        1,
+                        frame.price or Decimal("0"),
+                        kind="frame",
+                        sku=frame.sku,
+                    ),
+                    order_service.LineItem(
+                        "Lenses (pair)",
+                        1,
+                        lens_price,
+                        kind="lens",
+                        tax=(lens_price * Decimal("0.0625")).quantize(Decimal("0.01")),
+                    ),
+                ],
+                amount_paid=Decimal("50.00"),
+                created_at=created,
+            ),
+        )
+        _walk(session, actor, order.id, final)
+        if index % 25 == 24:
+            step("orders", 25)
+    step("orders", len(plan) % 25)
+    session.flush()
+    _ = owner
+    return DemoResult(practice.id, created=True)
+
+
+def _walk(session: Session, actor: Actor, order_id: object, final: OrderStatus) -> None:
+    if final in (OrderStatus.DRAFT, OrderStatus.RECEIVED):
+        return
+    if final == OrderStatus.CANCELLED:
+        order_service.change_order_status(session, actor, order_id, OrderStatus.CANCELLED)  # type: ignore[arg-type]
+        return
+    for status in PATH[1 : PATH.index(final) + 1]:
+        order_service.change_order_status(session, actor, order_id, status)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Pure optical and business rules. Imports nothing from HTTP or storage."""

@@ -1,0 +1,1 @@
+"""Domain events: the outbox and (issue: webhook engine) their delivery to subscribers."""

@@ -1,0 +1,44 @@
+"""Write events into the outbox table inside the caller's transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from optihub.db.base import utcnow
+from optihub.db.models import Event
+
+EVENT_TYPES: tuple[str, ...] = (
+    "order.created",
+    "order.status_changed",
+    "order.completed",
+    "inventory.updated",
+)
+
+
+def new_event_id() -> str:
+    return "evt_" + secrets.token_hex(12)
+
+
+def record_event(
+    session: Session,
+    *,
+    practice_id: int,
+    type: str,
+    data: dict[str, Any],
+    at: datetime | None = None,
+) -> Event:
+    """Add an outbox row to the session: it commits or rolls back with the change itself.
+
+    The row is only added (flushed with the rest), so a rolled-back change emits nothing.
+    """
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    event = Event(
+        id=new_event_id(), practice_id=practice_id, type=type, data=data, created_at=at or utcnow()
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,33 @@
+"""Append-only audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from optihub.db.models import AuditEntry
+from optihub.services.context import Actor
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit row in the caller's transaction."""
+    session.add(
+        AuditEntry(
+            practice_id=actor.practice_id,
+            actor_user_id=actor.user_id,
+            actor_client_id=actor.client_id,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            via=actor.via,
+            details=details or {},
+        )
+    )

@@ -1,0 +1,101 @@
+"""Patients: create, update, look up — always within one practice."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, fields
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from optihub.db.models import Patient
+from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
+from optihub.services import audit
+from optihub.services.context import Actor
+from optihub.services.users import EMAIL_RE
+
+PHONE_RE = re.compile(r"^\d{10}$")
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    external_id: str | None = None
+
+
+def _validate(details: PatientDetails, today: date) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for name in ("first_name", "last_name"):
+        value = getattr(details, name).strip()
+        if not value:
+            errors.append(FieldError(name, "Is required."))
+        elif len(value) > 50:
+            errors.append(FieldError(name, "Must be at most 50 characters."))
+    if details.email is not None and not EMAIL_RE.match(details.email):
+        errors.append(FieldError("email", "Must be a valid email address."))
+    if details.phone is not None and not PHONE_RE.match(details.phone):
+        errors.append(FieldError("phone", "Must be 10 digits."))
+    if details.date_of_birth is not None and details.date_of_birth > today:
+        errors.append(FieldError("date_of_birth", "Cannot be in the future."))
+    return errors
+
+
+def create_patient(session: Session, actor: Actor, details: PatientDetails) -> Patient:
+    """Create a patient in the actor's practice (audited).
+
+    Raises ``ValidationFailed`` for bad fields, ``Conflict`` for a duplicate external id.
+    """
+    errors = _validate(details, date.today())
+    if errors:
+        raise ValidationFailed(errors)
+    patient = Patient(
+        practice_id=actor.practice_id,
+        **{f.name: getattr(details, f.name) for f in fields(details)},
+    )
+    patient.first_name = patient.first_name.strip()
+    patient.last_name = patient.last_name.strip()
+    session.add(patient)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A patient with external id {details.external_id} already exists") from exc
+    audit.record(session, actor, "patient.created", "patient", patient.id)
+    return patient
+
+
+def update_patient(
+    session: Session, actor: Actor, patient_id: uuid.UUID, details: PatientDetails
+) -> Patient:
+    """Replace a patient's details (audited). Raises ``NotFound`` / ``ValidationFailed``."""
+    patient = get_patient(session, actor.practice_id, patient_id)
+    errors = _validate(details, date.today())
+    if errors:
+        raise ValidationFailed(errors)
+    for f in fields(details):
+        setattr(patient, f.name, getattr(details, f.name))
+    session.flush()
+    audit.record(session, actor, "patient.updated", "patient", patient.id)
+    return patient
+
+
+def get_patient(session: Session, practice_id: int, patient_id: uuid.UUID) -> Patient:
+    """The practice's patient; a foreign practice's patient is reported as not found."""
+    patient = session.scalar(
+        select(Patient).where(Patient.practice_id == practice_id, Patient.id == patient_id)
+    )
+    if patient is None:
+        raise NotFound("Patient", patient_id)
+    return patient

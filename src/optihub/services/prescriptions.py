@@ -1,0 +1,119 @@
+"""Prescriptions on file."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from optihub.db.models import Prescription, PrescriptionEye
+from optihub.domain import rx as rx_rules
+from optihub.errors import FieldError, NotFound, ValidationFailed
+from optihub.services import audit
+from optihub.services.context import Actor
+from optihub.services.patients import get_patient
+
+
+def _eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye:
+    return PrescriptionEye(
+        practice_id=practice_id,
+        side=side,
+        sphere=eye.sphere,
+        cylinder=eye.cylinder,
+        axis=eye.axis,
+        add=eye.add,
+        prism_horizontal=eye.prism_horizontal.amount if eye.prism_horizontal else None,
+        prism_horizontal_base=eye.prism_horizontal.base if eye.prism_horizontal else None,
+        prism_vertical=eye.prism_vertical.amount if eye.prism_vertical else None,
+        prism_vertical_base=eye.prism_vertical.base if eye.prism_vertical else None,
+        distance_pd=eye.distance_pd,
+        near_pd=eye.near_pd,
+        seg_height=eye.seg_height,
+        oc_height=eye.oc_height,
+    )
+
+
+def eye_from_row(row: PrescriptionEye) -> rx_rules.EyeRx:
+    return rx_rules.EyeRx(
+        sphere=row.sphere,
+        cylinder=row.cylinder,
+        axis=row.axis,
+        add=row.add,
+        prism_horizontal=(
+            rx_rules.Prism(row.prism_horizontal, row.prism_horizontal_base or "")
+            if row.prism_horizontal is not None
+            else None
+        ),
+        prism_vertical=(
+            rx_rules.Prism(row.prism_vertical, row.prism_vertical_base or "")
+            if row.prism_vertical is not None
+            else None
+        ),
+        distance_pd=row.distance_pd,
+        near_pd=row.near_pd,
+        seg_height=row.seg_height,
+        oc_height=row.oc_height,
+    )
+
+
+def create_spectacle_prescription(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: uuid.UUID,
+    rx: rx_rules.SpectacleRx,
+    issued_on: date,
+    expires_on: date | None = None,
+    prescriber_id: uuid.UUID | None = None,
+    prescriber_name: str | None = None,
+) -> Prescription:
+    """Record a spectacle Rx for a patient of the actor's practice (audited).
+
+    Runs every Rx rule; raises ``ValidationFailed`` with all violations, ``NotFound`` for a
+    foreign or missing patient.
+    """
+    get_patient(session, actor.practice_id, patient_id)
+    violations = rx_rules.validate_spectacle_rx(rx)
+    errors = [FieldError(v.field, v.message) for v in violations]
+    if expires_on is not None and expires_on < issued_on:
+        errors.append(FieldError("expires_on", "Cannot be before the issue date."))
+    if errors:
+        raise ValidationFailed(errors)
+    prescription = Prescription(
+        practice_id=actor.practice_id,
+        patient_id=patient_id,
+        kind="spectacle",
+        issued_on=issued_on,
+        expires_on=expires_on,
+        prescriber_id=prescriber_id,
+        prescriber_name=prescriber_name,
+    )
+    prescription.eyes = [
+        _eye_row(actor.practice_id, side, eye)
+        for side, eye in (("right", rx.right), ("left", rx.left))
+        if eye is not None
+    ]
+    session.add(prescription)
+    session.flush()
+    audit.record(session, actor, "prescription.created", "prescription", prescription.id)
+    return prescription
+
+
+def get_prescription(
+    session: Session, practice_id: int, prescription_id: uuid.UUID
+) -> Prescription:
+    prescription = session.scalar(
+        select(Prescription)
+        .options(selectinload(Prescription.eyes))
+        .where(Prescription.practice_id == practice_id, Prescription.id == prescription_id)
+    )
+    if prescription is None:
+        raise NotFound("Prescription", prescription_id)
+    return prescription
+
+
+def spectacle_rx_of(prescription: Prescription) -> rx_rules.SpectacleRx:
+    eyes = {row.side: eye_from_row(row) for row in prescription.eyes}
+    return rx_rules.SpectacleRx(right=eyes.get("right"), left=eyes.get("left"))
