@@ -10,7 +10,7 @@ from typing import Annotated, Protocol
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -169,16 +169,14 @@ def default_renderer(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, HTTPException):
         status, code, message = exc.status_code, "http_error", str(exc.detail)
     elif isinstance(exc, OptiHubError):
-        status = {
-            NotFound: 404, ValidationFailed: 422, Conflict: 409, RateLimited: 429
-        }.get(type(exc), 400)
+        status = {NotFound: 404, ValidationFailed: 422, Conflict: 409, RateLimited: 429}.get(
+            type(exc), 400
+        )
         code, message = exc.code, exc.message
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after_seconds)
     else:
-        return JSONResponse(
-            {"error": {"code": "internal_error", "message": "Internal error"}}, 500
-        )
+        return JSONResponse({"error": {"code": "internal_error", "message": "Internal error"}}, 500)
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
@@ -202,7 +200,26 @@ def install_error_handlers(app: FastAPI) -> ErrorRenderers:
     return renderers
 
 
+INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OptiHub</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>OptiHub</h1>
+<p>The optical order hub is running.</p>
+<ul>
+<li><a href="/login">Sign in</a> (staff: connected apps, developer apps)</li>
+<li><a href="/docs">API reference</a> (<a href="/openapi.json">OpenAPI document</a>)</li>
+<li><a href="/.well-known/openid-configuration">OpenID Connect discovery</a></li>
+</ul>
+</main></body></html>
+"""
+
+
 def install_operational_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return HTMLResponse(INDEX_PAGE)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

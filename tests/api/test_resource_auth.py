@@ -72,9 +72,17 @@ def test_expired_token_is_401(probe, issue_token, app):
     tokens = app.state.tokens
     key = tokens.keyring.signing_key
     now = int(time.time())
-    claims = {"iss": tokens.issuer, "aud": tokens.audience, "sub": "u", "client_id": "c",
-              "iat": now - 600, "exp": now - 120, "jti": "old", "scope": "orders:read",
-              "practice_ids": [7]}
+    claims = {
+        "iss": tokens.issuer,
+        "aud": tokens.audience,
+        "sub": "u",
+        "client_id": "c",
+        "iat": now - 600,
+        "exp": now - 120,
+        "jti": "old",
+        "scope": "orders:read",
+        "practice_ids": [7],
+    }
     expired = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": key.kid}, claims, key)
     response = probe.get("/probe", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
@@ -89,14 +97,26 @@ def test_foreign_audience_and_foreign_signature_are_401(probe, app):
 
     tokens = app.state.tokens
     now = int(time.time())
-    base = {"iss": tokens.issuer, "sub": "u", "client_id": "c", "iat": now, "exp": now + 60,
-            "jti": "x1", "scope": "orders:read", "practice_ids": [7]}
+    base = {
+        "iss": tokens.issuer,
+        "sub": "u",
+        "client_id": "c",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "x1",
+        "scope": "orders:read",
+        "practice_ids": [7],
+    }
     key = tokens.keyring.signing_key
-    other_aud = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": key.kid},
-                           base | {"aud": "https://elsewhere.example/api"}, key)
+    other_aud = jwt.encode(
+        {"alg": "ES256", "typ": "at+jwt", "kid": key.kid},
+        base | {"aud": "https://elsewhere.example/api"},
+        key,
+    )
     stranger = ECKey.generate_key("P-256", parameters={"kid": key.kid})
-    forged = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": key.kid},
-                        base | {"aud": tokens.audience}, stranger)
+    forged = jwt.encode(
+        {"alg": "ES256", "typ": "at+jwt", "kid": key.kid}, base | {"aud": tokens.audience}, stranger
+    )
     for token in (other_aud, forged):
         response = probe.get("/probe", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401

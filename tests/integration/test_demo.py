@@ -36,7 +36,7 @@ def test_demo_is_realistic_and_loaded_once(db):
         assert count(s, Patient) == 50
         assert count(s, Prescription) == 50
         assert count(s, Order) == 300
-        statuses = set(s.scalars(select(distinct(Order.status))))
+        statuses = set(s.scalars(select(Order.status).distinct()))
         assert statuses == {
             "draft",
             "received",

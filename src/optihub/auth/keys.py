@@ -104,7 +104,9 @@ class KeyRing:
     unknown ``kid``, at most once a second), so verifying a token costs no database query.
     """
 
-    def __init__(self, db: Database, instance_key: InstanceKey, refresh_seconds: float = 300) -> None:
+    def __init__(
+        self, db: Database, instance_key: InstanceKey, refresh_seconds: float = 300
+    ) -> None:
         self._db = db
         self._instance_key = instance_key
         self._refresh_seconds = refresh_seconds
@@ -128,7 +130,9 @@ class KeyRing:
         signing = next((r for r in rows if r.active), None)
         with self._lock:
             self._signing = (
-                ECKey.import_key(json.loads(self._instance_key.decrypt(signing.private_jwk_ciphertext)))
+                ECKey.import_key(
+                    json.loads(self._instance_key.decrypt(signing.private_jwk_ciphertext))
+                )
                 if signing
                 else None
             )

@@ -63,10 +63,18 @@ SCOPES: tuple[Scope, ...] = (
     Scope("lab_orders:read", "List lab orders and their lab status", "labs"),
     Scope("lab_catalog:read", "Read labs, order settings and lens catalogs", "labs"),
     # Fulfillment API (Blend dialect)
-    Scope("fulfillment:read", "Follow fulfillment orders, replacements and prescriptions", "fulfillment"),
-    Scope("fulfillment:write", "Create and change fulfillment orders and replacements", "fulfillment"),
+    Scope(
+        "fulfillment:read",
+        "Follow fulfillment orders, replacements and prescriptions",
+        "fulfillment",
+    ),
+    Scope(
+        "fulfillment:write", "Create and change fulfillment orders and replacements", "fulfillment"
+    ),
     # Portal sync API (MVE dialect)
-    Scope("portal:sync", "Keep the patient portal in sync (create, update, delete records)", "portal"),
+    Scope(
+        "portal:sync", "Keep the patient portal in sync (create, update, delete records)", "portal"
+    ),
 )
 
 BY_NAME: dict[str, Scope] = {scope.name: scope for scope in SCOPES}
@@ -82,6 +90,7 @@ def describe(names: str | list[str]) -> list[Scope]:
 def unknown(names: str | list[str]) -> list[str]:
     wanted = names.split() if isinstance(names, str) else names
     return [name for name in wanted if name not in BY_NAME]
+
 
 # A broader scope that includes narrower ones ("read and update" includes "read").
 IMPLIED: dict[str, frozenset[str]] = {
