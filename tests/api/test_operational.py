@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
-
-from optihub.app import create_app
-from optihub.settings import Settings
 
 
 def test_healthz_and_readyz(client, db):

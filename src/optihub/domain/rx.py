@@ -34,7 +34,7 @@ class Range:
 
 def _fmt(value: Decimal) -> str:
     text = format(value.normalize(), "f")
-    return text if value >= 0 else f"−{text[1:]}"  # noqa: RUF001  (typographic minus)
+    return text if value >= 0 else f"−{text[1:]}"
 
 
 def _r(low: str, high: str, unit: str, label: str, *, integer: bool = False) -> Range:
