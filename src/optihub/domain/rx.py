@@ -28,7 +28,8 @@ class Range:
 
     def describe(self) -> str:
         kind = "a whole number" if self.integer else "a value"
-        unit = f" {self.unit}" if self.unit else ""
+        # Degrees hug the number (90°); other units are spaced (50 mm, 5 D).
+        unit = self.unit if self.unit in ("", "°") else f" {self.unit}"
         return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}{unit}"
 
 
