@@ -22,7 +22,7 @@ user_app = typer.Typer(help="Manage staff users.", no_args_is_help=True)
 app.add_typer(practice_app, name="practice")
 app.add_typer(user_app, name="user")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON value on the last line.")]
 
 
