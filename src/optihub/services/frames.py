@@ -14,15 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Frame, FrameStock, Location
 from optihub.domain import rx as rx_rules
-from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
+from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
 from optihub.services import audit
+from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
 
 
@@ -86,11 +86,7 @@ def create_frame(session: Session, actor: Actor, details: FrameDetails) -> Frame
         **{f.name: getattr(details, f.name) for f in fields(details)},
     )
     session.add(frame)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"A frame with SKU {details.sku} already exists") from exc
+    flush_or_conflict(session, f"A frame with SKU {details.sku} already exists")
     audit.record(session, actor, "frame.created", "frame", frame.id)
     return frame
 
@@ -105,11 +101,7 @@ def update_frame(
     for f in fields(details):
         setattr(frame, f.name, getattr(details, f.name))
     frame.brand_key = details.brand.strip().lower()
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"A frame with SKU {details.sku} already exists") from exc
+    flush_or_conflict(session, f"A frame with SKU {details.sku} already exists")
     audit.record(session, actor, "frame.updated", "frame", frame.id)
     return frame
 

@@ -16,16 +16,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, decide_transition
-from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
+from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
 from optihub.services import audit
+from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
@@ -256,11 +256,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         )
     ]
     session.add(order)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"An order with external id {new.external_id} already exists") from exc
+    flush_or_conflict(session, f"An order with external id {new.external_id} already exists")
     if new.take_frame_from_stock and new.frame_id and new.location_id:
         apply_stock_changes(session, actor, [StockChange(new.frame_id, new.location_id, delta=-1)])
     record_event(

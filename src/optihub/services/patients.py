@@ -8,12 +8,12 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Patient
-from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
+from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.services import audit
+from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
 from optihub.services.users import EMAIL_RE
 
@@ -67,11 +67,7 @@ def create_patient(session: Session, actor: Actor, details: PatientDetails) -> P
     patient.first_name = patient.first_name.strip()
     patient.last_name = patient.last_name.strip()
     session.add(patient)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"A patient with external id {details.external_id} already exists") from exc
+    flush_or_conflict(session, f"A patient with external id {details.external_id} already exists")
     audit.record(session, actor, "patient.created", "patient", patient.id)
     return patient
 
