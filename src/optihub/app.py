@@ -60,4 +60,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     install_operational_routes(app)
     # Surfaces and the authorization server mount here, each with its own error envelope.
+    from optihub.auth.routes import install as install_authorization_server
+
+    install_authorization_server(app)
     return app

@@ -19,8 +19,10 @@ from optihub.settings import Settings
 app = typer.Typer(help="OptiHub: the optical order hub.", no_args_is_help=True)
 practice_app = typer.Typer(help="Manage practices (tenants).", no_args_is_help=True)
 user_app = typer.Typer(help="Manage staff users.", no_args_is_help=True)
+client_app = typer.Typer(help="Register OAuth apps.", no_args_is_help=True)
 app.add_typer(practice_app, name="practice")
 app.add_typer(user_app, name="user")
+app.add_typer(client_app, name="client")
 
 console = Console(stderr=True, soft_wrap=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON value on the last line.")]
@@ -208,6 +210,52 @@ def user_create(
     finally:
         db.dispose()
     _emit(value, as_json, f"user {value['email']} ({role} of practice {practice})")
+
+
+@client_app.command("create")
+def client_create(
+    name: Annotated[str, typer.Option("--name", help="The app's name, shown on consent.")],
+    scope: Annotated[str, typer.Option("--scope", help='Space-separated, e.g. "orders:read".')],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="Repeat for several.")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="No secret; PKCE only.")] = False,
+    practice: Annotated[
+        list[int] | None,
+        typer.Option("--practice", help="Connect the app to this practice (client credentials)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register an OAuth app; prints its client id and (once) its secret."""
+    from optihub.services.oauth_clients import register_client
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            registered = register_client(
+                session,
+                name=name,
+                scope=scope,
+                redirect_uris=list(redirect_uri or []),
+                public=public,
+                practice_ids=list(practice or []),
+            )
+            value = {
+                "client_id": registered.client.client_id,
+                "client_secret": registered.client_secret,
+            }
+    except OptiHubError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    human = f"client_id: {value['client_id']}\n" + (
+        f"client_secret: {value['client_secret']}  (shown once: store it now)"
+        if value["client_secret"]
+        else "public app: no secret (use PKCE)"
+    )
+    _emit(value, as_json, human)
 
 
 def main() -> None:

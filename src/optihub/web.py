@@ -49,7 +49,9 @@ def db_session(request: Request) -> Iterator[Session]:
             raise
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": the commit happens before the response is sent, so a client that got
+# a 2xx can rely on its write being stored (and sees it on its next request).
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 class RequestContextMiddleware:

@@ -37,8 +37,15 @@ class InstanceKey:
     """
 
     def __init__(self, material: bytes) -> None:
+        self._material = material
         digest = hashlib.sha256(material).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def derive(self, purpose: str) -> str:
+        """A separate secret for ``purpose`` (e.g. signing session cookies)."""
+        import hmac
+
+        return hmac.new(self._material, purpose.encode(), hashlib.sha256).hexdigest()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InstanceKey:
@@ -119,10 +126,12 @@ class KeyRing:
     def load(self) -> None:
         import json
 
-        with self._db.sessions() as session:
+        with self._db.reading() as connection:
             rows = list(
-                session.scalars(
-                    select(SigningKey)
+                connection.execute(
+                    select(
+                        SigningKey.active, SigningKey.private_jwk_ciphertext, SigningKey.public_jwk
+                    )
                     .where(SigningKey.retired_at.is_(None))
                     .order_by(SigningKey.created_at.desc())
                 )
@@ -139,6 +148,10 @@ class KeyRing:
             self._public_dicts = [dict(r.public_jwk) for r in rows]
             self._public = KeySet([ECKey.import_key(d) for d in self._public_dicts])
             self._loaded_at = time.monotonic()
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self._refresh_seconds
 
     def _maybe_refresh(self, force: bool = False) -> None:
         age = time.monotonic() - self._loaded_at

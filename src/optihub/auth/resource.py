@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
 from optihub.auth.scopes import IMPLIED
@@ -96,6 +97,13 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def _refresh_caches(tokens: TokenService) -> None:
+    if tokens.revocations.stale:
+        tokens.revocations.refresh()
+    if tokens.keyring.stale:
+        tokens.keyring.load()
+
+
 def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """A dependency that authenticates and requires every one of ``scopes``.
 
@@ -103,6 +111,10 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
     """
 
     async def dependency(request: Request) -> Principal:
+        tokens = _token_service(request)
+        if tokens.revocations.stale or tokens.keyring.stale:
+            # The periodic reloads touch the database: keep them off the event loop.
+            await run_in_threadpool(_refresh_caches, tokens)
         principal = authenticate(request)
         for scope in scopes:
             if not principal.has(scope):
@@ -118,12 +130,22 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
     return dependency
 
 
+def api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every ``APIRoute`` with its full path, looking into included routers."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):
+            nested_prefix = prefix + getattr(route.include_context, "prefix", "")
+            found += api_routes(route.original_router.routes, nested_prefix)
+    return found
+
+
 def route_scopes(routes: list[Any]) -> dict[tuple[str, str], tuple[str, ...]]:
     """``(method, path) → required scopes`` for every API route (empty tuple: no scope)."""
     table: dict[tuple[str, str], tuple[str, ...]] = {}
-    for route in routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for path, route in api_routes(routes):
         found: tuple[str, ...] = ()
         stack = list(route.dependant.dependencies)
         while stack:
@@ -133,5 +155,5 @@ def route_scopes(routes: list[Any]) -> dict[tuple[str, str], tuple[str, ...]]:
                 found = tuple(declared)
             stack.extend(dependant.dependencies)
         for method in route.methods or ():
-            table[(method, route.path)] = found
+            table[(method, path)] = found
     return table

@@ -64,10 +64,14 @@ class RevocationList:
         self._jtis: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self._refresh_seconds
+
     def refresh(self) -> None:
-        with self._db.sessions() as session:
+        with self._db.reading() as connection:
             jtis = frozenset(
-                session.scalars(
+                connection.scalars(
                     select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at > utcnow())
                 )
             )
@@ -76,7 +80,7 @@ class RevocationList:
             self._loaded_at = time.monotonic()
 
     def is_revoked(self, jti: str) -> bool:
-        if time.monotonic() - self._loaded_at > self._refresh_seconds:
+        if self.stale:
             self.refresh()
         return jti in self._jtis
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,10 +22,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN, so two writers queue instead of one failing with
-    # "database is locked" when it upgrades a read lock mid-transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    # Writers take the write lock at BEGIN, so two of them queue instead of one failing with
+    # "database is locked" when it upgrades a read lock mid-transaction. Read-only work
+    # (``Database.reading``) begins deferred and never waits for a writer (WAL).
+    if conn.get_execution_options().get("optihub_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,7 +55,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # Let SQLAlchemy issue BEGIN itself (pysqlite's own handling defers it).
             dbapi_connection.isolation_level = None
 
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -79,6 +83,12 @@ class Database:
         """A session in one transaction: committed if the block succeeds, else rolled back."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for read-only queries; on SQLite it never waits for the write lock."""
+        with self.engine.connect().execution_options(optihub_read_only=True) as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,389 @@
+"""Server-rendered pages: sign in, consent, connected apps, developer apps.
+
+Every form carries a CSRF token bound to the session; every POST answers 303; pages may
+not be framed. Sessions are Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure
+under https), keyed from the instance key, holding only the user id, the CSRF token and a
+one-time flash (a new app's secret, shown once).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.middleware.sessions import SessionMiddleware
+
+from optihub.auth import scopes as scope_registry
+from optihub.auth.routes import Params, oauth_request, server_of
+from optihub.auth.throttle import LoginThrottle
+from optihub.db.models import Membership, Practice, User
+from optihub.errors import ValidationFailed
+from optihub.services import oauth_clients, oauth_tokens, users
+from optihub.web import DbSession
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "frame-ancestors 'none'; default-src 'self'; style-src 'self' 'unsafe-inline'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    context = {
+        "csrf_token": csrf_token(request),
+        "user_email": request.session.get("email"),
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def see_other(url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def check_csrf(request: Request, form: dict[str, str]) -> Response | None:
+    expected = request.session.get("csrf")
+    given = form.get("csrf_token", "")
+    if not expected or not secrets.compare_digest(str(expected), given):
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Form expired",
+                "message": (
+                    "The form expired or came from elsewhere. "
+                    "Go back, reload the page and try again."
+                ),
+            },
+            status_code=403,
+        )
+    return None
+
+
+def signed_in_user(request: Request, session: Session) -> User | None:
+    user_id = request.session.get("user_id")
+    if not user_id:
+        return None
+    user = session.get(User, uuid.UUID(user_id))
+    return user if user is not None and user.is_active else None
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site relative paths: never an open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/account/apps"
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return see_other("/login?" + urlencode({"next": target}))
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "") -> HTMLResponse:
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
+
+
+@router.post("/login")
+def login(request: Request, params: Params, session: DbSession) -> Response:
+    form = dict(params["form"])
+    if (refused := check_csrf(request, form)) is not None:
+        return refused
+    email = form.get("email", "").strip()
+    password = form.get("password", "")
+    address = request.client.host if request.client else "unknown"
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait = throttle.retry_after(email, address)
+    if wait:
+        response = render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(form.get("next")),
+                "email": email,
+                "error": f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).",
+            },
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = users.authenticate(session, email, password)
+    if user is None:
+        throttle.failed(email, address)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(form.get("next")),
+                "email": email,
+                "error": "That email and password don't match an account.",
+            },
+            status_code=401,
+        )
+    throttle.succeeded(email)
+    request.session.clear()
+    request.session.update(
+        {"user_id": str(user.id), "email": user.email, "csrf": secrets.token_urlsafe(32)}
+    )
+    return see_other(safe_next(form.get("next")))
+
+
+@router.post("/logout")
+def logout(request: Request, params: Params) -> Response:
+    if (refused := check_csrf(request, dict(params["form"]))) is not None:
+        return refused
+    request.session.clear()
+    return see_other("/login")
+
+
+def _memberships(session: Session, user: User) -> list[Practice]:
+    from sqlalchemy import select
+
+    return list(
+        session.scalars(
+            select(Practice)
+            .join(Membership, Membership.practice_id == Practice.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Practice.name)
+        )
+    )
+
+
+def _authorization_error(request: Request, error: OAuth2Error) -> Response:
+    """Redirect the error to the app when its redirect URI is trusted, else show it here."""
+    status, _body, headers = server_of(request).handle_response(*error())
+    location = dict(headers).get("Location")
+    if location and status in (302, 303):
+        return see_other(location)
+    return render(
+        request,
+        "error.html",
+        {
+            "title": "This sign-in link is not valid",
+            "message": f"{error.error}: {error.description or 'the request was refused'}",
+        },
+        status_code=400,
+    )
+
+
+@router.get("/oauth/authorize")
+def authorize_page(request: Request, params: Params, session: DbSession) -> Response:
+    user = signed_in_user(request, session)
+    oauth = oauth_request(request, params, session)
+    server = server_of(request)
+    try:
+        grant = server.get_consent_grant(oauth, end_user=user)
+    except OAuth2Error as error:
+        return _authorization_error(request, error)
+    if user is None:
+        return login_redirect(request)
+    practices = _memberships(session, user)
+    if not practices:
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "No practice",
+                "message": "Your account belongs to no practice, so there is nothing to grant.",
+            },
+            403,
+        )
+    return render(
+        request,
+        "consent.html",
+        {
+            "app_name": grant.client.row.name,
+            "scopes": scope_registry.describe(oauth.payload.scope or ""),
+            "practices": practices,
+            "params": params["query"],
+        },
+    )
+
+
+@router.post("/oauth/authorize")
+def authorize_decision(request: Request, params: Params, session: DbSession) -> Response:
+    form = dict(params["form"])
+    if (refused := check_csrf(request, form)) is not None:
+        return refused
+    user = signed_in_user(request, session)
+    if user is None:
+        return see_other("/login")
+    # The original authorization parameters come back as hidden fields.
+    decision_fields = {"csrf_token", "decision", "practice_id"}
+    protocol = [(k, v) for k, v in params["form"] if k not in decision_fields]
+    oauth = oauth_request(request, {"query": protocol, "form": []}, session)
+    server = server_of(request)
+    try:
+        grant = server.get_consent_grant(oauth, end_user=user)
+    except OAuth2Error as error:
+        return _authorization_error(request, error)
+    approved = form.get("decision") == "approve"
+    if approved:
+        member_of = {p.id for p in _memberships(session, user)}
+        chosen = form.get("practice_id", "")
+        if not chosen.isdigit() or int(chosen) not in member_of:
+            return render(
+                request,
+                "error.html",
+                {"title": "Choose a practice", "message": "Pick one of your practices to grant."},
+                400,
+            )
+        oauth.granted_practice_ids = [int(chosen)]
+        oauth_tokens.record_consent(
+            session,
+            user_id=user.id,
+            client_id=grant.client.get_client_id(),
+            practice_id=int(chosen),
+            scope=oauth.payload.scope or "",
+        )
+    _status, _body, headers = server.create_authorization_response(
+        oauth, grant_user=user if approved else None, grant=grant
+    )
+    location = dict(headers).get("Location", "/")
+    return see_other(location)
+
+
+@router.get("/account/apps")
+def connected_apps(request: Request, session: DbSession) -> Response:
+    user = signed_in_user(request, session)
+    if user is None:
+        return login_redirect(request)
+    rows = [
+        {
+            "client_id": client.client_id,
+            "name": client.name,
+            "practice": practice.name,
+            "granted_at": consent.granted_at,
+            "scopes": scope_registry.describe(consent.scope),
+        }
+        for consent, client, practice in oauth_tokens.connected_apps(session, user.id)
+    ]
+    return render(request, "apps.html", {"apps": rows})
+
+
+@router.post("/account/apps/{client_id}/revoke")
+def revoke_app(client_id: str, request: Request, params: Params, session: DbSession) -> Response:
+    if (refused := check_csrf(request, dict(params["form"]))) is not None:
+        return refused
+    user = signed_in_user(request, session)
+    if user is None:
+        return see_other("/login")
+    oauth_tokens.revoke_app(session, user.id, client_id)
+    session.flush()
+    return see_other("/account/apps")
+
+
+@router.get("/account/developer")
+def developer(request: Request, session: DbSession) -> Response:
+    user = signed_in_user(request, session)
+    if user is None:
+        return login_redirect(request)
+    created = request.session.pop("new_app", None)
+    apps = [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "redirect_uris": c.redirect_uris,
+            "scope": c.scope,
+            "public": c.is_public,
+        }
+        for c in oauth_clients.clients_owned_by(session, user.id)
+    ]
+    return render(
+        request,
+        "developer.html",
+        {"apps": apps, "created": created, "all_scopes": scope_registry.SCOPES, "errors": []},
+    )
+
+
+@router.post("/account/developer")
+def create_app(request: Request, params: Params, session: DbSession) -> Response:
+    form_pairs = params["form"]
+    form = dict(form_pairs)
+    if (refused := check_csrf(request, form)) is not None:
+        return refused
+    user = signed_in_user(request, session)
+    if user is None:
+        return see_other("/login")
+    scope = " ".join(v for k, v in form_pairs if k == "scope")
+    redirect_uris = [u.strip() for u in form.get("redirect_uris", "").splitlines() if u.strip()]
+    try:
+        registered = oauth_clients.register_client(
+            session,
+            name=form.get("name", ""),
+            scope=scope,
+            redirect_uris=redirect_uris,
+            public=form.get("client_type") == "public",
+            owner_user_id=user.id,
+        )
+    except ValidationFailed as failure:
+        apps = [
+            {
+                "client_id": c.client_id,
+                "name": c.name,
+                "redirect_uris": c.redirect_uris,
+                "scope": c.scope,
+                "public": c.is_public,
+            }
+            for c in oauth_clients.clients_owned_by(session, user.id)
+        ]
+        return render(
+            request,
+            "developer.html",
+            {
+                "apps": apps,
+                "created": None,
+                "all_scopes": scope_registry.SCOPES,
+                "errors": [f"{e.field}: {e.message}" for e in failure.errors],
+            },
+            status_code=400,
+        )
+    request.session["new_app"] = {
+        "client_id": registered.client.client_id,
+        "client_secret": registered.client_secret,
+        "name": registered.client.name,
+    }
+    return see_other("/account/developer")
+
+
+def install(app: FastAPI) -> None:
+    settings = app.state.settings
+    app.state.login_throttle = LoginThrottle(settings.redis_url)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=app.state.instance_key.derive("session-cookie"),
+        session_cookie="optihub_session",
+        max_age=8 * 3600,
+        same_site="lax",
+        https_only=urlsplit(settings.issuer).scheme == "https",
+    )
+    app.include_router(router)
