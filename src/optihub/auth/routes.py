@@ -100,7 +100,8 @@ def jwks(request: Request) -> Response:
 OpenId = Annotated[Principal, Depends(require_scopes("openid"))]
 
 
-@router.api_route("/oauth/userinfo", methods=["GET", "POST"], summary="OpenID Connect UserInfo")
+@router.get("/oauth/userinfo", summary="OpenID Connect UserInfo", operation_id="userinfo_get")
+@router.post("/oauth/userinfo", summary="OpenID Connect UserInfo", operation_id="userinfo_post")
 def userinfo(principal: OpenId, session: DbSession) -> Response:
     import uuid
 
