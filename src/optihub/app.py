@@ -63,4 +63,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from optihub.auth.routes import install as install_authorization_server
 
     install_authorization_server(app)
+    from optihub.surfaces import partner
+
+    partner.install(app)
     return app

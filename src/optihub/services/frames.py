@@ -115,6 +115,22 @@ def get_frame(session: Session, practice_id: int, frame_id: uuid.UUID) -> Frame:
     return frame
 
 
+def find_frame(session: Session, practice_id: int, frame_id: uuid.UUID | None) -> Frame | None:
+    if frame_id is None:
+        return None
+    return session.scalar(
+        select(Frame).where(Frame.practice_id == practice_id, Frame.id == frame_id)
+    )
+
+
+def location_ids(session: Session, practice_id: int) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(Location.id).where(Location.practice_id == practice_id).order_by(Location.name)
+        )
+    )
+
+
 def get_frame_by_sku(session: Session, practice_id: int, sku: str) -> Frame | None:
     return session.scalar(select(Frame).where(Frame.practice_id == practice_id, Frame.sku == sku))
 

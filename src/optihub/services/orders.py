@@ -174,6 +174,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
             FieldError("frame_id", "Taking a frame from stock needs a frame and a location.")
         )
     snapshot_rx = new.rx
+    rx_source: dict[str, Any] = {}
     if snapshot_rx is None and new.prescription_id is not None:
         try:
             prescription = get_prescription(session, actor.practice_id, new.prescription_id)
@@ -181,6 +182,13 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
             errors.append(FieldError("prescription_id", "No such prescription in this practice."))
         else:
             snapshot_rx = spectacle_rx_of(prescription)
+            rx_source = {
+                "issued_on": prescription.issued_on.isoformat(),
+                "expires_on": (
+                    prescription.expires_on.isoformat() if prescription.expires_on else None
+                ),
+                "prescriber": prescription.prescriber_name,
+            }
     if snapshot_rx is not None:
         errors += [
             FieldError(f"rx.{v.field}" if not v.field.startswith("rx") else v.field, v.message)
@@ -214,7 +222,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         frame_details=new.frame_details or (_frame_details(frame) if frame is not None else None),
         frame_tracing=new.frame_tracing,
         prescription_id=new.prescription_id,
-        rx_snapshot=rx_snapshot(snapshot_rx) if snapshot_rx is not None else None,
+        rx_snapshot=rx_snapshot(snapshot_rx) | rx_source if snapshot_rx is not None else None,
         lens=new.lens,
         currency=frame.currency if frame is not None else "USD",
         subtotal=subtotal.quantize(CENTS),

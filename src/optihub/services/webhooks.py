@@ -1,0 +1,229 @@
+"""Webhook subscriptions: create, change, delete, list with delivery status.
+
+Signing secrets are encrypted at rest with the instance key and returned once, at creation.
+URLs must be https and resolve only to public addresses, unless the operator allow-lists
+the host (``OPTIHUB_WEBHOOK_ALLOWED_HOSTS``: names or CIDRs); the delivery worker checks
+again at each delivery, so a name that later resolves inward is still refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from optihub.db.base import utcnow
+from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from optihub.errors import FieldError, NotFound, ValidationFailed
+from optihub.events.outbox import EVENT_TYPES
+from optihub.services import audit
+from optihub.services.context import Actor
+
+
+class Encrypter(Protocol):
+    """What the service needs of the instance key."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+
+def _allowed(host: str, addresses: Sequence[str], allowed_hosts: Sequence[str]) -> bool:
+    networks = []
+    for entry in allowed_hosts:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            if entry.lower() == host.lower():
+                return True
+    return bool(addresses) and all(
+        any(ipaddress.ip_address(a) in n for n in networks) for a in addresses
+    )
+
+
+def url_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
+    """Why deliveries to ``url`` are refused, or None when they are allowed."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or parts.scheme not in {"https", "http"}:
+        return "Must be an absolute https URL."
+    try:
+        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, parts.port or 443)})
+    except (socket.gaierror, UnicodeError):
+        return f"The host {host} does not resolve."
+    if _allowed(host, addresses, allowed_hosts):
+        return None
+    if parts.scheme != "https":
+        return "Must use https."
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return (
+                f"The host {host} resolves to a private, loopback or link-local address "
+                f"({address}); the operator can allow it with OPTIHUB_WEBHOOK_ALLOWED_HOSTS."
+            )
+    return None
+
+
+def _check(url: str | None, events: Sequence[str] | None, allowed: Sequence[str]) -> None:
+    errors = []
+    if url is not None and (problem := url_problem(url, allowed)):
+        errors.append(FieldError("url", problem))
+    if events is not None:
+        unknown = [e for e in events if e != "*" and e not in EVENT_TYPES]
+        if unknown:
+            errors.append(FieldError("events", f"Unknown events: {', '.join(unknown)}."))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_subscription(
+    session: Session,
+    actor: Actor,
+    *,
+    url: str,
+    events: list[str],
+    enabled: bool,
+    description: str | None,
+    key: Encrypter,
+    allowed_hosts: Sequence[str],
+) -> tuple[WebhookSubscription, str]:
+    """Create a subscription; returns it with its signing secret (shown once)."""
+    _check(url, events, allowed_hosts)
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    subscription = WebhookSubscription(
+        practice_id=actor.practice_id,
+        client_id=actor.client_id,
+        url=url,
+        events=list(dict.fromkeys(events)),
+        enabled=enabled,
+        description=description,
+        secret_ciphertext=key.encrypt(secret),
+        last_status="disabled" if not enabled else None,
+    )
+    session.add(subscription)
+    session.flush()
+    audit.record(session, actor, "webhook.created", "webhook", subscription.id, {"url": url})
+    return subscription, secret
+
+
+def get_subscription(
+    session: Session, practice_id: int, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    subscription = session.scalar(
+        select(WebhookSubscription).where(
+            WebhookSubscription.practice_id == practice_id,
+            WebhookSubscription.id == subscription_id,
+        )
+    )
+    if subscription is None:
+        raise NotFound("Webhook", subscription_id)
+    return subscription
+
+
+def update_subscription(
+    session: Session,
+    actor: Actor,
+    subscription_id: uuid.UUID,
+    *,
+    url: str | None,
+    events: list[str] | None,
+    enabled: bool | None,
+    description: str | None,
+    allowed_hosts: Sequence[str],
+) -> WebhookSubscription:
+    """Change url / events / enabled. Re-enabling clears the failure count and reason."""
+    subscription = get_subscription(session, actor.practice_id, subscription_id)
+    _check(url, events, allowed_hosts)
+    if url is not None:
+        subscription.url = url
+    if events is not None:
+        subscription.events = list(dict.fromkeys(events))
+    if description is not None:
+        subscription.description = description
+    if enabled is not None and enabled != subscription.enabled:
+        subscription.enabled = enabled
+        if enabled:
+            subscription.consecutive_failures = 0
+            subscription.disabled_reason = None
+            subscription.disabled_at = None
+            subscription.last_status = None
+        else:
+            subscription.disabled_at = utcnow()
+            subscription.disabled_reason = "Disabled by the subscriber"
+            subscription.last_status = "disabled"
+    session.flush()
+    audit.record(session, actor, "webhook.updated", "webhook", subscription.id)
+    return subscription
+
+
+def delete_subscription(session: Session, actor: Actor, subscription_id: uuid.UUID) -> None:
+    subscription = get_subscription(session, actor.practice_id, subscription_id)
+    session.delete(subscription)
+    session.flush()
+    audit.record(session, actor, "webhook.deleted", "webhook", subscription_id)
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    subscription: WebhookSubscription
+    pending_deliveries: int
+
+
+def list_subscriptions(session: Session, practice_id: int) -> list[SubscriptionStatus]:
+    subscriptions = list(
+        session.scalars(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.practice_id == practice_id)
+            .order_by(WebhookSubscription.created_at)
+        )
+    )
+    pending = dict(
+        session.execute(
+            select(WebhookDelivery.subscription_id, func.count())
+            .where(WebhookDelivery.practice_id == practice_id, WebhookDelivery.status == "pending")
+            .group_by(WebhookDelivery.subscription_id)
+        ).tuples()
+    )
+    return [SubscriptionStatus(s, pending.get(s.id, 0)) for s in subscriptions]
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    delivery: WebhookDelivery
+    event_type: str
+    attempts: list[WebhookAttempt]
+
+
+def list_deliveries(
+    session: Session, practice_id: int, subscription_id: uuid.UUID, limit: int = 50
+) -> list[DeliveryRecord]:
+    """The subscription's most recent deliveries with their attempt log, newest first."""
+    get_subscription(session, practice_id, subscription_id)
+    rows = list(
+        session.execute(
+            select(WebhookDelivery, Event.type)
+            .join(Event, Event.id == WebhookDelivery.event_id)
+            .where(
+                WebhookDelivery.practice_id == practice_id,
+                WebhookDelivery.subscription_id == subscription_id,
+            )
+            .order_by(WebhookDelivery.created_at.desc())
+            .limit(limit)
+        ).tuples()
+    )
+    attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d, _ in rows}
+    if attempts:
+        for attempt in session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(list(attempts)))
+            .order_by(WebhookAttempt.attempted_at)
+        ):
+            attempts[attempt.delivery_id].append(attempt)
+    return [DeliveryRecord(d, t, attempts[d.id]) for d, t in rows]
