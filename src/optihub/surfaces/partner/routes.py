@@ -335,38 +335,53 @@ def get_deliveries(webhook_id: uuid.UUID, principal: WebhooksRead, session: DbSe
 
 
 class BodyLimit:
-    """Refuse partner request bodies over 1 MiB before anything parses them (413)."""
+    """Refuse partner request bodies over 1 MiB before anything parses them (413).
+
+    A declared Content-Length over the limit is refused at once; otherwise the body is read
+    here (never more than the limit plus one chunk) and handed on, so a chunked body
+    without a length is held to the same limit.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(PREFIX)
+            or scope["method"] in {"GET", "HEAD", "DELETE", "OPTIONS"}
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
             await too_large(send)
             return
-        received = 0
-
-        async def counting_receive() -> Any:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                await too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await too_large(send)
+        async def replay() -> Any:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class BodyTooLarge(Exception):
-    """A streamed body passed the limit (no Content-Length, or a lying one)."""
+        await self.app(scope, replay, send)
 
 
 async def too_large(send: Send) -> None:
