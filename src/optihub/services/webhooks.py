@@ -47,6 +47,11 @@ def _allowed(host: str, addresses: Sequence[str], allowed_hosts: Sequence[str]) 
     )
 
 
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses a webhook host resolves to (one place, so tests can stand in DNS)."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port)})
+
+
 def url_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
     """Why deliveries to ``url`` are refused, or None when they are allowed."""
     parts = urlsplit(url)
@@ -54,7 +59,7 @@ def url_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
     if not host or parts.scheme not in {"https", "http"}:
         return "Must be an absolute https URL."
     try:
-        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, parts.port or 443)})
+        addresses = resolve(host, parts.port or 443)
     except (socket.gaierror, UnicodeError):
         return f"The host {host} does not resolve."
     if _allowed(host, addresses, allowed_hosts):
@@ -184,12 +189,12 @@ def list_subscriptions(session: Session, practice_id: int) -> list[SubscriptionS
             .order_by(WebhookSubscription.created_at)
         )
     )
-    pending = dict(
+    pending: dict[uuid.UUID, int] = dict(
         session.execute(
             select(WebhookDelivery.subscription_id, func.count())
             .where(WebhookDelivery.practice_id == practice_id, WebhookDelivery.status == "pending")
             .group_by(WebhookDelivery.subscription_id)
-        ).tuples()
+        ).all()
     )
     return [SubscriptionStatus(s, pending.get(s.id, 0)) for s in subscriptions]
 
@@ -216,7 +221,7 @@ def list_deliveries(
             )
             .order_by(WebhookDelivery.created_at.desc())
             .limit(limit)
-        ).tuples()
+        ).all()
     )
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d, _ in rows}
     if attempts:

@@ -98,6 +98,21 @@ def shop(db):
     )
 
 
+@pytest.fixture(autouse=True)
+def public_dns(monkeypatch):
+    """This machine has no outside DNS: example.com names resolve to a public address."""
+    from optihub.services import webhooks
+
+    real = webhooks.resolve
+
+    def fake(host: str, port: int) -> list[str]:
+        if host.endswith("example.com"):
+            return ["93.184.215.14"]
+        return real(host, port)
+
+    monkeypatch.setattr(webhooks, "resolve", fake)
+
+
 @pytest.fixture
 def auth(issue_token, shop):
     def headers(scope: str = ALL_SCOPES, practice_id: int | None = None) -> dict[str, str]:
