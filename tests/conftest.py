@@ -105,6 +105,7 @@ def settings(db, tmp_path):
             "OPTIHUB_DATA_DIR": str(tmp_path / "data"),
             "OPTIHUB_PUBLIC_URL": "http://testserver",
             "OPTIHUB_WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8,localhost",
+            "OPTIHUB_RUN_WORKER": "false",
         }
     )
 

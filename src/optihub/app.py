@@ -3,6 +3,7 @@ the dashboard, over one database."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from optihub import __version__
 from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key
 from optihub.auth.tokens import RevocationList, TokenService
 from optihub.db.session import Database
+from optihub.events.worker import DeliveryWorker
 from optihub.settings import Settings
 from optihub.web import RequestContextMiddleware, install_error_handlers, install_operational_routes
 
@@ -20,6 +22,23 @@ OptiHub keeps one store of practices, patients, prescriptions, frames and orders
 the API dialects optical software already uses. Every surface below is protected by bearer
 tokens from OptiHub's own OAuth 2.1 / OpenID Connect server.
 """
+
+
+def build_worker(app: FastAPI) -> DeliveryWorker:
+    """The webhook delivery worker over this app's database, key and partner renderer."""
+    settings: Settings = app.state.settings
+    return DeliveryWorker(
+        app.state.db,
+        decrypt=app.state.instance_key.decrypt,
+        allowed_hosts=settings.webhook_allowed_hosts,
+        render=app.state.webhook_renderer,
+    )
+
+
+def start_worker(app: FastAPI) -> DeliveryWorker:
+    worker = build_worker(app)
+    threading.Thread(target=worker.run_forever, name="webhook-worker", daemon=True).start()
+    return worker
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -42,7 +61,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         with db.transaction() as session:
             ensure_signing_key(session, instance_key)
         keyring.load()
+        worker = start_worker(app) if settings.run_worker_in_server else None
         yield
+        if worker is not None:
+            worker.close()
         if database is None:
             db.dispose()
 

@@ -130,6 +130,31 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Deliver webhooks (run several on PostgreSQL; they share the work). Ctrl+C stops."""
+    import signal
+
+    from optihub.app import build_worker, create_app
+    from optihub.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    app_for_wiring = create_app(settings, database=db)
+    delivery = build_worker(app_for_wiring)
+    signal.signal(signal.SIGTERM, lambda *_: delivery.stop())
+    console.print("webhook worker running (Ctrl+C to stop)")
+    try:
+        delivery.run_forever()
+    except KeyboardInterrupt:
+        delivery.stop()
+    finally:
+        delivery.close()
+        db.dispose()
+
+
+@app.command()
 def openapi(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path(
         "openapi.json"

@@ -232,3 +232,27 @@ def list_deliveries(
         ):
             attempts[attempt.delivery_id].append(attempt)
     return [DeliveryRecord(d, t, attempts[d.id]) for d, t in rows]
+
+
+def redeliver(
+    session: Session, practice_id: int, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> DeliveryRecord:
+    """Queue a delivery again now (same event id and body), whatever its state."""
+    get_subscription(session, practice_id, subscription_id)
+    row = session.execute(
+        select(WebhookDelivery, Event.type)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.practice_id == practice_id,
+            WebhookDelivery.subscription_id == subscription_id,
+            WebhookDelivery.id == delivery_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Delivery", delivery_id)
+    delivery, event_type = row
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    delivery.locked_until = None
+    session.flush()
+    return DeliveryRecord(delivery, event_type, [])

@@ -24,6 +24,11 @@ SPEC_SCOPES = {
     ("PATCH", f"{BASE}/webhooks/{{webhook_id}}"): "webhooks:write",
     ("DELETE", f"{BASE}/webhooks/{{webhook_id}}"): "webhooks:write",
     ("GET", f"{BASE}/webhooks/{{webhook_id}}/deliveries"): "webhooks:read",
+    # OptiHub extension (documented): send a delivery again.
+    (
+        "POST",
+        f"{BASE}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/redeliver",
+    ): "webhooks:write",
 }
 
 HOOK = {"url": "https://hooks.example.com/optihub", "events": ["order.created"]}
@@ -42,7 +47,7 @@ def test_each_route_without_its_scope_is_403_naming_it(client, shop, auth, metho
         for s in set(SPEC_SCOPES.values())
         if s != scope and not (scope == "orders:read" and s == "orders:full")
     )
-    url = path.format(order_id=shop.orders[0], webhook_id=uuid.uuid4())
+    url = path.format(order_id=shop.orders[0], webhook_id=uuid.uuid4(), delivery_id=uuid.uuid4())
     response = client.request(method, url, headers=auth(others), json={})
     assert response.status_code == 403
     error = response.json()["error"]

@@ -69,6 +69,9 @@ class WebhookDelivery(Base):
         ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
     )
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    # The exact body sent on every attempt, fixed when the event was fanned out, so each
+    # retry of one X-Webhook-Id carries the same bytes.
+    payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -334,6 +334,18 @@ def get_deliveries(webhook_id: uuid.UUID, principal: WebhooksRead, session: DbSe
     return json({"data": [serializers.delivery(r) for r in records]})
 
 
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    response_model=schemas.DeliveryOut,
+    summary="Send a delivery again now (OptiHub extension)",
+)
+def redeliver(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, principal: WebhooksWrite, session: DbSession
+) -> Response:
+    record = webhook_service.redeliver(session, principal.practice_id, webhook_id, delivery_id)
+    return json(serializers.delivery(record))
+
+
 class BodyLimit:
     """Refuse partner request bodies over 1 MiB before anything parses them (413).
 
@@ -408,6 +420,9 @@ async def too_large(send: Send) -> None:
 
 
 def install(app: FastAPI) -> None:
+    from optihub.surfaces.partner.events import render_event
+
+    app.state.webhook_renderer = render_event
     app.include_router(router)
     app.add_middleware(BodyLimit)
     app.state.error_renderers.register(PREFIX, render)

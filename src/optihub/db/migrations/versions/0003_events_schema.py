@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("practice_id", sa.Integer(), nullable=False),
         sa.Column("subscription_id", sa.Uuid(), nullable=False),
         sa.Column("event_id", sa.String(length=40), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", optihub.db.base.UTCDateTime(timezone=True), nullable=False),

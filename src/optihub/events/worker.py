@@ -1,0 +1,232 @@
+"""The delivery worker: relay the outbox, claim due deliveries, POST them signed, retry.
+
+* Claims use a lease (``locked_until``): a worker that dies mid-delivery loses nothing; the
+  delivery is claimed again when the lease runs out and sent with the same ``X-Webhook-Id``.
+  On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so many workers share the work.
+* A 2xx is success; anything else, a timeout (10 s) or a refused address is a failed
+  attempt, retried with exponential backoff and jitter for 24 hours, then marked failed;
+  the subscription is then disabled with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import or_, select
+
+from optihub.db.base import utcnow
+from optihub.db.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from optihub.db.session import Database
+from optihub.events.relay import Renderer, plain, relay_events
+from optihub.events.signing import sign
+from optihub.logging import get_logger
+from optihub.services.webhooks import url_problem
+
+log = get_logger("optihub.webhooks")
+
+TIMEOUT_SECONDS = 10
+LEASE = timedelta(seconds=60)
+RETRY_WINDOW = timedelta(hours=24)
+BASE_DELAY = 30.0
+MAX_DELAY = 3600.0
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Delay before retry ``attempt`` (1-based): 30 s doubling, capped at 1 h, with jitter
+    between half and the full delay so failing receivers are not hit in lockstep."""
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
+    return timedelta(seconds=delay * (0.5 + 0.5 * (rng or random).random()))
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: uuid.UUID
+    event_id: str
+    url: str
+    secret_ciphertext: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: uuid.UUID
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        decrypt: Callable[[str], str],
+        allowed_hosts: tuple[str, ...] = (),
+        render: Renderer = plain,
+        concurrency: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.decrypt = decrypt
+        self.allowed_hosts = allowed_hosts
+        self.render = render
+        self.clock = clock
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
+        self.http = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self._stop = threading.Event()
+
+    def run_once(self, batch: int = 50) -> int:
+        """Relay new events, then deliver what is due; returns deliveries attempted."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            relay_events(session, now, self.render)
+        jobs = self._claim(now, batch)
+        outcomes = list(self.pool.map(self._send, jobs))
+        for outcome in outcomes:
+            self._record(outcome)
+        return len(jobs)
+
+    def _claim(self, now: datetime, batch: int) -> list[Job]:
+        with self.db.transaction() as session:
+            rows = list(
+                session.execute(
+                    select(WebhookDelivery, WebhookSubscription)
+                    .join(
+                        WebhookSubscription,
+                        WebhookSubscription.id == WebhookDelivery.subscription_id,
+                    )
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                        or_(
+                            WebhookDelivery.locked_until.is_(None),
+                            WebhookDelivery.locked_until < now,
+                        ),
+                        WebhookSubscription.enabled.is_(True),
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True, of=WebhookDelivery)
+                ).all()
+            )
+            jobs = []
+            for delivery, subscription in rows:
+                delivery.locked_until = now + LEASE
+                jobs.append(
+                    Job(
+                        delivery.id,
+                        delivery.event_id,
+                        subscription.url,
+                        subscription.secret_ciphertext,
+                        delivery.payload,
+                    )
+                )
+        return jobs
+
+    def _send(self, job: Job) -> Outcome:
+        started = time.monotonic()
+        problem = url_problem(job.url, self.allowed_hosts)
+        if problem:
+            return Outcome(job.delivery_id, None, f"refused: {problem}"[:500], 0)
+        body = job.payload.encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "OptiHub-Webhooks/1",
+            "X-Webhook-Id": job.event_id,
+            "X-Webhook-Timestamp": str(timestamp),
+            "X-Webhook-Signature": sign(self.decrypt(job.secret_ciphertext), timestamp, body),
+        }
+        try:
+            response = self.http.post(job.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return Outcome(job.delivery_id, None, "timed out after 10 s", _ms(started))
+        except httpx.HTTPError as exc:
+            return Outcome(
+                job.delivery_id, None, f"{type(exc).__name__}: {exc}"[:500], _ms(started)
+            )
+        return Outcome(job.delivery_id, response.status_code, None, _ms(started))
+
+    def _record(self, outcome: Outcome) -> None:
+        now = self.clock()
+        with self.db.transaction() as session:
+            delivery = session.get(WebhookDelivery, outcome.delivery_id, with_for_update=True)
+            if delivery is None:  # its subscription was deleted meanwhile
+                return
+            subscription = session.get(WebhookSubscription, delivery.subscription_id)
+            session.add(
+                WebhookAttempt(
+                    practice_id=delivery.practice_id,
+                    delivery_id=delivery.id,
+                    attempted_at=now,
+                    response_code=outcome.status_code,
+                    error=outcome.error,
+                    duration_ms=outcome.duration_ms,
+                )
+            )
+            delivery.attempt_count += 1
+            delivery.last_response_code = outcome.status_code
+            delivery.last_error = outcome.error or (
+                None if outcome.ok else f"HTTP {outcome.status_code}"
+            )
+            delivery.locked_until = None
+            if subscription is None:
+                return
+            subscription.last_delivery_at = now
+            if outcome.ok:
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                subscription.consecutive_failures = 0
+                subscription.last_status = "delivered"
+                return
+            subscription.consecutive_failures += 1
+            subscription.last_status = "failing"
+            retry_at = now + backoff(delivery.attempt_count)
+            if retry_at - delivery.created_at > RETRY_WINDOW:
+                delivery.status = "failed"
+                subscription.enabled = False
+                subscription.disabled_at = now
+                subscription.last_status = "disabled"
+                subscription.disabled_reason = (
+                    f"Disabled after failing for 24 hours ({subscription.consecutive_failures} "
+                    f"attempts in a row; last: {delivery.last_error})"
+                )[:500]
+                log.warning("webhook_disabled", subscription_id=str(subscription.id))
+            else:
+                delivery.next_attempt_at = retry_at
+
+    def run_forever(self, interval: float = 1.0) -> None:
+        log.info("webhook_worker_started")
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("webhook_worker_error")
+                busy = 0
+            if not busy:
+                self._stop.wait(interval)
+        log.info("webhook_worker_stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self.stop()
+        self.pool.shutdown(wait=True)
+        self.http.close()
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
