@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.models import Location, Order, Patient
@@ -40,11 +40,16 @@ def list_orders(
     updated_since: datetime | None = None,
     with_prescription_only: bool = False,
     order_id: uuid.UUID | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    settled_before: datetime | None = None,
 ) -> OrderPage:
     """A page of the practice's orders.
 
     With ``updated_since``: orders updated at or after it, oldest first by (updated_at, id),
     so a poller pages forward. Without: newest first by (created_at, id).
+    ``after`` is a keyset position (updated_at, id): only orders strictly after it, oldest
+    first; with ``settled_before``, changes newer than it are held back until they settle
+    (a transaction that commits late with an earlier timestamp is then not skipped).
     """
     filters = [Order.practice_id == practice_id]
     if statuses is not None:
@@ -57,11 +62,20 @@ def list_orders(
         filters.append(Order.rx_snapshot.is_not(None))
     if order_id is not None:
         filters.append(Order.id == order_id)
+    if after is not None:
+        filters.append(
+            or_(
+                Order.updated_at > after[0],
+                and_(Order.updated_at == after[0], Order.id > after[1]),
+            )
+        )
+    if settled_before is not None:
+        filters.append(Order.updated_at <= settled_before)
     where = and_(*filters)
     total = session.scalar(select(func.count()).select_from(Order).where(where)) or 0
     ordering = (
         (Order.updated_at.asc(), Order.id.asc())
-        if updated_since is not None
+        if updated_since is not None or after is not None
         else (Order.created_at.desc(), Order.id.desc())
     )
     result = session.execute(

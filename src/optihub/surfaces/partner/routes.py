@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.db.base import utcnow
 from optihub.domain.orders import OrderStatus
 from optihub.errors import Conflict, FieldError, ValidationFailed
 from optihub.services import frames as frame_service
@@ -106,7 +108,20 @@ def get_orders(
     offset: Offset = 0,
     status: Annotated[str | None, Query(description="Comma-separated partner statuses")] = None,
     since: Annotated[datetime | None, Query(description="ISO-8601; updated at or after")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="OptiHub extension: `pagination.next_cursor` of the previous poll"),
+    ] = None,
 ) -> Response:
+    position = parse_cursor(cursor) if cursor is not None else None
+    if position is not None and (since is not None or offset):
+        raise PartnerError(
+            400,
+            "invalid_request",
+            "cursor: use it alone (without since or offset)",
+            [{"field": "cursor", "message": "cannot be combined with since or offset"}],
+        )
+    polling = since is not None or position is not None
     result = list_orders(
         session,
         principal.practice_id,
@@ -115,9 +130,49 @@ def get_orders(
         statuses=parse_statuses(status),
         hidden_statuses=HIDDEN,
         updated_since=aware(since),
+        after=position,
+        settled_before=utcnow() - SETTLE if polling else None,
     )
     data = [serializers.order(row, detail=False) for row in result.rows]
-    return json(page(data, limit, offset, result.total))
+    body = page(data, limit, offset, result.total)
+    if polling:
+        last = result.rows[-1].order if result.rows else None
+        if last is not None:
+            body["pagination"]["next_cursor"] = make_cursor(last.updated_at, last.id)
+        elif position is not None:
+            body["pagination"]["next_cursor"] = cursor
+        else:  # nothing settled yet: continue from just before `since` (inclusive)
+            start = aware(since)
+            assert start is not None
+            body["pagination"]["next_cursor"] = make_cursor(
+                start - timedelta(microseconds=1), uuid.UUID(int=(1 << 128) - 1)
+            )
+    return json(body)
+
+
+# Changes younger than this are held back from polls until they settle, so a transaction
+# that commits a little after a later one is never paged past (see docs/partner-api.md).
+SETTLE = timedelta(seconds=2)
+
+
+def make_cursor(updated_at: datetime, order_id: uuid.UUID) -> str:
+    raw = f"{updated_at.isoformat()}|{order_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        moment, order_id = text.split("|")
+        parsed = datetime.fromisoformat(moment)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), uuid.UUID(order_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PartnerError(
+            400,
+            "invalid_request",
+            "cursor: not a cursor from this API",
+            [{"field": "cursor", "message": "not a cursor from this API"}],
+        ) from exc
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail, summary="One order")

@@ -24,6 +24,10 @@ class Pagination(BaseModel):
     offset: int
     total: int
     has_more: bool
+    next_cursor: str | None = Field(
+        default=None,
+        description="OptiHub extension, on `since`/`cursor` polls: the next page's `cursor`.",
+    )
 
 
 class PatientRef(BaseModel):
