@@ -40,7 +40,9 @@ def db_session(request: Request) -> Iterator[Session]:
     Services only flush; this is the single place a request's work is committed.
     """
     db: Database = request.app.state.db
-    with db.sessions() as session:
+    # Reads begin deferred (on SQLite they then never queue behind a writer).
+    factory = db.read_sessions if request.method in ("GET", "HEAD") else db.sessions
+    with factory() as session:
         try:
             yield session
             session.commit()

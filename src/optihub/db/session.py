@@ -73,6 +73,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(optihub_read_only=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:

@@ -99,10 +99,20 @@ def list_orders(
 def get_order_row(
     session: Session, practice_id: int, order_id: uuid.UUID, hidden_statuses: Sequence[str] = ()
 ) -> OrderRow:
-    """One order with its patient and location; foreign or hidden orders are not found."""
-    page = list_orders(
-        session, practice_id, limit=1, offset=0, order_id=order_id, hidden_statuses=hidden_statuses
+    """One order with its patient and location; foreign or hidden orders are not found.
+
+    A primary-key lookup (no count, no ordering), plus one query each for lines and history.
+    """
+    statement = (
+        select(Order, Patient, Location)
+        .outerjoin(Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == practice_id))
+        .outerjoin(Location, and_(Location.id == Order.location_id, Location.practice_id == practice_id))
+        .options(selectinload(Order.lines), selectinload(Order.history))
+        .where(Order.id == order_id, Order.practice_id == practice_id)
     )
-    if not page.rows:
+    if hidden_statuses:
+        statement = statement.where(Order.status.not_in(list(hidden_statuses)))
+    row = session.execute(statement).first()
+    if row is None:
         raise NotFound("Order", order_id)
-    return page.rows[0]
+    return OrderRow(*row)

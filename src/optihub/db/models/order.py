@@ -154,7 +154,8 @@ class OrderLine(Base):
     __tablename__ = "order_lines"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        Index(None, "practice_id", "order_id"),
+        # selectinload fetches an order page's lines by order id alone.
+        Index(None, "order_id", "position"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -176,7 +177,7 @@ class OrderStatusChange(Base):
     """One recorded transition: who, when, from, to, through which surface."""
 
     __tablename__ = "order_status_changes"
-    __table_args__ = (Index(None, "practice_id", "order_id", "at"),)
+    __table_args__ = (Index(None, "order_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))

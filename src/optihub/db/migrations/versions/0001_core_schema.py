@@ -1098,8 +1098,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_order_lines_practice_id_order_id"),
-            ["practice_id", "order_id"],
+            batch_op.f("ix_order_lines_order_id_position"),
+            ["order_id", "position"],
             unique=False,
         )
 
@@ -1139,8 +1139,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("order_status_changes", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_order_status_changes_practice_id_order_id_at"),
-            ["practice_id", "order_id", "at"],
+            batch_op.f("ix_order_status_changes_order_id_at"),
+            ["order_id", "at"],
             unique=False,
         )
 
@@ -1216,11 +1216,11 @@ def downgrade() -> None:
 
     op.drop_table("invoice_lines")
     with op.batch_alter_table("order_status_changes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_order_status_changes_practice_id_order_id_at"))
+        batch_op.drop_index(batch_op.f("ix_order_status_changes_order_id_at"))
 
     op.drop_table("order_status_changes")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_order_lines_practice_id_order_id"))
+        batch_op.drop_index(batch_op.f("ix_order_lines_order_id_position"))
 
     op.drop_table("order_lines")
     with op.batch_alter_table("invoices", schema=None) as batch_op:
