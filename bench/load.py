@@ -30,14 +30,14 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import factories  # noqa: E402
+
 from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key  # noqa: E402
 from optihub.auth.tokens import RevocationList, TokenService  # noqa: E402
 from optihub.db.migrate import upgrade  # noqa: E402
 from optihub.db.models import Order, OrderLine, OrderStatusChange  # noqa: E402
 from optihub.db.session import Database  # noqa: E402
-from optihub.services.context import Actor  # noqa: E402
 from optihub.settings import Settings  # noqa: E402
-from tests import factories  # noqa: E402
 
 
 def free_port() -> int:
@@ -57,7 +57,7 @@ def seed(db: Database, count: int) -> tuple[int, list[uuid.UUID]]:
     statuses = ["received", "in_progress", "completed", "shipped", "delivered", "cancelled"]
     start = datetime.now(UTC) - timedelta(days=365)
     order_ids: list[uuid.UUID] = []
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     batch = 5000
     for first in range(0, count, batch):
         orders, lines, history = [], [], []
@@ -65,33 +65,73 @@ def seed(db: Database, count: int) -> tuple[int, list[uuid.UUID]]:
             order_id = uuid.uuid4()
             order_ids.append(order_id)
             at = start + timedelta(seconds=n * 300)
-            orders.append({
-                "id": order_id, "practice_id": practice_id, "number": f"ORD{n:012d}BNCH",
-                "external_id": f"B-{n}", "location_id": location_id, "patient_id": patient_id,
-                "created_via": "bench", "type": "spectacles", "status": rng.choice(statuses),
-                "frame_id": frame_id,
-                "frame_details": {"sku": "RB-1", "brand": "Ray-Ban", "model": "RB5154"},
-                "lens": {"style": "Comfort Progressive", "material": "Trivex", "coats": ["AR"]},
-                "rx_snapshot": {"right": {"sphere": "-2.00", "cylinder": "-0.75", "axis": 90},
-                                "left": {"sphere": "-1.75"}},
-                "currency": "USD", "subtotal": Decimal("309.00"), "tax_total": Decimal("7.50"),
-                "total": Decimal("316.50"), "amount_paid": Decimal("50.00"),
-                "patient_balance": Decimal("266.50"), "priority": False,
-                "cancellation_requested": False, "created_at": at, "updated_at": at,
-            })
+            orders.append(
+                {
+                    "id": order_id,
+                    "practice_id": practice_id,
+                    "number": f"ORD{n:012d}BNCH",
+                    "external_id": f"B-{n}",
+                    "location_id": location_id,
+                    "patient_id": patient_id,
+                    "created_via": "bench",
+                    "type": "spectacles",
+                    "status": rng.choice(statuses),
+                    "frame_id": frame_id,
+                    "frame_details": {"sku": "RB-1", "brand": "Ray-Ban", "model": "RB5154"},
+                    "lens": {"style": "Comfort Progressive", "material": "Trivex", "coats": ["AR"]},
+                    "rx_snapshot": {
+                        "right": {"sphere": "-2.00", "cylinder": "-0.75", "axis": 90},
+                        "left": {"sphere": "-1.75"},
+                    },
+                    "currency": "USD",
+                    "subtotal": Decimal("309.00"),
+                    "tax_total": Decimal("7.50"),
+                    "total": Decimal("316.50"),
+                    "amount_paid": Decimal("50.00"),
+                    "patient_balance": Decimal("266.50"),
+                    "priority": False,
+                    "cancellation_requested": False,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
             lines += [
-                {"id": uuid.uuid4(), "practice_id": practice_id, "order_id": order_id,
-                 "position": 0, "kind": "frame", "description": "Frame", "quantity": 1,
-                 "unit_price": Decimal("189.00"), "retail_price": Decimal("189.00"),
-                 "tax": Decimal("0")},
-                {"id": uuid.uuid4(), "practice_id": practice_id, "order_id": order_id,
-                 "position": 1, "kind": "lens", "description": "Lenses", "quantity": 1,
-                 "unit_price": Decimal("120.00"), "retail_price": Decimal("120.00"),
-                 "tax": Decimal("7.50")},
+                {
+                    "id": uuid.uuid4(),
+                    "practice_id": practice_id,
+                    "order_id": order_id,
+                    "position": 0,
+                    "kind": "frame",
+                    "description": "Frame",
+                    "quantity": 1,
+                    "unit_price": Decimal("189.00"),
+                    "retail_price": Decimal("189.00"),
+                    "tax": Decimal("0"),
+                },
+                {
+                    "id": uuid.uuid4(),
+                    "practice_id": practice_id,
+                    "order_id": order_id,
+                    "position": 1,
+                    "kind": "lens",
+                    "description": "Lenses",
+                    "quantity": 1,
+                    "unit_price": Decimal("120.00"),
+                    "retail_price": Decimal("120.00"),
+                    "tax": Decimal("7.50"),
+                },
             ]
-            history.append({"practice_id": practice_id, "order_id": order_id,
-                            "from_status": None, "to_status": "received", "at": at,
-                            "actor_label": "bench", "via": "bench"})
+            history.append(
+                {
+                    "practice_id": practice_id,
+                    "order_id": order_id,
+                    "from_status": None,
+                    "to_status": "received",
+                    "at": at,
+                    "actor_label": "bench",
+                    "via": "bench",
+                }
+            )
         with db.transaction() as s:
             s.execute(insert(Order), orders)
             s.execute(insert(OrderLine), lines)
@@ -105,7 +145,9 @@ async def drive(base: str, path_for, headers: dict, seconds: float, concurrency:
     errors = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
 
         async def one_user() -> None:
             nonlocal errors
@@ -140,10 +182,15 @@ def main() -> int:
     url = os.environ.get("OPTIHUB_BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     port = free_port()
     env = dict(
-        os.environ, OPTIHUB_DATABASE_URL=url, OPTIHUB_DATA_DIR=str(workdir),
-        OPTIHUB_SECRET_KEY="bench-only-key", OPTIHUB_PORT=str(port),
-        OPTIHUB_PUBLIC_URL=f"http://127.0.0.1:{port}", OPTIHUB_RUN_WORKER="false",
-        OPTIHUB_LOG_LEVEL="warning", OPTIHUB_BENCH_FLOOR_FILE=str(workdir / "floor.json"),
+        os.environ,
+        OPTIHUB_DATABASE_URL=url,
+        OPTIHUB_DATA_DIR=str(workdir),
+        OPTIHUB_SECRET_KEY="bench-only-key",  # noqa: S106  (throw-away bench instance)
+        OPTIHUB_PORT=str(port),
+        OPTIHUB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        OPTIHUB_RUN_WORKER="false",
+        OPTIHUB_LOG_LEVEL="warning",
+        OPTIHUB_BENCH_FLOOR_FILE=str(workdir / "floor.json"),
     )
     print(f"database: {url.split('://')[0]}; seeding {args.orders:,} orders", flush=True)
     upgrade(url)
@@ -155,15 +202,34 @@ def main() -> int:
         ensure_signing_key(s, key)
     keyring = KeyRing(db, key)
     keyring.load()
-    tokens = TokenService(keyring, RevocationList(db), issuer=settings.issuer,
-                          audience=settings.api_audience, access_token_ttl=3600)
-    token = tokens.issue_access_token(client_id="bench", subject="bench",
-                                      scope="orders:read", practice_ids=[practice_id]).token
+    tokens = TokenService(
+        keyring,
+        RevocationList(db),
+        issuer=settings.issuer,
+        audience=settings.api_audience,
+        access_token_ttl=3600,
+    )
+    token = tokens.issue_access_token(
+        client_id="bench", subject="bench", scope="orders:read", practice_ids=[practice_id]
+    ).token
     headers = {"Authorization": f"Bearer {token}"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.app:create", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.app:create",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -176,7 +242,7 @@ def main() -> int:
         listing = httpx.get(f"{base}/api/v1/partner/orders?limit=50", headers=headers, timeout=30)
         assert listing.status_code == 200, listing.text
         (workdir / "floor.json").write_bytes(listing.content)
-        rng = random.Random(11)  # noqa: S311
+        rng = random.Random(11)
         runs = {
             "framework floor (same bytes as the list page)": lambda: "/bench/floor",
             "GET /orders?limit=50": lambda: "/api/v1/partner/orders?limit=50",
@@ -185,20 +251,26 @@ def main() -> int:
         results = {}
         for name, path_for in runs.items():
             asyncio.run(drive(base, path_for, headers, 2, args.concurrency))  # warm-up
-            results[name] = asyncio.run(drive(base, path_for, headers, args.seconds, args.concurrency))
+            results[name] = asyncio.run(
+                drive(base, path_for, headers, args.seconds, args.concurrency)
+            )
             print(f"  {name}: {results[name]['rps']:.0f} req/s", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=20)
         db.dispose()
     floor = results["framework floor (same bytes as the list page)"]["rps"]
-    print(f"\n{args.orders:,} orders, {args.concurrency} concurrent clients, "
-          f"{args.seconds:.0f} s per endpoint, one uvicorn process, {url.split('://')[0]}\n")
+    print(
+        f"\n{args.orders:,} orders, {args.concurrency} concurrent clients, "
+        f"{args.seconds:.0f} s per endpoint, one uvicorn process, {url.split('://')[0]}\n"
+    )
     print("| endpoint | req/s | ratio to floor | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['rps'] / floor:.2f} | {r['p50']:.1f} | "
-              f"{r['p99']:.1f} | {r['errors']} |")
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['rps'] / floor:.2f} | {r['p50']:.1f} | "
+            f"{r['p99']:.1f} | {r['errors']} |"
+        )
     return 0
 
 

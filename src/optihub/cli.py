@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -39,7 +41,19 @@ def _emit(value: Any, as_json: bool, human: str) -> None:
         typer.echo(human)
 
 
-def _fail(exc: OptiHubError) -> None:
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The configured database, migrated, disposed afterwards."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def _fail(exc: OptiHubError) -> NoReturn:
     console.print(f"[red]error:[/red] {exc.message}")
     if isinstance(exc, ValidationFailed):
         for error in exc.errors:
@@ -80,13 +94,8 @@ def _seed(db: Database) -> tuple[int, bool]:
 @app.command("seed-demo")
 def seed_demo_command(as_json: JsonFlag = False) -> None:
     """Load the demo practice, frames, patients and orders (only once)."""
-    settings = _settings()
-    migrations.upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
+    with _database() as db:
         practice_id, created = _seed(db)
-    finally:
-        db.dispose()
     _emit(
         {"practice_id": practice_id, "created": created},
         as_json,
@@ -180,17 +189,12 @@ def practice_create(
     """Create a practice."""
     from optihub.services.practices import create_practice
 
-    settings = _settings()
-    migrations.upgrade(settings.database_url)
-    db = Database(settings.database_url)
     try:
-        with db.transaction() as session:
+        with _database() as db, db.transaction() as session:
             practice = create_practice(session, name=name)
             value = {"id": practice.id, "name": practice.name}
     except OptiHubError as exc:
         _fail(exc)
-    finally:
-        db.dispose()
     _emit(value, as_json, f"practice {value['id']}: {value['name']}")
 
 
@@ -199,14 +203,8 @@ def practice_list(as_json: JsonFlag = False) -> None:
     """List practices."""
     from optihub.services.practices import list_practices
 
-    settings = _settings()
-    migrations.upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        with db.transaction() as session:
-            rows = [{"id": p.id, "name": p.name} for p in list_practices(session)]
-    finally:
-        db.dispose()
+    with _database() as db, db.transaction() as session:
+        rows = [{"id": p.id, "name": p.name} for p in list_practices(session)]
     _emit(rows, as_json, "\n".join(f"{r['id']}\t{r['name']}" for r in rows) or "no practices")
 
 
@@ -221,19 +219,14 @@ def user_create(
     """Create a staff user who can sign in, with a role in one practice."""
     from optihub.services.users import create_user
 
-    settings = _settings()
-    migrations.upgrade(settings.database_url)
-    db = Database(settings.database_url)
     try:
-        with db.transaction() as session:
+        with _database() as db, db.transaction() as session:
             user = create_user(
                 session, email=email, password=password, practice_id=practice, role=role
             )
             value = {"id": str(user.id), "email": user.email, "practice_id": practice, "role": role}
     except OptiHubError as exc:
         _fail(exc)
-    finally:
-        db.dispose()
     _emit(value, as_json, f"user {value['email']} ({role} of practice {practice})")
 
 
@@ -254,11 +247,8 @@ def client_create(
     """Register an OAuth app; prints its client id and (once) its secret."""
     from optihub.services.oauth_clients import register_client
 
-    settings = _settings()
-    migrations.upgrade(settings.database_url)
-    db = Database(settings.database_url)
     try:
-        with db.transaction() as session:
+        with _database() as db, db.transaction() as session:
             registered = register_client(
                 session,
                 name=name,
@@ -273,8 +263,6 @@ def client_create(
             }
     except OptiHubError as exc:
         _fail(exc)
-    finally:
-        db.dispose()
     human = f"client_id: {value['client_id']}\n" + (
         f"client_secret: {value['client_secret']}  (shown once: store it now)"
         if value["client_secret"]

@@ -105,8 +105,12 @@ def get_order_row(
     """
     statement = (
         select(Order, Patient, Location)
-        .outerjoin(Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == practice_id))
-        .outerjoin(Location, and_(Location.id == Order.location_id, Location.practice_id == practice_id))
+        .outerjoin(
+            Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == practice_id)
+        )
+        .outerjoin(
+            Location, and_(Location.id == Order.location_id, Location.practice_id == practice_id)
+        )
         .options(selectinload(Order.lines), selectinload(Order.history))
         .where(Order.id == order_id, Order.practice_id == practice_id)
     )

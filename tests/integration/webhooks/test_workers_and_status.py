@@ -18,13 +18,22 @@ def test_two_workers_deliver_each_event_exactly_once(db, hooked, key, clock, rec
     with db.transaction() as s:
         for n in range(12):
             orders.place_order(
-                s, factories.actor(hooked["practice"]),
-                orders.NewOrder(patient_id=hooked["patient"], external_id=f"P-{n}",
-                                lines=[orders.LineItem("Frame", 1, Decimal("10"))]),
+                s,
+                factories.actor(hooked["practice"]),
+                orders.NewOrder(
+                    patient_id=hooked["patient"],
+                    external_id=f"P-{n}",
+                    lines=[orders.LineItem("Frame", 1, Decimal("10"))],
+                ),
             )
     workers = [
-        DeliveryWorker(db, decrypt=key.decrypt, allowed_hosts=("127.0.0.0/8",),
-                       render=render_event, clock=clock)
+        DeliveryWorker(
+            db,
+            decrypt=key.decrypt,
+            allowed_hosts=("127.0.0.0/8",),
+            render=render_event,
+            clock=clock,
+        )
         for _ in range(2)
     ]
     try:
@@ -52,12 +61,18 @@ def test_status_and_redelivery_through_the_partner_api(
     receiver.statuses = [500]
     with db.transaction() as s:
         orders.place_order(
-            s, factories.actor(hooked["practice"]),
-            orders.NewOrder(patient_id=hooked["patient"], external_id="P-1",
-                            lines=[orders.LineItem("Frame", 1, Decimal("10"))]),
+            s,
+            factories.actor(hooked["practice"]),
+            orders.NewOrder(
+                patient_id=hooked["patient"],
+                external_id="P-1",
+                lines=[orders.LineItem("Frame", 1, Decimal("10"))],
+            ),
         )
     worker.run_once()
-    headers = {"Authorization": "Bearer " + issue_token(hooked["practice"], "webhooks:read webhooks:write")}
+    headers = {
+        "Authorization": "Bearer " + issue_token(hooked["practice"], "webhooks:read webhooks:write")
+    }
     listed = client.get("/api/v1/partner/webhooks", headers=headers).json()["data"][0]
     assert listed["last_status"] == "failing"
     assert listed["consecutive_failures"] == 1
