@@ -203,7 +203,6 @@ def patch_order(
             conflict.message.split(";")[0] + f"; allowed next: {', '.join(allowed) or 'none'}",
             [{"field": "status", "allowed": allowed}],
         ) from conflict
-    session.expire_all()
     return json(
         serializers.order(get_order_row(session, principal.practice_id, order_id), detail=True)
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from optihub.db.models import Frame, Order
+from optihub.db.models import Frame
 from optihub.services.frame_queries import FrameRow
-from optihub.services.order_queries import OrderRow
+from optihub.services.order_queries import OrderRow, OrderView
 from optihub.services.webhooks import DeliveryRecord, SubscriptionStatus
 from optihub.surfaces.partner.mapping import STATUSES
 
@@ -16,7 +16,7 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _frame(order: Order) -> dict[str, Any] | None:
+def _frame(order: OrderView) -> dict[str, Any] | None:
     details = order.frame_details
     if details is None and order.frame_id is None:
         return None
@@ -42,7 +42,7 @@ def _frame(order: Order) -> dict[str, Any] | None:
     }
 
 
-def _lens(order: Order) -> dict[str, Any] | None:
+def _lens(order: OrderView) -> dict[str, Any] | None:
     if not order.lens:
         return None
     lens = order.lens
@@ -55,7 +55,7 @@ def _lens(order: Order) -> dict[str, Any] | None:
     }
 
 
-def prescription(order: Order) -> dict[str, Any] | None:
+def prescription(order: OrderView) -> dict[str, Any] | None:
     """The Rx the order was made with. ``id`` is the prescription on file when the order
     references one, else the order's own id (an Rx typed in with the order)."""
     rx = order.rx_snapshot
