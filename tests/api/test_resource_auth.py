@@ -158,3 +158,18 @@ def test_jwks_rotation_keeps_old_tokens_valid(probe, issue_token, app, db):
     for token in (old, new):
         assert probe.get("/probe", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert len(app.state.tokens.keyring.jwks()["keys"]) == 2
+
+
+def test_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying(probe, issue_token, app, db):
+    from optihub.auth.keys import create_signing_key, retire_signing_key
+
+    old_kid = app.state.tokens.keyring.signing_key.kid
+    old = issue_token(7, "orders:read")
+    with db.transaction() as session:
+        create_signing_key(session, app.state.instance_key)
+        retire_signing_key(session, old_kid)
+    app.state.tokens.keyring.load()
+    assert old_kid not in {k["kid"] for k in app.state.tokens.keyring.jwks()["keys"]}
+    assert probe.get("/probe", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    new = issue_token(7, "orders:read")
+    assert probe.get("/probe", headers={"Authorization": f"Bearer {new}"}).status_code == 200

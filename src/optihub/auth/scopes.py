@@ -78,7 +78,6 @@ SCOPES: tuple[Scope, ...] = (
 )
 
 BY_NAME: dict[str, Scope] = {scope.name: scope for scope in SCOPES}
-OIDC_SCOPES = frozenset({"openid", "email", "profile"})
 
 
 def describe(names: str | list[str]) -> list[Scope]:

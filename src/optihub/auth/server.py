@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import uuid
 from collections import defaultdict
@@ -578,7 +577,3 @@ def user_claims(user: User, scope: str) -> dict[str, Any]:
         claims["given_name"] = user.first_name
         claims["family_name"] = user.last_name
     return claims
-
-
-def json_body(body: Any) -> str:
-    return body if isinstance(body, str) else json.dumps(body)

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from joserfc import jwt
@@ -193,7 +193,3 @@ def revoke_access_token(session: Any, jti: str, expires_at: datetime) -> None:
     """Record a revoked access token until it would have expired anyway."""
     if session.get(RevokedAccessToken, jti) is None:
         session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
-
-
-def expiry_after(seconds: int) -> datetime:
-    return utcnow() + timedelta(seconds=seconds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import time
 
@@ -82,20 +81,3 @@ def create_location(
     session.add(location)
     session.flush()
     return location
-
-
-def get_location(session: Session, practice_id: int, location_id: uuid.UUID) -> Location:
-    location = session.scalar(
-        select(Location).where(Location.practice_id == practice_id, Location.id == location_id)
-    )
-    if location is None:
-        raise NotFound("Location", location_id)
-    return location
-
-
-def list_locations(session: Session, practice_id: int) -> list[Location]:
-    return list(
-        session.scalars(
-            select(Location).where(Location.practice_id == practice_id).order_by(Location.name)
-        )
-    )

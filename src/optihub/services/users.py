@@ -64,14 +64,6 @@ def create_user(
     return user
 
 
-def add_membership(session: Session, user_id: uuid.UUID, practice_id: int, role: str) -> None:
-    if role not in ROLES:
-        raise ValidationFailed([FieldError("role", f"Must be one of: {', '.join(ROLES)}.")])
-    get_practice(session, practice_id)
-    session.merge(Membership(practice_id=practice_id, user_id=user_id, role=role))
-    session.flush()
-
-
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, else None (same cost either way)."""
     user = session.scalar(select(User).where(User.email == normalize_email(email)))
@@ -82,10 +74,6 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def get_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == normalize_email(email)))
-
-
 def practice_ids_of(session: Session, user_id: uuid.UUID) -> list[int]:
     return list(
         session.scalars(
@@ -93,15 +81,4 @@ def practice_ids_of(session: Session, user_id: uuid.UUID) -> list[int]:
             .where(Membership.user_id == user_id)
             .order_by(Membership.practice_id)
         )
-    )
-
-
-def is_member(session: Session, user_id: uuid.UUID, practice_id: int) -> bool:
-    return (
-        session.scalar(
-            select(Membership.role).where(
-                Membership.user_id == user_id, Membership.practice_id == practice_id
-            )
-        )
-        is not None
     )
