@@ -302,13 +302,8 @@ def revoke_app(client_id: str, request: Request, params: Params, session: DbSess
     return see_other("/account/apps")
 
 
-@router.get("/account/developer")
-def developer(request: Request, session: DbSession) -> Response:
-    user = signed_in_user(request, session)
-    if user is None:
-        return login_redirect(request)
-    created = request.session.pop("new_app", None)
-    apps = [
+def _owned_apps(session: Session, user: User) -> list[dict[str, Any]]:
+    return [
         {
             "client_id": c.client_id,
             "name": c.name,
@@ -318,6 +313,15 @@ def developer(request: Request, session: DbSession) -> Response:
         }
         for c in oauth_clients.clients_owned_by(session, user.id)
     ]
+
+
+@router.get("/account/developer")
+def developer(request: Request, session: DbSession) -> Response:
+    user = signed_in_user(request, session)
+    if user is None:
+        return login_redirect(request)
+    created = request.session.pop("new_app", None)
+    apps = _owned_apps(session, user)
     return render(
         request,
         "developer.html",
@@ -346,16 +350,7 @@ def create_app(request: Request, params: Params, session: DbSession) -> Response
             owner_user_id=user.id,
         )
     except ValidationFailed as failure:
-        apps = [
-            {
-                "client_id": c.client_id,
-                "name": c.name,
-                "redirect_uris": c.redirect_uris,
-                "scope": c.scope,
-                "public": c.is_public,
-            }
-            for c in oauth_clients.clients_owned_by(session, user.id)
-        ]
+        apps = _owned_apps(session, user)
         return render(
             request,
             "developer.html",

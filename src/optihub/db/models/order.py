@@ -22,24 +22,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from optihub.db.base import Base, JSONDocument, Money, Timestamps, new_id, utcnow
+from optihub.domain.orders import OrderStatus
 
-ORDER_STATUSES = (
-    "draft",
-    "received",
-    "in_progress",
-    "completed",
-    "shipped",
-    "delivered",
-    "cancelled",
-)
+# The canonical states are the domain's lifecycle; storage only enforces them.
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
 
 
 class Order(Timestamps, Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('draft', 'received', 'in_progress', 'completed', 'shipped', "
-            "'delivered', 'cancelled')",
+            "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
             name="status_known",
         ),
         CheckConstraint("type IN ('frames', 'spectacles', 'contacts', 'other')", name="type_known"),
