@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from optihub import __version__
+from optihub.apidocs import install_api_docs
 from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key
+from optihub.auth.routes import install as install_authorization_server
 from optihub.auth.tokens import RevocationList, TokenService
 from optihub.db.session import Database
 from optihub.events.worker import DeliveryWorker
 from optihub.settings import Settings
-from optihub.web import RequestContextMiddleware, install_error_handlers, install_operational_routes
+from optihub.surfaces import SURFACES
+from optihub.surfaces.kit import install_kit
+from optihub.web import RequestContextMiddleware, install_operational_routes
 
 DESCRIPTION = """
 OptiHub keeps one store of practices, patients, prescriptions, frames and orders and speaks
@@ -25,13 +29,14 @@ tokens from OptiHub's own OAuth 2.1 / OpenID Connect server.
 
 
 def build_worker(app: FastAPI) -> DeliveryWorker:
-    """The webhook delivery worker over this app's database, key and partner renderer."""
+    """The webhook delivery worker over this app's database and key, delivering each
+    surface's subscribers in that surface's shape."""
     settings: Settings = app.state.settings
     return DeliveryWorker(
         app.state.db,
         decrypt=app.state.instance_key.decrypt,
         allowed_hosts=settings.webhook_allowed_hosts,
-        render=app.state.webhook_renderer,
+        renderers=app.state.surfaces.webhook_renderers(),
     )
 
 
@@ -73,19 +78,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.instance_key = instance_key
     app.state.tokens = tokens
+    install_kit(app, settings.redis_url)
     app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
     install_operational_routes(app)
-    # Surfaces and the authorization server mount here, each with its own error envelope.
-    from optihub.auth.routes import install as install_authorization_server
-
+    install_api_docs(app)
     install_authorization_server(app)
-    from optihub.surfaces import partner
-
-    partner.install(app)
+    for surface in SURFACES:
+        surface.install(app)
     return app

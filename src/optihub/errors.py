@@ -53,7 +53,7 @@ class ValidationFailed(OptiHubError):
 
 
 class Conflict(OptiHubError):
-    """The request contradicts the current state (illegal transition, duplicate key...)."""
+    """The request contradicts the current state (duplicate key, one request per order...)."""
 
     code = "conflict"
 
@@ -62,8 +62,91 @@ class Conflict(OptiHubError):
         self.allowed = list(allowed)
 
 
+class InvalidTransition(Conflict):
+    """An order cannot move from ``current`` to ``target``; ``allowed`` are the canonical
+    states it may move to. Surfaces rebuild the sentence in their own status vocabulary."""
+
+    code = "invalid_transition"
+
+    def __init__(self, current: str, target: str, allowed: Sequence[str]) -> None:
+        hint = ", ".join(allowed) if allowed else "none (the order is closed)"
+        super().__init__(
+            f"An order that is {current} cannot become {target}; allowed next: {hint}",
+            allowed=allowed,
+        )
+        self.current = current
+        self.target = target
+
+
 class Forbidden(OptiHubError):
     code = "forbidden"
+
+
+class BadRequest(OptiHubError):
+    """Input a surface could not take at all (an unknown filter value, a foreign cursor...).
+
+    ``field`` names the parameter; ``allowed`` lists accepted values when there is a list.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid_request",
+        field: str | None = None,
+        allowed: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.allowed = list(allowed) if allowed is not None else None
+
+
+class PayloadTooLarge(OptiHubError):
+    code = "payload_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The body is over {human_size(max_bytes)}")
+        self.max_bytes = max_bytes
+
+
+def human_size(size: int) -> str:
+    """``1048576`` → ``1 MiB``; ``65536`` → ``64 KiB``."""
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+class AuthError(OptiHubError):
+    """401 (``invalid_token`` / ``invalid_request``) or 403 (``insufficient_scope``).
+
+    ``scope`` is the scope that was missing; ``granted`` the scopes the token does carry
+    (some dialects show them).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        description: str,
+        scope: str | None = None,
+        granted: Sequence[str] = (),
+    ) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.error = error
+        self.code = error
+        self.description = description
+        self.scope = scope
+        self.granted = sorted(granted)
+
+    @property
+    def www_authenticate(self) -> str:
+        value = f'Bearer error="{self.error}", error_description="{self.description}"'
+        if self.scope:
+            value += f', scope="{self.scope}"'
+        return value
 
 
 class RateLimited(OptiHubError):

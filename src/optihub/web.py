@@ -1,12 +1,13 @@
-"""HTTP plumbing shared by every surface: the per-request session, request ids, metrics,
-health checks and the last-resort error handler."""
+"""HTTP plumbing shared by every surface and page: the per-request session, request ids,
+the access log and metrics, health checks. (Errors: ``optihub.problems`` and the surface
+kit's handlers.)"""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -102,106 +103,6 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
-
-
-def request_id_of(request: Request) -> str:
-    return str(request.scope.get("state", {}).get("request_id", ""))
-
-
-async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """Last resort: log the traceback with the request id, show the caller only the id."""
-    request_id = request_id_of(request)
-    log.error("unhandled_error", exc_info=exc, path=request.url.path)
-    return JSONResponse(
-        status_code=500,
-        content={
-            "error": {
-                "code": "internal_error",
-                "message": f"Something went wrong on our side. Request id: {request_id}",
-            }
-        },
-        headers={"X-Request-Id": request_id},
-    )
-
-
-class ErrorRenderer(Protocol):
-    """Renders one kind of failure in a surface's own envelope."""
-
-    def __call__(self, request: Request, exc: Exception) -> Response: ...
-
-
-class ErrorRenderers:
-    """Error envelopes by path prefix: the longest registered prefix of the request path wins.
-
-    FastAPI's exception handlers are app-wide; this lets every surface keep its dialect's
-    envelope for auth failures, service errors, request validation and unknown routes.
-    Unmatched paths get OptiHub's plain ``{"error": {"code", "message"}}``.
-    """
-
-    def __init__(self) -> None:
-        self._by_prefix: list[tuple[str, ErrorRenderer]] = []
-
-    def register(self, prefix: str, renderer: ErrorRenderer) -> None:
-        self._by_prefix.append((prefix.rstrip("/"), renderer))
-        self._by_prefix.sort(key=lambda item: len(item[0]), reverse=True)
-
-    def render(self, request: Request, exc: Exception) -> Response:
-        path = request.url.path
-        for prefix, renderer in self._by_prefix:
-            if path == prefix or path.startswith(prefix + "/"):
-                return renderer(request, exc)
-        return default_renderer(request, exc)
-
-
-def default_renderer(request: Request, exc: Exception) -> Response:
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException
-
-    from optihub.auth.resource import AuthError
-    from optihub.errors import Conflict, NotFound, OptiHubError, RateLimited, ValidationFailed
-
-    headers: dict[str, str] = {}
-    if isinstance(exc, AuthError):
-        status, code, message = exc.status_code, exc.error, exc.description
-        headers["WWW-Authenticate"] = exc.www_authenticate
-    elif isinstance(exc, RequestValidationError):
-        status, code = 422, "validation_failed"
-        message = "; ".join(
-            ".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg", ""))
-            for e in exc.errors()
-        )
-    elif isinstance(exc, HTTPException):
-        status, code, message = exc.status_code, "http_error", str(exc.detail)
-    elif isinstance(exc, OptiHubError):
-        status = {NotFound: 404, ValidationFailed: 422, Conflict: 409, RateLimited: 429}.get(
-            type(exc), 400
-        )
-        code, message = exc.code, exc.message
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(exc.retry_after_seconds)
-    else:
-        return JSONResponse({"error": {"code": "internal_error", "message": "Internal error"}}, 500)
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
-
-
-def install_error_handlers(app: FastAPI) -> ErrorRenderers:
-    """Route auth, service, validation and HTTP errors to the owning surface's envelope."""
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException
-
-    from optihub.auth.resource import AuthError
-    from optihub.errors import OptiHubError
-
-    renderers = ErrorRenderers()
-    app.state.error_renderers = renderers
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        return renderers.render(request, exc)
-
-    for kind in (AuthError, OptiHubError, RequestValidationError, HTTPException):
-        app.add_exception_handler(kind, handle)
-    app.add_exception_handler(Exception, unexpected_error)
-    return renderers
 
 
 INDEX_PAGE = """<!doctype html>

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from optihub.auth.resource import AuthError, Principal, require_scopes, route_scopes
-from optihub.auth.tokens import revoke_access_token
+from optihub.services.oauth_tokens import revoke_access_token
 
 OrdersRead = Annotated[Principal, Depends(require_scopes("orders:read"))]
 
@@ -27,7 +27,7 @@ def probe(app):
 
     @app.get("/probe")
     def read(principal: OrdersRead) -> dict:
-        return {"practice": principal.practice_id, "client": principal.client_id}
+        return {"practice": principal.practice_ids[0], "client": principal.client_id}
 
     with TestClient(app) as client:
         yield client

@@ -122,6 +122,8 @@ class KeyRing:
         self._signing: ECKey | None = None
         self._public: KeySet = KeySet([])
         self._public_dicts: list[dict[str, Any]] = []
+        # Key ids published right now: a cached verification holds only while its kid is.
+        self.published_kids: frozenset[str] = frozenset()
 
     def load(self) -> None:
         import json
@@ -147,6 +149,7 @@ class KeyRing:
             )
             self._public_dicts = [dict(r.public_jwk) for r in rows]
             self._public = KeySet([ECKey.import_key(d) for d in self._public_dicts])
+            self.published_kids = frozenset(str(d.get("kid")) for d in self._public_dicts)
             self._loaded_at = time.monotonic()
 
     @property

@@ -21,10 +21,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
-from optihub.auth import scopes as scope_registry
 from optihub.auth.routes import Params, oauth_request, server_of
 from optihub.auth.throttle import LoginThrottle
 from optihub.db.models import Membership, Practice, User
+from optihub.domain import scopes as scope_registry
 from optihub.errors import ValidationFailed
 from optihub.services import oauth_clients, oauth_tokens, users
 from optihub.web import DbSession

@@ -7,8 +7,9 @@ Routes declare their scope next to them::
     @router.get("/orders")
     def list_orders(principal: OrdersRead): ...
 
-Failures raise ``AuthError``; each surface renders it in its own envelope, with
-``WWW-Authenticate`` (RFC 6750) built by ``www_authenticate``.
+Failures raise ``optihub.errors.AuthError``; each surface renders it in its own envelope,
+with ``WWW-Authenticate`` (RFC 6750). Which practice a call acts for is the surface's
+business (``optihub.surfaces.kit.practice``): a token may grant several.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
-from optihub.auth.scopes import IMPLIED
 from optihub.auth.tokens import InvalidToken, TokenService
+from optihub.domain.scopes import IMPLIED
+from optihub.errors import AuthError
 
 
 @dataclass(frozen=True)
@@ -35,33 +37,8 @@ class Principal:
     practice_ids: tuple[int, ...]
     jti: str
 
-    @property
-    def practice_id(self) -> int:
-        """The one practice a single-practice token (partner, labs, fulfillment) acts for."""
-        return self.practice_ids[0]
-
     def has(self, scope: str) -> bool:
         return scope in self.scopes or any(scope in IMPLIED.get(s, ()) for s in self.scopes)
-
-
-class AuthError(Exception):
-    """401 (``invalid_token`` / ``invalid_request``) or 403 (``insufficient_scope``)."""
-
-    def __init__(
-        self, status_code: int, error: str, description: str, scope: str | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status_code = status_code
-        self.error = error
-        self.description = description
-        self.scope = scope
-
-    @property
-    def www_authenticate(self) -> str:
-        value = f'Bearer error="{self.error}", error_description="{self.description}"'
-        if self.scope:
-            value += f', scope="{self.scope}"'
-        return value
 
 
 def _token_service(request: Request) -> TokenService:
@@ -97,6 +74,18 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def authenticate_cached(request: Request) -> Principal | None:
+    """The request's principal when its token is valid, else None (never raises): for
+    deciding whose budget a request counts against before its route authenticates it."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal  # type: ignore[no-any-return]
+    try:
+        return authenticate(request)
+    except AuthError:
+        return None
+
+
 def _refresh_caches(tokens: TokenService) -> None:
     if tokens.revocations.stale:
         tokens.revocations.refresh()
@@ -123,6 +112,7 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
                     "insufficient_scope",
                     f"The '{scope}' scope is required for this operation",
                     scope=scope,
+                    granted=principal.scopes,
                 )
         return principal
 

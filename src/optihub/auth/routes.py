@@ -6,19 +6,140 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from optihub.auth import scopes as scope_registry
 from optihub.auth.context import use_session
-from optihub.auth.resource import AuthError, Principal, require_scopes
+from optihub.auth.resource import Principal, require_scopes
+from optihub.auth.schemas import (
+    IntrospectionResponse,
+    RevocationResponse,
+    TokenResponse,
+    UserInfo,
+    error_response,
+)
 from optihub.auth.server import OAuthRequest, OptiHubAuthorizationServer, user_claims
 from optihub.db.models import User
+from optihub.domain import scopes as scope_registry
+from optihub.errors import AuthError
+from optihub.problems import Problem
 from optihub.web import DbSession
 
 router = APIRouter(tags=["OAuth 2.1 / OpenID Connect"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+# What each endpoint can answer, for the OpenAPI document. Client authentication failures are
+# 401 when the client tried HTTP Basic (or sent no credentials at all), 400 when a client_id
+# in the form names no registered app. Authlib answers an unknown token_type_hint with 401.
+# A form body that cannot be parsed is 400 invalid_request everywhere.
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": TokenResponse,
+        "description": "Tokens issued (sent with Cache-Control: no-store)",
+    },
+    400: error_response(
+        "invalid_request (missing, repeated or malformed parameter, unparseable form body; "
+        "PKCE missing or not S256), "
+        "invalid_client (unknown client_id), invalid_grant (code or refresh token unknown, "
+        "expired, used, or issued to another app; redirect_uri or code_verifier mismatch), "
+        "unauthorized_client (grant not allowed for this app, or no practice connected it), "
+        "unsupported_grant_type, invalid_scope"
+    ),
+    401: error_response(
+        "invalid_client: client authentication failed (with WWW-Authenticate when the app "
+        "used HTTP Basic)"
+    ),
+}
+REVOCATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": RevocationResponse,
+        "description": "Revoked, or the token was unknown: the answer is the same (RFC 7009)",
+    },
+    400: error_response(
+        "invalid_request (no token, unparseable form body), invalid_client (unknown "
+        "client_id), invalid_grant (the token was issued to another app)"
+    ),
+    401: error_response(
+        "invalid_client (client authentication failed), unsupported_token_type "
+        "(token_type_hint is neither access_token nor refresh_token)"
+    ),
+}
+INTROSPECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": IntrospectionResponse,
+        "description": 'The token\'s state; {"active": false} when it is unknown, expired, '
+        "revoked or issued to another app (sent with Cache-Control: no-store)",
+    },
+    400: error_response(
+        "invalid_request (no token, unparseable form body), invalid_client (unknown client_id)"
+    ),
+    401: error_response(
+        "invalid_client (client authentication failed; confidential apps only), "
+        "unsupported_token_type (token_type_hint is neither access_token nor refresh_token)"
+    ),
+}
+BEARER_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": "RFC 6750 Bearer challenge naming the error",
+        "schema": {"type": "string"},
+    }
+}
+USERINFO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": UserInfo, "description": "The claims the token's scopes release"},
+    401: error_response(
+        "invalid_token (no bearer token, or it is malformed, expired, revoked or its user is "
+        "gone), invalid_request (access token sent in the query string)"
+    )
+    | {"headers": BEARER_CHALLENGE},
+    403: error_response("insufficient_scope: the token lacks the openid scope")
+    | {"headers": BEARER_CHALLENGE},
+}
+CLIENT_AUTH_FIELDS: dict[str, Any] = {
+    "client_id": {"type": "string", "description": "With client_secret_post or public apps"},
+    "client_secret": {"type": "string", "description": "client_secret_post"},
+}
+
+
+def form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """An ``application/x-www-form-urlencoded`` request body for ``openapi_extra``."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+TOKEN_FORM = form_body(
+    {
+        "grant_type": {
+            "type": "string",
+            "enum": ["authorization_code", "refresh_token", "client_credentials"],
+        },
+        "code": {"type": "string", "description": "authorization_code"},
+        "redirect_uri": {"type": "string", "description": "authorization_code"},
+        "code_verifier": {"type": "string", "description": "authorization_code (PKCE)"},
+        "refresh_token": {"type": "string", "description": "refresh_token"},
+        "scope": {"type": "string", "description": "Space-separated; narrows the grant"},
+        "practice_id": {
+            "type": "string",
+            "description": "client_credentials (OptiHub): one of the connected practices",
+        },
+        **CLIENT_AUTH_FIELDS,
+    },
+    ["grant_type"],
+)
+TOKEN_QUERY_FORM = form_body(
+    {
+        "token": {"type": "string"},
+        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        **CLIENT_AUTH_FIELDS,
+    },
+    ["token"],
+)
 
 
 async def parsed_params(request: Request) -> dict[str, list[tuple[str, str]]]:
@@ -65,7 +186,10 @@ def to_response(
 
 
 @router.post(
-    "/oauth/token", summary="Token endpoint (authorization_code, refresh_token, client_credentials)"
+    "/oauth/token",
+    summary="Token endpoint (authorization_code, refresh_token, client_credentials)",
+    responses=TOKEN_RESPONSES,
+    openapi_extra=TOKEN_FORM,
 )
 def token(request: Request, params: Params, session: DbSession) -> Response:
     server = server_of(request)
@@ -73,7 +197,12 @@ def token(request: Request, params: Params, session: DbSession) -> Response:
     return to_response(server.create_token_response(oauth), no_store=True)
 
 
-@router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")
+@router.post(
+    "/oauth/revoke",
+    summary="Token revocation (RFC 7009)",
+    responses=REVOCATION_RESPONSES,
+    openapi_extra=TOKEN_QUERY_FORM,
+)
 def revoke(request: Request, params: Params, session: DbSession) -> Response:
     oauth = oauth_request(request, params, session)
     # Resource servers see the revocation at their next revocation-list refresh (≤ 2 s).
@@ -81,7 +210,10 @@ def revoke(request: Request, params: Params, session: DbSession) -> Response:
 
 
 @router.post(
-    "/oauth/introspect", summary="Token introspection (RFC 7662); the caller authenticates"
+    "/oauth/introspect",
+    summary="Token introspection (RFC 7662); the caller authenticates",
+    responses=INTROSPECTION_RESPONSES,
+    openapi_extra=TOKEN_QUERY_FORM,
 )
 def introspect(request: Request, params: Params, session: DbSession) -> Response:
     oauth = oauth_request(request, params, session)
@@ -100,8 +232,18 @@ def jwks(request: Request) -> Response:
 OpenId = Annotated[Principal, Depends(require_scopes("openid"))]
 
 
-@router.get("/oauth/userinfo", summary="OpenID Connect UserInfo", operation_id="userinfo_get")
-@router.post("/oauth/userinfo", summary="OpenID Connect UserInfo", operation_id="userinfo_post")
+@router.get(
+    "/oauth/userinfo",
+    summary="OpenID Connect UserInfo",
+    operation_id="userinfo_get",
+    responses=USERINFO_RESPONSES,
+)
+@router.post(
+    "/oauth/userinfo",
+    summary="OpenID Connect UserInfo",
+    operation_id="userinfo_post",
+    responses=USERINFO_RESPONSES,
+)
 def userinfo(principal: OpenId, session: DbSession) -> Response:
     import uuid
 
@@ -176,25 +318,23 @@ def openid_configuration(request: Request) -> JSONResponse:
     return JSONResponse(metadata(request))
 
 
-def oauth_error_renderer(request: Request, exc: Exception) -> Response:
+def oauth_error_body(problem: Problem) -> Response:
     """RFC 6749 / 6750 error bodies for the /oauth endpoints."""
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException
-
-    if isinstance(exc, AuthError):
+    if isinstance(problem.exception, AuthError):
         return JSONResponse(
-            {"error": exc.error, "error_description": exc.description},
-            status_code=exc.status_code,
-            headers={"WWW-Authenticate": exc.www_authenticate},
+            {"error": problem.code, "error_description": problem.message},
+            status_code=problem.status,
+            headers=problem.headers,
         )
-    if isinstance(exc, RequestValidationError):
+    if problem.status >= 500:
+        return JSONResponse({"error": "server_error"}, status_code=500)
+    if isinstance(problem.exception, RequestValidationError):
         return JSONResponse({"error": "invalid_request"}, status_code=400)
-    if isinstance(exc, HTTPException):
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": str(exc.detail)},
-            status_code=exc.status_code,
-        )
-    return JSONResponse({"error": "server_error"}, status_code=500)
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": problem.message},
+        status_code=problem.status,
+        headers=problem.headers,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -202,5 +342,5 @@ def install(app: FastAPI) -> None:
 
     app.state.oauth_server = OptiHubAuthorizationServer(app.state.tokens)
     app.include_router(router)
-    app.state.error_renderers.register("/oauth", oauth_error_renderer)
+    app.state.surfaces.add_error_body("/oauth", oauth_error_body)
     install_pages(app)

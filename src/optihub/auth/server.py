@@ -41,10 +41,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optihub.auth import scopes as scope_registry
 from optihub.auth.tokens import InvalidToken, TokenService
 from optihub.db.base import utcnow
 from optihub.db.models import OAuthAuthorizationCode, OAuthClient, OAuthToken, User
+from optihub.domain import scopes as scope_registry
 from optihub.security import sha256_hex, verify_secret
 from optihub.services import oauth_clients, oauth_tokens
 

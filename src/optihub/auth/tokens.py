@@ -5,10 +5,15 @@ Claims: ``iss``, ``aud``, ``sub`` (user id, or the client id for client credenti
 (the practices granted at consent / connected for the app). Verification needs no database
 query: signature against the cached JWKS, claims checked, and ``jti`` against a revocation
 list that is refreshed from the database at most every ``revocation_refresh_seconds``.
+
+A verified token is remembered by its SHA-256 digest until it expires, so a client's
+repeated calls cost a dictionary lookup, not an ECDSA verification. Expiry, revocation and
+the signing key still being published are checked on every use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -25,6 +30,9 @@ from optihub.auth.keys import ALGORITHM, KeyRing
 from optihub.db.base import utcnow
 from optihub.db.models import RevokedAccessToken
 from optihub.db.session import Database
+
+LEEWAY_SECONDS = 30
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class InvalidToken(Exception):
@@ -52,6 +60,7 @@ class AccessTokenClaims:
     jti: str
     expires_at: int
     raw: dict[str, Any]
+    kid: str = ""
 
 
 class RevocationList:
@@ -100,6 +109,7 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.access_token_ttl = access_token_ttl
+        self._verified: dict[bytes, AccessTokenClaims] = {}
 
     def issue_access_token(
         self,
@@ -149,6 +159,21 @@ class TokenService:
 
         Raises ``InvalidToken`` with a reason a caller may see.
         """
+        digest = hashlib.sha256(token.encode()).digest()
+        claims = self._verified.get(digest)
+        if claims is None or claims.kid not in self.keyring.published_kids:
+            claims = self._verify_signed(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[digest] = claims
+        if time.time() > claims.expires_at + LEEWAY_SECONDS:
+            self._verified.pop(digest, None)
+            raise InvalidToken("The access token expired")
+        if check_revoked and self.revocations.is_revoked(claims.jti):
+            raise InvalidToken("The access token was revoked")
+        return claims
+
+    def _verify_signed(self, token: str) -> AccessTokenClaims:
         try:
             header = extract_compact(token.encode()).protected
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -163,7 +188,7 @@ class TokenService:
             raise InvalidToken("The access token signature is not valid") from exc
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
-            leeway=30,
+            leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
@@ -176,8 +201,6 @@ class TokenService:
             if "exp" in str(exc) or "expired" in str(exc).lower():
                 raise InvalidToken("The access token expired") from exc
             raise InvalidToken("The access token is not valid for this server") from exc
-        if check_revoked and self.revocations.is_revoked(str(claims["jti"])):
-            raise InvalidToken("The access token was revoked")
         return AccessTokenClaims(
             subject=str(claims["sub"]),
             client_id=str(claims.get("client_id", "")),
@@ -186,10 +209,5 @@ class TokenService:
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
             raw=dict(claims),
+            kid=str(header.get("kid", "")),
         )
-
-
-def revoke_access_token(session: Any, jti: str, expires_at: datetime) -> None:
-    """Record a revoked access token until it would have expired anyway."""
-    if session.get(RevokedAccessToken, jti) is None:
-        session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from optihub.errors import Conflict
+from optihub.errors import Conflict, InvalidTransition
+
+
+class OrderType(StrEnum):
+    FRAMES = "frames"
+    SPECTACLES = "spectacles"
+    CONTACTS = "contacts"
+    OTHER = "other"
+
+
+ORDER_TYPES: tuple[str, ...] = tuple(kind.value for kind in OrderType)
 
 
 class OrderStatus(StrEnum):
@@ -117,11 +127,8 @@ def decide_transition(
     if target == current:
         return Transition(current, target, at, actor, via, sub_status, note)
     if not can_transition(current, target):
-        allowed = [s.value for s in allowed_next(current)]
-        hint = ", ".join(allowed) if allowed else "none (the order is closed)"
-        raise Conflict(
-            f"An order that is {current.value} cannot become {target.value}; allowed next: {hint}",
-            allowed=allowed,
+        raise InvalidTransition(
+            current.value, target.value, [s.value for s in allowed_next(current)]
         )
     return Transition(current, target, at, actor, via, sub_status, note)
 

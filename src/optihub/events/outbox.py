@@ -10,13 +10,7 @@ from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event
-
-EVENT_TYPES: tuple[str, ...] = (
-    "order.created",
-    "order.status_changed",
-    "order.completed",
-    "inventory.updated",
-)
+from optihub.domain.events import EVENT_TYPES
 
 
 def new_event_id() -> str:

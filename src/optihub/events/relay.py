@@ -1,8 +1,10 @@
-"""Fan outbox events out into one delivery per matching subscription."""
+"""Fan outbox events out into one delivery per matching subscription, each event rendered
+once per surface that has subscribers for it, in that surface's shape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,16 +14,27 @@ from sqlalchemy.orm import Session
 
 from optihub.db.models import Event, WebhookDelivery, WebhookSubscription
 
-# Renders an event's ``data`` for subscribers (the partner surface supplies the order shape).
-Renderer = Callable[[Session, Event], dict[str, Any]]
+# Renders the whole delivery body of an event for one surface's subscribers (None: the
+# surface does not deliver this event).
+Renderer = Callable[[Session, Event], dict[str, Any] | None]
 
 
 def plain(_session: Session, event: Event) -> dict[str, Any]:
-    return dict(event.data)
+    """OptiHub's own shape, for subscriptions of a surface this process does not know."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "practice_id": event.practice_id,
+        "data": dict(event.data),
+    }
 
 
 def relay_events(
-    session: Session, now: datetime, render: Renderer = plain, batch: int = 200
+    session: Session,
+    now: datetime,
+    renderers: Mapping[str, Renderer] | None = None,
+    batch: int = 200,
 ) -> int:
     """Create deliveries for not-yet-relayed events, oldest first; returns events relayed.
 
@@ -54,17 +67,15 @@ def relay_events(
             for s in subscriptions
             if s.practice_id == event.practice_id and ("*" in s.events or event.type in s.events)
         ]
-        if wanted:
-            body = orjson.dumps(
-                {
-                    "id": event.id,
-                    "type": event.type,
-                    "created_at": event.created_at.isoformat(),
-                    "practice_id": event.practice_id,
-                    "data": render(session, event),
-                }
-            ).decode()
-            for subscription in wanted:
+        by_surface: defaultdict[str, list[WebhookSubscription]] = defaultdict(list)
+        for subscription in wanted:
+            by_surface[subscription.surface].append(subscription)
+        for surface, subscribers in by_surface.items():
+            shaped = (renderers or {}).get(surface, plain)(session, event)
+            if shaped is None:
+                continue
+            body = orjson.dumps(shaped).decode()
+            for subscription in subscribers:
                 session.add(
                     WebhookDelivery(
                         practice_id=event.practice_id,

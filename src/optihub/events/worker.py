@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,10 +25,10 @@ from sqlalchemy import or_, select
 from optihub.db.base import utcnow
 from optihub.db.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.db.session import Database
-from optihub.events.relay import Renderer, plain, relay_events
+from optihub.events.addresses import url_problem
+from optihub.events.relay import Renderer, relay_events
 from optihub.events.signing import sign
 from optihub.logging import get_logger
-from optihub.services.webhooks import url_problem
 
 log = get_logger("optihub.webhooks")
 
@@ -74,14 +74,14 @@ class DeliveryWorker:
         *,
         decrypt: Callable[[str], str],
         allowed_hosts: tuple[str, ...] = (),
-        render: Renderer = plain,
+        renderers: Mapping[str, Renderer] | None = None,
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.decrypt = decrypt
         self.allowed_hosts = allowed_hosts
-        self.render = render
+        self.renderers = dict(renderers or {})
         self.clock = clock
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self.http = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
@@ -91,7 +91,7 @@ class DeliveryWorker:
         """Relay new events, then deliver what is due; returns deliveries attempted."""
         now = self.clock()
         with self.db.transaction() as session:
-            relay_events(session, now, self.render)
+            relay_events(session, now, self.renderers)
         jobs = self._claim(now, batch)
         outcomes = list(self.pool.map(self._send, jobs))
         for outcome in outcomes:

@@ -8,7 +8,6 @@ order consuming a frame).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from optihub.db.models import Frame, FrameStock, Location
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
+from optihub.reads.frames import stock_levels
 from optihub.services import audit
 from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
@@ -145,24 +145,6 @@ class StockChange:
     delta: int | None = None
     price: Decimal | None = None
     wholesale_price: Decimal | None = None
-
-
-def stock_levels(
-    session: Session, practice_id: int, frame_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[tuple[uuid.UUID, int]]]:
-    """(location_id, quantity) pairs per frame, one query."""
-    ids = list(frame_ids)
-    result: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {i: [] for i in ids}
-    if not ids:
-        return result
-    rows = session.execute(
-        select(FrameStock.frame_id, FrameStock.location_id, FrameStock.quantity)
-        .where(FrameStock.practice_id == practice_id, FrameStock.frame_id.in_(ids))
-        .order_by(FrameStock.frame_id, FrameStock.location_id)
-    )
-    for frame_id, location_id, quantity in rows:
-        result[frame_id].append((location_id, quantity))
-    return result
 
 
 def inventory_event_data(frame: Frame, stock: list[tuple[uuid.UUID, int]]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from optihub.auth import scopes as scope_registry
 from optihub.db.models import OAuthClient, oauth_client_practices
+from optihub.domain import scopes as scope_registry
 from optihub.errors import FieldError, ValidationFailed
 from optihub.security import hash_secret
 from optihub.services.practices import get_practice

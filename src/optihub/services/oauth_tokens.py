@@ -10,9 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from optihub.auth.tokens import revoke_access_token
 from optihub.db.base import utcnow
-from optihub.db.models import OAuthClient, OAuthConsent, OAuthToken, Practice
+from optihub.db.models import (
+    OAuthClient,
+    OAuthConsent,
+    OAuthToken,
+    Practice,
+    RevokedAccessToken,
+)
 from optihub.security import sha256_hex
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
@@ -120,3 +125,10 @@ def revoke_app(session: Session, user_id: uuid.UUID, client_id: str) -> None:
     )
     for family_id in families:
         revoke_family(session, family_id)
+
+
+def revoke_access_token(session: Session, jti: str, expires_at: datetime) -> None:
+    """Record a revoked access token until it would have expired anyway (resource servers
+    reload the list every few seconds)."""
+    if session.get(RevokedAccessToken, jti) is None:
+        session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from optihub.db.base import utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
 from optihub.domain import rx as rx_rules
-from optihub.domain.orders import OrderStatus, decide_transition
+from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
 from optihub.services import audit
@@ -30,7 +30,6 @@ from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
 
-ORDER_TYPES = ("frames", "spectacles", "contacts", "other")
 CENTS = Decimal("0.01")
 
 

@@ -8,22 +8,20 @@ again at each delivery, so a name that later resolves inward is still refused.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from optihub.domain.events import EVENT_TYPES
 from optihub.errors import FieldError, NotFound, ValidationFailed
-from optihub.events.outbox import EVENT_TYPES
+from optihub.events.addresses import resolve, url_problem
 from optihub.services import audit
 from optihub.services.context import Actor
 
@@ -34,54 +32,17 @@ class Encrypter(Protocol):
     def encrypt(self, plaintext: str) -> str: ...
 
 
-def _allowed(host: str, addresses: Sequence[str], allowed_hosts: Sequence[str]) -> bool:
-    networks = []
-    for entry in allowed_hosts:
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            if entry.lower() == host.lower():
-                return True
-    return bool(addresses) and all(
-        any(ipaddress.ip_address(a) in n for n in networks) for a in addresses
-    )
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """The addresses a webhook host resolves to (one place, so tests can stand in DNS)."""
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port)})
-
-
-def url_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
-    """Why deliveries to ``url`` are refused, or None when they are allowed."""
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host or parts.scheme not in {"https", "http"}:
-        return "Must be an absolute https URL."
-    try:
-        addresses = resolve(host, parts.port or 443)
-    except (socket.gaierror, UnicodeError):
-        return f"The host {host} does not resolve."
-    if _allowed(host, addresses, allowed_hosts):
-        return None
-    if parts.scheme != "https":
-        return "Must use https."
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            return (
-                f"The host {host} resolves to a private, loopback or link-local address "
-                f"({address}); the operator can allow it with OPTIHUB_WEBHOOK_ALLOWED_HOSTS."
-            )
-    return None
-
-
-def _check(url: str | None, events: Sequence[str] | None, allowed: Sequence[str]) -> None:
+def _check(
+    url: str | None,
+    events: Sequence[str] | None,
+    allowed: Sequence[str],
+    event_types: Sequence[str] = EVENT_TYPES,
+) -> None:
     errors = []
-    if url is not None and (problem := url_problem(url, allowed)):
+    if url is not None and (problem := url_problem(url, allowed, resolve)):
         errors.append(FieldError("url", problem))
     if events is not None:
-        unknown = [e for e in events if e != "*" and e not in EVENT_TYPES]
+        unknown = [e for e in events if e != "*" and e not in event_types]
         if unknown:
             errors.append(FieldError("events", f"Unknown events: {', '.join(unknown)}."))
     if errors:
@@ -92,18 +53,22 @@ def create_subscription(
     session: Session,
     actor: Actor,
     *,
+    surface: str,
     url: str,
     events: list[str],
     enabled: bool,
     description: str | None,
     key: Encrypter,
     allowed_hosts: Sequence[str],
+    event_types: Sequence[str] = EVENT_TYPES,
 ) -> tuple[WebhookSubscription, str]:
-    """Create a subscription; returns it with its signing secret (shown once)."""
-    _check(url, events, allowed_hosts)
+    """Create a subscription of ``surface`` (its subscribers get events in its shape);
+    returns it with its signing secret (shown once). ``event_types``: what it offers."""
+    _check(url, events, allowed_hosts, event_types)
     secret = "whsec_" + secrets.token_urlsafe(32)
     subscription = WebhookSubscription(
         practice_id=actor.practice_id,
+        surface=surface,
         client_id=actor.client_id,
         url=url,
         events=list(dict.fromkeys(events)),
@@ -119,11 +84,13 @@ def create_subscription(
 
 
 def get_subscription(
-    session: Session, practice_id: int, subscription_id: uuid.UUID
+    session: Session, practice_id: int, surface: str, subscription_id: uuid.UUID
 ) -> WebhookSubscription:
+    """The practice's subscription on ``surface`` (another surface's is not found)."""
     subscription = session.scalar(
         select(WebhookSubscription).where(
             WebhookSubscription.practice_id == practice_id,
+            WebhookSubscription.surface == surface,
             WebhookSubscription.id == subscription_id,
         )
     )
@@ -135,6 +102,7 @@ def get_subscription(
 def update_subscription(
     session: Session,
     actor: Actor,
+    surface: str,
     subscription_id: uuid.UUID,
     *,
     url: str | None,
@@ -142,10 +110,11 @@ def update_subscription(
     enabled: bool | None,
     description: str | None,
     allowed_hosts: Sequence[str],
+    event_types: Sequence[str] = EVENT_TYPES,
 ) -> WebhookSubscription:
     """Change url / events / enabled. Re-enabling clears the failure count and reason."""
-    subscription = get_subscription(session, actor.practice_id, subscription_id)
-    _check(url, events, allowed_hosts)
+    subscription = get_subscription(session, actor.practice_id, surface, subscription_id)
+    _check(url, events, allowed_hosts, event_types)
     if url is not None:
         subscription.url = url
     if events is not None:
@@ -168,8 +137,10 @@ def update_subscription(
     return subscription
 
 
-def delete_subscription(session: Session, actor: Actor, subscription_id: uuid.UUID) -> None:
-    subscription = get_subscription(session, actor.practice_id, subscription_id)
+def delete_subscription(
+    session: Session, actor: Actor, surface: str, subscription_id: uuid.UUID
+) -> None:
+    subscription = get_subscription(session, actor.practice_id, surface, subscription_id)
     session.delete(subscription)
     session.flush()
     audit.record(session, actor, "webhook.deleted", "webhook", subscription_id)
@@ -181,11 +152,16 @@ class SubscriptionStatus:
     pending_deliveries: int
 
 
-def list_subscriptions(session: Session, practice_id: int) -> list[SubscriptionStatus]:
+def list_subscriptions(
+    session: Session, practice_id: int, surface: str
+) -> list[SubscriptionStatus]:
     subscriptions = list(
         session.scalars(
             select(WebhookSubscription)
-            .where(WebhookSubscription.practice_id == practice_id)
+            .where(
+                WebhookSubscription.practice_id == practice_id,
+                WebhookSubscription.surface == surface,
+            )
             .order_by(WebhookSubscription.created_at)
         )
     )
@@ -207,10 +183,10 @@ class DeliveryRecord:
 
 
 def list_deliveries(
-    session: Session, practice_id: int, subscription_id: uuid.UUID, limit: int = 50
+    session: Session, practice_id: int, surface: str, subscription_id: uuid.UUID, limit: int = 50
 ) -> list[DeliveryRecord]:
     """The subscription's most recent deliveries with their attempt log, newest first."""
-    get_subscription(session, practice_id, subscription_id)
+    get_subscription(session, practice_id, surface, subscription_id)
     rows = list(
         session.execute(
             select(WebhookDelivery, Event.type)
@@ -235,10 +211,14 @@ def list_deliveries(
 
 
 def redeliver(
-    session: Session, practice_id: int, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+    session: Session,
+    practice_id: int,
+    surface: str,
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
 ) -> DeliveryRecord:
     """Queue a delivery again now (same event id and body), whatever its state."""
-    get_subscription(session, practice_id, subscription_id)
+    get_subscription(session, practice_id, surface, subscription_id)
     row = session.execute(
         select(WebhookDelivery, Event.type)
         .join(Event, Event.id == WebhookDelivery.event_id)

@@ -1,4 +1,14 @@
-"""API dialects. Each package translates one vendor dialect to the services and back:
+"""API dialects, each a package that plugs into the surface kit (``surfaces/kit``):
 ``routes.py`` (endpoints), ``schemas.py`` (wire models), ``mapping.py`` (vocabulary
-tables), ``errors.py`` (its error envelope), and an ``install(app)`` that mounts the router
-and registers the envelope for its path prefix (see ``optihub.web.ErrorRenderers``)."""
+tables), ``errors.py`` (its error envelope), ``projection.py`` (how it shows an order),
+``webhooks.py`` (how its subscribers see events) and a ``Surface`` declaration that the
+app installs. A surface never imports another.
+
+``SURFACES`` is the list the app installs, in this order.
+"""
+
+from optihub.surfaces.partner import surface as partner
+
+SURFACES = (partner,)
+
+__all__ = ["SURFACES"]

@@ -14,7 +14,7 @@ from optihub.auth.keys import InstanceKey
 from optihub.db.base import utcnow
 from optihub.events.worker import DeliveryWorker
 from optihub.services import webhooks
-from optihub.surfaces.partner.events import render_event
+from optihub.surfaces.partner.webhooks import delivery_body
 from tests import factories
 
 
@@ -77,7 +77,11 @@ def clock():
 @pytest.fixture
 def worker(db, key, clock):
     delivery = DeliveryWorker(
-        db, decrypt=key.decrypt, allowed_hosts=("127.0.0.0/8",), render=render_event, clock=clock
+        db,
+        decrypt=key.decrypt,
+        allowed_hosts=("127.0.0.0/8",),
+        renderers={"partner": delivery_body},
+        clock=clock,
     )
     yield delivery
     delivery.close()
@@ -94,6 +98,7 @@ def hooked(db, key, receiver):
         subscription, secret = webhooks.create_subscription(
             s,
             factories.actor(practice.id),
+            surface="partner",
             url=receiver.url,
             events=["*"],
             enabled=True,

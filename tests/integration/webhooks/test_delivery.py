@@ -87,7 +87,7 @@ def test_failing_receiver_gets_the_same_event_id_after_three_failures(
         assert (delivery.status, delivery.attempt_count) == ("delivered", 4)
         assert subscription.last_status == "delivered"
         assert subscription.consecutive_failures == 0
-        records = webhooks.list_deliveries(s, hooked["practice"], hooked["subscription"])
+        records = webhooks.list_deliveries(s, hooked["practice"], "partner", hooked["subscription"])
     assert [a.response_code for a in records[0].attempts] == [500, 503, 429, 200]
 
 
@@ -165,10 +165,10 @@ def test_subscription_filters_event_types(db, hooked, worker, receiver, key):
 
 def test_address_turned_private_is_refused_at_delivery(db, hooked, key, clock, receiver):
     from optihub.events.worker import DeliveryWorker
-    from optihub.surfaces.partner.events import render_event
+    from optihub.surfaces.partner.webhooks import delivery_body
 
     strict = DeliveryWorker(
-        db, decrypt=key.decrypt, allowed_hosts=(), render=render_event, clock=clock
+        db, decrypt=key.decrypt, allowed_hosts=(), renderers={"partner": delivery_body}, clock=clock
     )
     try:
         place_order(db, hooked)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from optihub.db.models import WebhookDelivery
 from optihub.events.worker import DeliveryWorker
 from optihub.services import orders
-from optihub.surfaces.partner.events import render_event
+from optihub.surfaces.partner.webhooks import delivery_body
 from tests import factories
 
 
@@ -31,7 +31,7 @@ def test_two_workers_deliver_each_event_exactly_once(db, hooked, key, clock, rec
             db,
             decrypt=key.decrypt,
             allowed_hosts=("127.0.0.0/8",),
-            render=render_event,
+            renderers={"partner": delivery_body},
             clock=clock,
         )
         for _ in range(2)

@@ -38,6 +38,8 @@ class WebhookSubscription(Timestamps, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    # The surface whose subscribers see events in its shape (partner, fulfillment...).
+    surface: Mapped[str] = mapped_column(String(30), server_default="partner")
     # The OAuth client that created it (partner apps see their practice's subscriptions).
     client_id: Mapped[str | None] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2000))

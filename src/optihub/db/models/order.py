@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -22,20 +23,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from optihub.db.base import Base, JSONDocument, Money, Timestamps, new_id, utcnow
-from optihub.domain.orders import OrderStatus
+from optihub.domain.orders import ORDER_TYPES, OrderStatus
 
-# The canonical states are the domain's lifecycle; storage only enforces them.
+# The canonical states and order types are the domain's; storage only enforces them.
 ORDER_STATUSES = tuple(status.value for status in OrderStatus)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class Order(Timestamps, Base):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
-            name="status_known",
-        ),
-        CheckConstraint("type IN ('frames', 'spectacles', 'contacts', 'other')", name="type_known"),
+        CheckConstraint(_one_of("status", ORDER_STATUSES), name="status_known"),
+        CheckConstraint(_one_of("type", ORDER_TYPES), name="type_known"),
         UniqueConstraint("number"),
         UniqueConstraint("practice_id", "external_id"),
         # Newest-first lists and `since` polling (updated_at, id), with and without status.
@@ -45,6 +47,8 @@ class Order(Timestamps, Base):
         Index(None, "practice_id", "patient_id", "created_at"),
         Index(None, "practice_id", "lab_id", "created_at"),
         Index(None, "practice_id", "original_order_id"),
+        # Renaming a location re-renders the stored documents of its orders.
+        Index(None, "practice_id", "location_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -188,6 +192,40 @@ class OrderStatusChange(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="history", lazy="raise")
+
+
+class OrderDocument(Base):
+    """An order as one surface shows it, stored as the bytes that surface serves.
+
+    Written in the same transaction as every change that shows in the order (see
+    ``optihub.reads.documents``), so a read never serves a stale one; ``detail_extra`` holds
+    the keys a detail read adds to the list item (a JSON object, or nothing).
+    """
+
+    __tablename__ = "order_documents"
+
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    projection: Mapped[str] = mapped_column(String(30), primary_key=True)
+    summary: Mapped[bytes] = mapped_column(LargeBinary)
+    detail_extra: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class OrderCount(Base):
+    """How many orders a practice has in each status, kept in the transaction of every
+    change, so a list's ``total`` is a sum of a few rows instead of a count of them all."""
+
+    __tablename__ = "order_counts"
+
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Invoice(Timestamps, Base):

@@ -1,5 +1,22 @@
 """Partner API (Eyekiosk dialect), mounted at ``/api/v1/partner``."""
 
-from optihub.surfaces.partner.routes import install
+from optihub.surfaces.kit import Surface, WebhookShape
+from optihub.surfaces.partner.errors import envelope
+from optihub.surfaces.partner.mapping import STATUSES, WEBHOOK_EVENTS
+from optihub.surfaces.partner.projection import ORDERS
+from optihub.surfaces.partner.routes import router
+from optihub.surfaces.partner.schemas import ErrorEnvelope
+from optihub.surfaces.partner.webhooks import delivery_body
 
-__all__ = ["install"]
+surface = Surface(
+    name="partner",
+    prefix="/api/v1/partner",
+    router=router,
+    envelope=envelope,
+    error_model=ErrorEnvelope,
+    vocabulary=STATUSES,
+    projection=ORDERS,
+    webhooks=WebhookShape(events=WEBHOOK_EVENTS, render=delivery_body),
+)
+
+__all__ = ["surface"]

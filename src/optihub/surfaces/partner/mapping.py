@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optihub.domain.events import EventType
 from optihub.domain.orders import OrderStatus, VocabularyTable
 
 S = OrderStatus
@@ -29,15 +30,7 @@ STATUSES = VocabularyTable(
 )
 
 HIDDEN_FROM_PARTNERS = (S.DRAFT,)
+HIDDEN = tuple(s.value for s in HIDDEN_FROM_PARTNERS)
 
-
-def canonical_states_for(names: list[str]) -> list[OrderStatus]:
-    """Every canonical state a partner status filter covers (``shipped`` includes delivered)."""
-    return [
-        state
-        for state in OrderStatus
-        if state not in HIDDEN_FROM_PARTNERS and STATUSES.from_canonical(state) in names
-    ]
-
-
-WEBHOOK_EVENTS = ("order.created", "order.status_changed", "order.completed", "inventory.updated")
+# Every core event reaches partner subscribers, under its own name ("*" for all).
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(e.value for e in EventType)

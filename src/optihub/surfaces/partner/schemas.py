@@ -9,10 +9,11 @@ from typing import Literal
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, model_validator
 
-PartnerStatus = Literal["pending", "in_progress", "completed", "shipped", "cancelled"]
-EventName = Literal[
-    "order.created", "order.status_changed", "order.completed", "inventory.updated", "*"
-]
+from optihub.surfaces.partner.mapping import STATUSES, WEBHOOK_EVENTS
+
+# The status and event lists are the mapping's; the wire schema only names them.
+PartnerStatus = Literal[STATUSES.names]  # type: ignore[valid-type]
+EventName = Literal[(*WEBHOOK_EVENTS, "*")]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):

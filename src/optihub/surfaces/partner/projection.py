@@ -1,13 +1,14 @@
-"""Domain rows → partner JSON (plain dicts, serialized with orjson on the hot paths)."""
+"""How partners see orders (the stored projection), frames, prescriptions, webhook
+subscriptions and deliveries: plain views in, plain dicts out."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from optihub.db.models import Frame
-from optihub.services.frame_queries import FrameRow
-from optihub.services.order_queries import OrderRow, OrderView
+from optihub.reads.documents import Projection
+from optihub.reads.frames import FrameView
+from optihub.reads.order_views import OrderView
 from optihub.services.webhooks import DeliveryRecord, SubscriptionStatus
 from optihub.surfaces.partner.mapping import STATUSES
 
@@ -78,9 +79,10 @@ def prescription(order: OrderView) -> dict[str, Any] | None:
     }
 
 
-def order(row: OrderRow, *, detail: bool) -> dict[str, Any]:
-    o, patient, location = row.order, row.patient, row.location
-    body: dict[str, Any] = {
+def order(o: OrderView) -> dict[str, Any]:
+    """The list item (the detail adds ``prescription``)."""
+    patient, location = o.patient, o.location
+    return {
         "id": str(o.id),
         "number": o.number,
         "external_id": o.external_id,
@@ -132,13 +134,16 @@ def order(row: OrderRow, *, detail: bool) -> dict[str, Any]:
             for h in o.history
         ],
     }
-    if detail:
-        body["prescription"] = prescription(o)
-    return body
 
 
-def frame(row: FrameRow) -> dict[str, Any]:
-    f: Frame = row.frame
+def order_detail_extra(o: OrderView) -> dict[str, Any]:
+    return {"prescription": prescription(o)}
+
+
+ORDERS = Projection("partner", summary=order, detail_extra=order_detail_extra)
+
+
+def frame(f: FrameView) -> dict[str, Any]:
     return {
         "id": str(f.id),
         "sku": f.sku,
@@ -156,9 +161,9 @@ def frame(row: FrameRow) -> dict[str, Any]:
         "price": _money(f.price),
         "wholesale_price": _money(f.wholesale_price),
         "currency": f.currency,
-        "quantity": row.quantity,
-        "stock": [{"location_id": str(loc), "quantity": q} for loc, q in row.stock],
-        "in_stock": row.quantity > 0,
+        "quantity": f.quantity,
+        "stock": [{"location_id": str(loc), "quantity": q} for loc, q in f.stock],
+        "in_stock": f.quantity > 0,
         "updated_at": f.updated_at.isoformat(),
     }
 

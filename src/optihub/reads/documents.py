@@ -1,0 +1,290 @@
+"""Stored order documents: each surface's rendering of an order, kept in step with it.
+
+A surface registers a ``Projection`` (how it shows an order: the list item, and the keys a
+detail adds). Whenever a transaction changes something an order shows — the order itself,
+its lines or history, its patient, its location — the documents of the affected orders are
+re-rendered *in that transaction*, just before it commits (a session hook installed by
+``install_session_hooks``), so a read never serves a stale one. The same hook keeps
+``order_counts`` (orders per practice and status) by the deltas of each flush, so list
+totals need no ``COUNT(*)`` over the practice's orders.
+
+A process that changes orders without having every projection registered (a script, say)
+still deletes the affected orders' documents; reads render a missing document on the fly,
+and ``rebuild`` (``optihub documents rebuild``, also run by ``optihub serve`` at start)
+stores them again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
+
+from optihub.db.models import (
+    Location,
+    Order,
+    OrderCount,
+    OrderDocument,
+    OrderLine,
+    OrderStatusChange,
+    Patient,
+)
+from optihub.db.session import Database
+from optihub.reads.order_views import OrderView, Reader, load
+
+Render = Callable[[OrderView], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """How one surface shows an order: ``summary`` is the list item; ``detail_extra`` the
+    keys its detail read adds at the end (a detail is the summary plus those keys)."""
+
+    name: str
+    summary: Render
+    detail_extra: Render | None = None
+
+    def render(self, order: OrderView) -> tuple[bytes, bytes | None]:
+        extra = self.detail_extra(order) if self.detail_extra is not None else None
+        return orjson.dumps(self.summary(order)), orjson.dumps(extra) if extra else None
+
+    def detail(self, order: OrderView) -> bytes:
+        """The detail document, rendered now (what a stored one must equal)."""
+        return detail_bytes(*self.render(order))
+
+
+_PROJECTIONS: dict[str, Projection] = {}
+
+
+def register(projection: Projection) -> None:
+    """Make ``projection`` one that every order change renders (idempotent per name)."""
+    _PROJECTIONS[projection.name] = projection
+
+
+def projection(name: str) -> Projection:
+    try:
+        return _PROJECTIONS[name]
+    except KeyError:
+        raise LookupError(f"no order projection named {name!r} is registered") from None
+
+
+def registered() -> tuple[Projection, ...]:
+    return tuple(_PROJECTIONS.values())
+
+
+def detail_bytes(summary: bytes, extra: bytes | None) -> bytes:
+    """The detail document: the summary object with the extra keys appended."""
+    if not extra:
+        return summary
+    return summary[:-1] + b"," + extra[1:]
+
+
+def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> int:
+    """Render and store every registered projection of these orders (replacing what was
+    stored). Orders that no longer exist just lose their documents. Returns orders stored."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        return 0
+    reader.execute(
+        delete(OrderDocument).where(
+            OrderDocument.practice_id == practice_id, OrderDocument.order_id.in_(ids)
+        )
+    )
+    projections = registered()
+    if not projections:
+        return 0
+    views = load(reader, practice_id, and_(Order.practice_id == practice_id, Order.id.in_(ids)))
+    rows = []
+    for view in views:
+        for each in projections:
+            summary, extra = each.render(view)
+            rows.append(
+                {
+                    "practice_id": practice_id,
+                    "order_id": view.id,
+                    "projection": each.name,
+                    "summary": summary,
+                    "detail_extra": extra,
+                }
+            )
+    if rows:
+        reader.execute(insert(OrderDocument), rows)
+    return len(views)
+
+
+# -- keeping documents and counts in step with every change -------------------------------
+
+_PENDING = "optihub.reads.pending"
+
+
+@dataclass
+class _Pending:
+    orders: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+    patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+    locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.patients or self.locations)
+
+
+def _status_change(order: Order) -> tuple[str | None, str | None]:
+    history = inspect(order).attrs.status.history
+    old = history.deleted[0] if history.deleted else None
+    new = history.added[0] if history.added else None
+    return old, new
+
+
+def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    pending: _Pending = session.info.setdefault(_PENDING, _Pending())
+    deltas: defaultdict[tuple[int, str], int] = defaultdict(int)
+    for obj in session.new:
+        if isinstance(obj, Order):
+            pending.orders.add((obj.practice_id, obj.id))
+            deltas[(obj.practice_id, obj.status)] += 1
+        elif isinstance(obj, OrderLine | OrderStatusChange):
+            pending.orders.add((obj.practice_id, obj.order_id))
+    for obj in session.dirty:
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        if isinstance(obj, Order):
+            pending.orders.add((obj.practice_id, obj.id))
+            old, new = _status_change(obj)
+            if old is not None and new is not None and old != new:
+                deltas[(obj.practice_id, old)] -= 1
+                deltas[(obj.practice_id, new)] += 1
+        elif isinstance(obj, OrderLine | OrderStatusChange):
+            pending.orders.add((obj.practice_id, obj.order_id))
+        elif isinstance(obj, Patient):
+            pending.patients.add((obj.practice_id, obj.id))
+        elif isinstance(obj, Location):
+            pending.locations.add((obj.practice_id, obj.id))
+    for obj in session.deleted:
+        if isinstance(obj, Order):
+            old, new = _status_change(obj)
+            deltas[(obj.practice_id, old or obj.status)] -= 1
+        elif isinstance(obj, OrderLine | OrderStatusChange):
+            pending.orders.add((obj.practice_id, obj.order_id))
+    if any(deltas.values()):
+        _apply_count_deltas(session, {k: v for k, v in deltas.items() if v})
+
+
+def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) -> None:
+    connection = session.connection()
+    upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    for (practice_id, status), delta in sorted(deltas.items()):
+        statement = upsert(OrderCount).values(practice_id=practice_id, status=status, count=delta)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[OrderCount.practice_id, OrderCount.status],
+                set_={"count": OrderCount.count + statement.excluded.count},
+            )
+        )
+
+
+def _before_commit(session: Session) -> None:
+    # The commit's own flush comes after this hook: flush first so its changes count too.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    pending: _Pending | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    affected: defaultdict[int, set[uuid.UUID]] = defaultdict(set)
+    for practice_id, order_id in pending.orders:
+        affected[practice_id].add(order_id)
+    for column, keys in (
+        (Order.patient_id, pending.patients),
+        (Order.location_id, pending.locations),
+    ):
+        by_practice: defaultdict[int, list[uuid.UUID]] = defaultdict(list)
+        for practice_id, key in keys:
+            by_practice[practice_id].append(key)
+        for practice_id, key_ids in by_practice.items():
+            affected[practice_id].update(
+                session.scalars(
+                    select(Order.id).where(Order.practice_id == practice_id, column.in_(key_ids))
+                )
+            )
+    for practice_id, order_ids in sorted(affected.items()):
+        ids = sorted(order_ids)
+        # Two transactions changing what one order shows (its status, its patient) render it
+        # one after the other, each seeing the other's committed change (PostgreSQL; SQLite
+        # runs one writer at a time anyway).
+        session.execute(
+            select(Order.id)
+            .where(Order.practice_id == practice_id, Order.id.in_(ids))
+            .order_by(Order.id)
+            .with_for_update()
+        ).all()
+        store(session, practice_id, ids)
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def install_session_hooks() -> None:
+    """Keep documents and counts in step for every ORM session of this process."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+# -- filling documents that are missing ---------------------------------------------------
+
+
+def missing_count(db: Database) -> int:
+    """Orders lacking a stored document of some registered projection."""
+    with db.reading() as connection:
+        return sum(
+            connection.scalar(select(func.count(Order.id)).where(_lacks(p.name))) or 0
+            for p in registered()
+        )
+
+
+def _lacks(name: str) -> Any:
+    return ~exists().where(
+        OrderDocument.practice_id == Order.practice_id,
+        OrderDocument.order_id == Order.id,
+        OrderDocument.projection == name,
+    )
+
+
+def rebuild(
+    db: Database,
+    *,
+    everything: bool = False,
+    batch: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Store the documents of orders that lack one (``everything``: of all orders), in
+    transactions of ``batch`` orders. ``progress(done, total)`` after each batch."""
+    names = [p.name for p in registered()]
+    if not names:
+        return 0
+    with db.reading() as connection:
+        query = select(Order.practice_id, Order.id)
+        if not everything:
+            query = query.where(or_(*[_lacks(name) for name in names]))
+        keys = [(p, i) for p, i in connection.execute(query.order_by(Order.practice_id, Order.id))]
+    done = 0
+    for start in range(0, len(keys), batch):
+        chunk = keys[start : start + batch]
+        by_practice: defaultdict[int, list[uuid.UUID]] = defaultdict(list)
+        for practice_id, order_id in chunk:
+            by_practice[practice_id].append(order_id)
+        with db.transaction() as session:
+            for practice_id, ids in by_practice.items():
+                store(session, practice_id, ids)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(keys))
+    return done

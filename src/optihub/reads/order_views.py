@@ -1,0 +1,355 @@
+"""Orders as plain views: the columns every surface's projection may show, loaded with
+plain column selects (no ORM objects), one query for the page plus one each for its lines
+and status history.
+
+The filter object (``OrderFilter``) is the one place a new dialect's filter goes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy.orm import Session
+
+from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
+
+Reader = Connection | Session
+
+
+@dataclass(frozen=True)
+class LineView:
+    description: str
+    quantity: int
+    unit_price: Decimal
+    retail_price: Decimal
+    tax: Decimal
+    kind: str
+    sku: str | None
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    from_status: str | None
+    to_status: str
+    sub_status: str | None
+    at: datetime
+    actor_label: str
+    actor_user_id: uuid.UUID | None
+    via: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class PatientView:
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    external_id: str | None
+    date_of_birth: date | None
+
+
+@dataclass(frozen=True)
+class LocationView:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass
+class OrderView:
+    """Everything an order shows on any surface (the lab and fulfillment fields included)."""
+
+    id: uuid.UUID
+    number: str
+    external_id: str | None
+    status: str
+    sub_status: str | None
+    type: str
+    created_via: str
+    created_at: datetime
+    updated_at: datetime
+    patient_id: uuid.UUID | None
+    location_id: uuid.UUID | None
+    physician_id: uuid.UUID | None
+    frame_id: uuid.UUID | None
+    frame_details: dict[str, Any] | None
+    lens: dict[str, Any] | None
+    prescription_id: uuid.UUID | None
+    rx_snapshot: dict[str, Any] | None
+    currency: str
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    amount_paid: Decimal
+    patient_balance: Decimal
+    shipping_address: dict[str, Any] | None
+    pickup_date: date | None
+    tracking_number: str | None
+    carrier: str | None
+    lab_id: uuid.UUID | None
+    lab_account_number: str | None
+    lab_order_type: str | None
+    submission_type: str | None
+    mounting_option: str | None
+    redo_type: str | None
+    redo_reason: str | None
+    redo_reference: str | None
+    multi_pair_reference: str | None
+    lab_services: list[Any] | None
+    special_instructions: str | None
+    submitted_at: datetime | None
+    tray_number: str | None
+    invoice_number: str | None
+    priority: bool
+    cancellation_requested: bool
+    original_order_id: uuid.UUID | None
+    replacement_reason: str | None
+    replacement_request_status: str | None
+    replacement_requested_at: datetime | None
+    replacement_request_reason: str | None
+    patient: PatientView | None = None
+    location: LocationView | None = None
+    lines: list[LineView] = field(default_factory=list)
+    history: list[HistoryView] = field(default_factory=list)
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.amount_paid
+
+
+class Sort(Enum):
+    """The orderings lists use; each matches a ``(practice_id, ...)`` index."""
+
+    NEWEST = "newest"  # created_at, id descending
+    UPDATED = "updated"  # updated_at, id ascending (pollers page forward)
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A position in a sort: the (timestamp, id) of the last row a caller has seen."""
+
+    at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """Which of a practice's orders a read covers. Every surface's filters go here."""
+
+    statuses: Sequence[str] | None = None
+    hidden_statuses: Sequence[str] = ()
+    updated_since: datetime | None = None
+    with_prescription_only: bool = False
+    order_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    external_id: str | None = None
+    after: Keyset | None = None
+    settled_before: datetime | None = None
+
+    @property
+    def by_status_only(self) -> bool:
+        """True when the kept per-status counts answer ``total`` for this filter."""
+        return (
+            self.updated_since is None
+            and not self.with_prescription_only
+            and self.order_id is None
+            and self.patient_id is None
+            and self.external_id is None
+            and self.after is None
+            and self.settled_before is None
+        )
+
+
+def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
+    conditions = [Order.practice_id == practice_id]
+    if flt.statuses is not None:
+        conditions.append(Order.status.in_(list(flt.statuses)))
+    if flt.hidden_statuses:
+        conditions.append(Order.status.not_in(list(flt.hidden_statuses)))
+    if flt.updated_since is not None:
+        conditions.append(Order.updated_at >= flt.updated_since)
+    if flt.with_prescription_only:
+        conditions.append(Order.rx_snapshot.is_not(None))
+    if flt.order_id is not None:
+        conditions.append(Order.id == flt.order_id)
+    if flt.patient_id is not None:
+        conditions.append(Order.patient_id == flt.patient_id)
+    if flt.external_id is not None:
+        conditions.append(Order.external_id == flt.external_id)
+    if flt.after is not None:
+        conditions.append(
+            or_(
+                Order.updated_at > flt.after.at,
+                and_(Order.updated_at == flt.after.at, Order.id > flt.after.id),
+            )
+        )
+    if flt.settled_before is not None:
+        conditions.append(Order.updated_at <= flt.settled_before)
+    return and_(*conditions)
+
+
+def ordering(sort: Sort) -> tuple[Any, ...]:
+    if sort is Sort.UPDATED:
+        return (Order.updated_at.asc(), Order.id.asc())
+    return (Order.created_at.desc(), Order.id.desc())
+
+
+_ORDER_COLUMNS = [
+    Order.id,
+    Order.number,
+    Order.external_id,
+    Order.status,
+    Order.sub_status,
+    Order.type,
+    Order.created_via,
+    Order.created_at,
+    Order.updated_at,
+    Order.patient_id,
+    Order.location_id,
+    Order.physician_id,
+    Order.frame_id,
+    Order.frame_details,
+    Order.lens,
+    Order.prescription_id,
+    Order.rx_snapshot,
+    Order.currency,
+    Order.subtotal,
+    Order.tax_total,
+    Order.total,
+    Order.amount_paid,
+    Order.patient_balance,
+    Order.shipping_address,
+    Order.pickup_date,
+    Order.tracking_number,
+    Order.carrier,
+    Order.lab_id,
+    Order.lab_account_number,
+    Order.lab_order_type,
+    Order.submission_type,
+    Order.mounting_option,
+    Order.redo_type,
+    Order.redo_reason,
+    Order.redo_reference,
+    Order.multi_pair_reference,
+    Order.lab_services,
+    Order.special_instructions,
+    Order.submitted_at,
+    Order.tray_number,
+    Order.invoice_number,
+    Order.priority,
+    Order.cancellation_requested,
+    Order.original_order_id,
+    Order.replacement_reason,
+    Order.replacement_request_status,
+    Order.replacement_requested_at,
+    Order.replacement_request_reason,
+]
+_ORDER_FIELDS = [c.key for c in _ORDER_COLUMNS]
+_PATIENT_COLUMNS = [
+    Patient.id.label("patient__id"),
+    Patient.first_name.label("patient__first_name"),
+    Patient.last_name.label("patient__last_name"),
+    Patient.email.label("patient__email"),
+    Patient.phone.label("patient__phone"),
+    Patient.external_id.label("patient__external_id"),
+    Patient.date_of_birth.label("patient__date_of_birth"),
+]
+_LOCATION_COLUMNS = [Location.id.label("location__id"), Location.name.label("location__name")]
+
+
+def load(
+    reader: Reader,
+    practice_id: int,
+    condition: ColumnElement[bool],
+    order_by: tuple[Any, ...] = (),
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[OrderView]:
+    """The orders matching ``condition`` (already scoped to the practice) as views."""
+    statement = (
+        select(*_ORDER_COLUMNS, *_PATIENT_COLUMNS, *_LOCATION_COLUMNS)
+        .outerjoin(
+            Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == practice_id)
+        )
+        .outerjoin(
+            Location, and_(Location.id == Order.location_id, Location.practice_id == practice_id)
+        )
+        .where(condition)
+        .order_by(*order_by)
+        .offset(offset)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    views: list[OrderView] = []
+    for row in reader.execute(statement):
+        values = row._mapping
+        order = OrderView(**{name: values[name] for name in _ORDER_FIELDS})
+        if values["patient__id"] is not None:
+            order.patient = PatientView(
+                values["patient__id"],
+                values["patient__first_name"],
+                values["patient__last_name"],
+                values["patient__email"],
+                values["patient__phone"],
+                values["patient__external_id"],
+                values["patient__date_of_birth"],
+            )
+        if values["location__id"] is not None:
+            order.location = LocationView(values["location__id"], values["location__name"])
+        views.append(order)
+    _attach_children(reader, practice_id, views)
+    return views
+
+
+def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) -> None:
+    if not orders:
+        return
+    by_id = {o.id: o for o in orders}
+    ids = list(by_id)
+    lines: defaultdict[uuid.UUID, list[LineView]] = defaultdict(list)
+    line_rows = reader.execute(
+        select(
+            OrderLine.order_id,
+            OrderLine.description,
+            OrderLine.quantity,
+            OrderLine.unit_price,
+            OrderLine.retail_price,
+            OrderLine.tax,
+            OrderLine.kind,
+            OrderLine.sku,
+        )
+        .where(OrderLine.order_id.in_(ids), OrderLine.practice_id == practice_id)
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+    for order_id, *line in line_rows:
+        lines[order_id].append(LineView(*line))
+    history: defaultdict[uuid.UUID, list[HistoryView]] = defaultdict(list)
+    change_rows = reader.execute(
+        select(
+            OrderStatusChange.order_id,
+            OrderStatusChange.from_status,
+            OrderStatusChange.to_status,
+            OrderStatusChange.sub_status,
+            OrderStatusChange.at,
+            OrderStatusChange.actor_label,
+            OrderStatusChange.actor_user_id,
+            OrderStatusChange.via,
+            OrderStatusChange.note,
+        )
+        .where(OrderStatusChange.order_id.in_(ids), OrderStatusChange.practice_id == practice_id)
+        .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
+    )
+    for order_id, *change in change_rows:
+        history[order_id].append(HistoryView(*change))
+    for key, order in by_id.items():
+        order.lines = lines.get(key, [])
+        order.history = history.get(key, [])

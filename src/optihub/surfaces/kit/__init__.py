@@ -1,0 +1,48 @@
+"""The surface kit: what every API dialect shares, so a dialect package holds only its
+own words and shapes (routes, wire schemas, vocabulary tables, envelope, projection).
+
+A dialect declares a ``Surface`` and calls ``surface.install(app)``; see
+docs/architecture.md, "Adding a surface".
+"""
+
+from optihub.problems import Problem
+from optihub.surfaces.kit.idempotency import fingerprint, idempotent
+from optihub.surfaces.kit.paging import (
+    MAX_OFFSET,
+    Offset,
+    Poll,
+    Timestamp,
+    decode_keyset,
+    encode_keyset,
+    limit_param,
+    offset_page,
+)
+from optihub.surfaces.kit.practice import practice_from_path, single_practice
+from optihub.surfaces.kit.responses import json_array, json_object, json_response, raw_json
+from optihub.surfaces.kit.surface import Surface, Surfaces, WebhookShape, install_kit
+from optihub.surfaces.kit.vocabulary import status_filter
+
+__all__ = [
+    "MAX_OFFSET",
+    "Offset",
+    "Poll",
+    "Problem",
+    "Surface",
+    "Surfaces",
+    "Timestamp",
+    "WebhookShape",
+    "decode_keyset",
+    "encode_keyset",
+    "fingerprint",
+    "idempotent",
+    "install_kit",
+    "json_array",
+    "json_object",
+    "json_response",
+    "limit_param",
+    "offset_page",
+    "practice_from_path",
+    "raw_json",
+    "single_practice",
+    "status_filter",
+]

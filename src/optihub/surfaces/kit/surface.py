@@ -1,0 +1,190 @@
+"""A surface: one API dialect mounted under a prefix, declared once and installed in one
+step. What it declares — its envelope, body limit, rate limit, status vocabulary, order
+projection and webhook shape — the kit applies to every route under its prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Scope
+
+from optihub.auth.resource import authenticate_cached
+from optihub.db.models import Event
+from optihub.domain.orders import VocabularyTable
+from optihub.errors import OptiHubError
+from optihub.logging import get_logger
+from optihub.problems import Problem, problem_from
+from optihub.reads import documents
+from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
+from optihub.surfaces.kit.responses import json_response
+from optihub.surfaces.kit.vocabulary import translate_transition
+
+log = get_logger("optihub.http")
+
+Envelope = Callable[[Problem], Any]
+# The whole delivery body a surface's subscribers get for an event (None: not theirs).
+WebhookRender = Callable[[Session, Event], dict[str, Any] | None]
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class WebhookShape:
+    """The events a surface's subscribers may choose, and how a delivery body looks."""
+
+    events: tuple[str, ...]
+    render: WebhookRender
+
+
+def first_segment(path: str) -> str:
+    """The module of a path below a surface's prefix: its first segment."""
+    return path.strip("/").split("/", 1)[0]
+
+
+@dataclass
+class Surface:
+    """One dialect. ``envelope`` turns a ``Problem`` into the dialect's error body."""
+
+    name: str
+    prefix: str
+    router: APIRouter
+    envelope: Envelope
+    error_model: type[BaseModel]
+    max_body: int = MIB
+    vocabulary: VocabularyTable | None = None
+    projection: documents.Projection | None = None
+    webhooks: WebhookShape | None = None
+    # e.g. "100/minute": per client (per address when unauthenticated) and module.
+    rate_limit: str | None = None
+    module_of: Callable[[str], str] = first_segment
+    error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 429, 500)
+    media_type: str = "application/json"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def owns(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def problem_response(self, problem: Problem) -> Response:
+        if problem.code == "invalid_transition" and self.vocabulary is not None:
+            problem = translate_transition(problem, self.vocabulary)
+        return json_response(self.envelope(problem), problem.status, headers=problem.headers)
+
+    def install(self, app: FastAPI) -> None:
+        """Mount the routes with the kit's error responses, limits and registrations."""
+        surfaces: Surfaces = app.state.surfaces
+        surfaces.add(self)
+        dependencies = [Depends(self._rate_limit)] if self.rate_limit else []
+        app.include_router(
+            self.router,
+            prefix=self.prefix,
+            dependencies=dependencies,
+            responses={
+                status: {"model": self.error_model, "description": DESCRIPTIONS[status]}
+                for status in self.error_statuses
+            },
+        )
+        if self.projection is not None:
+            documents.register(self.projection)
+
+    async def _rate_limit(self, request: Request) -> None:
+        assert self.rate_limit is not None
+        principal = authenticate_cached(request)
+        identity = (
+            f"client:{principal.client_id}"
+            if principal is not None
+            else f"address:{request.client.host if request.client else 'unknown'}"
+        )
+        module = self.module_of(request.url.path[len(self.prefix) :])
+        request.app.state.surfaces.limiter.hit(self.rate_limit, self.name, module, identity)
+
+
+DESCRIPTIONS = {
+    400: "Bad request: malformed body, wrong types, unknown fields or values",
+    401: "No valid bearer token",
+    403: "The token lacks a scope or the practice",
+    404: "No such object for this practice",
+    409: "Conflicts with the object's current state",
+    413: "The body is over the size limit",
+    415: "Unsupported body media type",
+    422: "Breaks a rule of the domain",
+    429: "Too many requests (see Retry-After)",
+    500: "Unexpected error (the body carries only a request id)",
+}
+
+
+class Surfaces:
+    """The installed surfaces of an app: who owns a path, errors and limits by owner."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self._installed: list[Surface] = []
+        self._error_bodies: list[tuple[str, Callable[[Problem], Response]]] = []
+
+    def add_error_body(self, prefix: str, render: Callable[[Problem], Response]) -> None:
+        """Errors under ``prefix`` (not a surface: the OAuth endpoints) rendered by ``render``."""
+        self._error_bodies.append((prefix.rstrip("/"), render))
+
+    def add(self, surface: Surface) -> None:
+        if any(s.name == surface.name for s in self._installed):
+            raise ValueError(f"a surface named {surface.name!r} is installed already")
+        self._installed.append(surface)
+        self._installed.sort(key=lambda s: len(s.prefix), reverse=True)
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._installed, key=lambda s: s.name))
+
+    def owner(self, path: str) -> Surface | None:
+        for surface in self._installed:
+            if surface.owns(path):
+                return surface
+        return None
+
+    def body_limit(self, path: str) -> int | None:
+        owner = self.owner(path)
+        return owner.max_body if owner is not None else None
+
+    def webhook_renderers(self) -> dict[str, WebhookRender]:
+        return {s.name: s.webhooks.render for s in self._installed if s.webhooks is not None}
+
+    def respond(self, path: str, exc: BaseException, request_id: str) -> Response:
+        problem = problem_from(exc, request_id)
+        if problem.status >= 500:
+            log.error("unhandled_error", exc_info=exc, path=path)
+        owner = self.owner(path)
+        if owner is not None:
+            return owner.problem_response(problem)
+        for prefix, render in self._error_bodies:
+            if path == prefix or path.startswith(prefix + "/"):
+                return render(problem)
+        body = {"error": {"code": problem.code, "message": problem.message}}
+        return json_response(body, problem.status, headers=problem.headers)
+
+
+def install_kit(app: FastAPI, redis_url: str = "") -> Surfaces:
+    """Error handling by owning surface (the 500 handler too) and body limits, once per app."""
+    surfaces = Surfaces(RateLimiter(redis_url))
+    app.state.surfaces = surfaces
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        request_id = str(request.scope.get("state", {}).get("request_id", ""))
+        response = surfaces.respond(request.url.path, exc, request_id)
+        if response.status_code >= 500:
+            response.headers["X-Request-Id"] = request_id
+        return response
+
+    for kind in (OptiHubError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(kind, handle)
+
+    async def refuse(scope: Scope, exc: Exception) -> ASGIApp:
+        return surfaces.respond(scope["path"], exc, "")
+
+    app.add_middleware(BodyLimit, limit_of=surfaces.body_limit, refuse=refuse)
+    return surfaces

@@ -1,0 +1,194 @@
+"""Stored order documents are never stale, and kept counts are exact.
+
+After every kind of change that shows in an order, what the partner API serves (list and
+detail, from stored bytes) equals a fresh render of the order, on each database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from optihub.db.models import Location, Order, OrderCount, OrderDocument, OrderLine
+from optihub.domain.orders import OrderStatus
+from optihub.reads import documents
+from optihub.reads import orders as order_reads
+from optihub.services import frames, orders, patients
+from optihub.services.prescriptions import create_spectacle_prescription
+from optihub.surfaces.partner.projection import ORDERS
+from tests import factories
+
+BASE = "/api/v1/partner"
+
+
+@pytest.fixture
+def world(db, client):
+    with db.transaction() as s:
+        practice = factories.practice(s)
+        location = factories.location(s, practice.id)
+        patient = factories.patient(s, practice.id)
+        frame = factories.frame(s, practice.id)
+        order = orders.place_order(
+            s,
+            factories.actor(practice.id),
+            orders.NewOrder(
+                patient_id=patient.id,
+                location_id=location.id,
+                frame_id=frame.id,
+                rx=factories.spectacle_rx(),
+                lines=[orders.LineItem("Progressive lenses", 1, Decimal("240.00"))],
+            ),
+        )
+        ids = dataclasses.make_dataclass(
+            "World", ["practice", "location", "patient", "frame", "order"]
+        )(practice.id, location.id, patient.id, frame.id, order.id)
+    return ids
+
+
+def fresh(db, world) -> tuple[bytes, bytes]:
+    with db.reading() as reader:
+        view = order_reads.view(reader, world.practice, world.order)
+    summary, _extra = ORDERS.render(view)
+    return summary, ORDERS.detail(view)
+
+
+def served(client, issue_token, world) -> tuple[bytes, bytes]:
+    auth = {"Authorization": f"Bearer {issue_token(world.practice, 'orders:read')}"}
+    listed = client.get(f"{BASE}/orders", headers=auth).json()["data"]
+    item = next(o for o in listed if o["id"] == str(world.order))
+    detail = client.get(f"{BASE}/orders/{world.order}", headers=auth).content
+    return orjson.dumps(item), detail
+
+
+def stored(db, world) -> bytes | None:
+    with db.reading() as reader:
+        return reader.scalar(
+            select(OrderDocument.summary).where(
+                OrderDocument.order_id == world.order, OrderDocument.projection == "partner"
+            )
+        )
+
+
+def change_status(s, world):
+    orders.change_order_status(
+        s, factories.actor(world.practice), world.order, OrderStatus.IN_PROGRESS
+    )
+
+
+def add_line(s, world):
+    s.add(
+        OrderLine(
+            practice_id=world.practice,
+            order_id=world.order,
+            position=1,
+            description="Anti-reflective coat",
+            quantity=1,
+            unit_price=Decimal("60.00"),
+            retail_price=Decimal("60.00"),
+        )
+    )
+
+
+def edit_patient(s, world):
+    patient = patients.get_patient(s, world.practice, world.patient)
+    details = patients.PatientDetails(
+        first_name="Ada",
+        last_name="Okafor-Lovelace",
+        email="ada@example.com",
+        phone=patient.phone,
+        date_of_birth=patient.date_of_birth,
+    )
+    patients.update_patient(s, factories.actor(world.practice), world.patient, details)
+
+
+def edit_frame(s, world):
+    frame = frames.get_frame(s, world.practice, world.frame)
+    details = frames.FrameDetails(
+        **{f.name: getattr(frame, f.name) for f in dataclasses.fields(frames.FrameDetails)}
+        | {"color": "Black"}
+    )
+    frames.update_frame(s, factories.actor(world.practice), world.frame, details)
+
+
+def link_prescription(s, world):
+    prescription = create_spectacle_prescription(
+        s,
+        factories.actor(world.practice),
+        patient_id=world.patient,
+        rx=factories.spectacle_rx(),
+        issued_on=date(2026, 1, 5),
+        prescriber_name="Dr. Lin",
+    )
+    s.get(Order, world.order).prescription_id = prescription.id
+
+
+def rename_location(s, world):
+    s.get(Location, world.location).name = "Harbour Road"
+
+
+CHANGES = [change_status, add_line, edit_patient, edit_frame, link_prescription, rename_location]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
+def test_reads_equal_a_fresh_render_after_every_kind_of_change(
+    db, client, issue_token, world, change
+):
+    before = fresh(db, world)
+    assert served(client, issue_token, world) == before
+    with db.transaction() as s:
+        change(s, world)
+    after = fresh(db, world)
+    assert stored(db, world) == after[0]
+    assert served(client, issue_token, world) == after
+    if change not in (edit_frame,):  # the order keeps its own copy of the frame
+        assert after != before
+
+
+def test_a_rolled_back_change_leaves_documents_and_counts_as_they_were(db, client, world):
+    before = stored(db, world)
+    with pytest.raises(RuntimeError), db.transaction() as s:
+        change_status(s, world)
+        raise RuntimeError("abort")
+    assert stored(db, world) == before
+    with db.reading() as reader:
+        counts = dict(reader.execute(select(OrderCount.status, OrderCount.count)).all())
+    assert counts == {"received": 1}
+
+
+def test_kept_counts_match_a_count_of_the_orders(db, client, world):
+    with db.transaction() as s:
+        for _ in range(3):
+            orders.place_order(s, factories.actor(world.practice), orders.NewOrder())
+        change_status(s, world)
+        extra = orders.place_order(s, factories.actor(world.practice), orders.NewOrder())
+        s.flush()
+        s.delete(s.get(Order, extra.id))
+    with db.reading() as reader:
+        kept = dict(
+            reader.execute(
+                select(OrderCount.status, OrderCount.count).where(OrderCount.count != 0)
+            ).all()
+        )
+        counted = dict(
+            reader.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+        )
+        assert kept == counted == {"received": 3, "in_progress": 1}
+        flt = order_reads.OrderFilter(statuses=["received"])
+        assert order_reads.total(reader, world.practice, flt) == 3
+
+
+def test_a_missing_document_is_rendered_on_the_fly_and_rebuild_stores_it(
+    db, client, issue_token, world
+):
+    with db.transaction() as s:
+        s.execute(OrderDocument.__table__.delete())
+    assert stored(db, world) is None
+    assert served(client, issue_token, world) == fresh(db, world)
+    assert documents.missing_count(db) == 1
+    assert documents.rebuild(db) == 1
+    assert stored(db, world) == fresh(db, world)[0]
