@@ -22,7 +22,9 @@ app = typer.Typer(help="OptiHub: the optical order hub.", no_args_is_help=True)
 practice_app = typer.Typer(help="Manage practices (tenants).", no_args_is_help=True)
 user_app = typer.Typer(help="Manage staff users.", no_args_is_help=True)
 client_app = typer.Typer(help="Register OAuth apps.", no_args_is_help=True)
+documents_app = typer.Typer(help="Stored order documents (the read path).", no_args_is_help=True)
 app.add_typer(practice_app, name="practice")
+app.add_typer(documents_app, name="documents")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 
@@ -91,6 +93,42 @@ def _seed(db: Database) -> tuple[int, bool]:
     return result.practice_id, result.created
 
 
+def _store_documents(db: Database, *, everything: bool = False) -> int:
+    """Render the stored order documents every installed surface serves, with progress."""
+    from optihub.reads import documents
+    from optihub.surfaces import SURFACES
+
+    for surface in SURFACES:
+        if surface.projection is not None:
+            documents.register(surface.projection)
+    with Progress(
+        TextColumn("storing order documents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("documents", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return documents.rebuild(db, everything=everything, progress=advance)
+
+
+@documents_app.command("rebuild")
+def documents_rebuild(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-render every order, not only missing documents.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store the order documents that are missing (after an upgrade or a bulk import)."""
+    with _database() as db:
+        stored = _store_documents(db, everything=everything)
+    _emit({"stored": stored}, as_json, f"stored the documents of {stored} orders")
+
+
 @app.command("seed-demo")
 def seed_demo_command(as_json: JsonFlag = False) -> None:
     """Load the demo practice, frames, patients and orders (only once)."""
@@ -116,14 +154,16 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     migrations.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        if demo:
+            _seed(db)
+        _store_documents(db)
+    finally:
+        db.dispose()
     if demo:
         from optihub.demo import DEMO_EMAIL, DEMO_PASSWORD
 
-        db = Database(settings.database_url)
-        try:
-            _seed(db)
-        finally:
-            db.dispose()
         console.print(f"demo login: [bold]{DEMO_EMAIL}[/bold] / [bold]{DEMO_PASSWORD}[/bold]")
     console.print(f"OptiHub is running at [bold]{settings.issuer}/[/bold]  (Ctrl+C to stop)")
     console.print(f"  sign in:  {settings.issuer}/login    API docs: {settings.issuer}/docs")

@@ -68,6 +68,10 @@ def register(projection: Projection) -> None:
     _PROJECTIONS[projection.name] = projection
 
 
+def unregister(name: str) -> None:
+    _PROJECTIONS.pop(name, None)
+
+
 def projection(name: str) -> Projection:
     try:
         return _PROJECTIONS[name]

@@ -1,0 +1,238 @@
+"""A tiny test-only surface gets paging, its own error envelope, body and rate limits,
+idempotency, order documents and its own webhook shape from the kit, with no code of its
+own for any of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import pytest
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+
+from optihub.auth.resource import Principal, require_scopes
+from optihub.db.base import utcnow
+from optihub.db.models import Event, IdempotencyKey, WebhookDelivery
+from optihub.events.relay import relay_events
+from optihub.problems import Problem
+from optihub.reads import documents
+from optihub.reads import orders as order_reads
+from optihub.reads.documents import Projection
+from optihub.reads.order_views import OrderFilter
+from optihub.services import orders, webhooks
+from optihub.surfaces import kit
+from optihub.web import DbSession, database
+from tests import factories
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(require_scopes("orders:read"))]
+
+
+class ToyError(BaseModel):
+    problem: dict[str, Any]
+
+
+class Echo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    words: str
+
+
+@router.get("/orders")
+async def toy_orders(
+    request: Request, principal: Reader, limit: kit.limit_param(5) = 2, offset: kit.Offset = 0
+):
+    practice_id = kit.single_practice(principal)
+    with database(request).reading() as reader:
+        page = order_reads.page(
+            reader, practice_id, "toy", OrderFilter(), limit=limit, offset=offset
+        )
+    meta = orjson.dumps(kit.offset_page(page.total, limit, offset, len(page.items)))
+    return kit.raw_json(kit.json_object(items=kit.json_array(page.items), meta=meta))
+
+
+@router.post("/echo")
+def toy_echo(
+    body: Echo,
+    principal: Reader,
+    session: DbSession,
+    idempotency_key: Annotated[str | None, Header()] = None,
+):
+    return kit.idempotent(
+        session,
+        practice_id=kit.single_practice(principal),
+        client_id=principal.client_id,
+        key=idempotency_key,
+        request_fingerprint=kit.fingerprint("POST", "/echo", body.model_dump()),
+        run=lambda: kit.json_response({"said": body.words, "at": utcnow().isoformat()}),
+    )
+
+
+@router.get("/boom")
+def toy_boom(principal: Reader):
+    raise RuntimeError("SELECT secret FROM users")
+
+
+def toy_envelope(problem: Problem) -> dict[str, Any]:
+    return {"problem": {"kind": problem.code, "text": problem.message, "where": problem.field}}
+
+
+TOY = kit.Surface(
+    name="toy",
+    prefix="/toy/v1",
+    router=router,
+    envelope=toy_envelope,
+    error_model=ToyError,
+    max_body=1024,
+    rate_limit="5/minute",
+    projection=Projection("toy", summary=lambda o: {"ref": o.number, "state": o.status}),
+    webhooks=kit.WebhookShape(
+        events=("order.created",),
+        render=lambda _s, e: {"toy_event": e.type, "ref": e.data["number"]},
+    ),
+)
+
+
+@pytest.fixture
+def toy(app, db, issue_token):
+    TOY.install(app)
+    with db.transaction() as s:
+        practice = factories.practice(s)
+        placed = [
+            orders.place_order(s, factories.actor(practice.id), orders.NewOrder()).number
+            for _ in range(3)
+        ]
+    token = issue_token(practice.id, "orders:read", client_id="toy-app")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client, practice.id, placed
+    documents.unregister("toy")
+
+
+def test_pages_come_from_stored_toy_documents(toy):
+    client, _practice, placed = toy
+    body = client.get("/toy/v1/orders", params={"limit": 2}).json()
+    assert [o["ref"] for o in body["items"]] == placed[::-1][:2]
+    assert body["meta"] == {"limit": 2, "offset": 0, "total": 3, "has_more": True}
+    assert client.get("/toy/v1/orders", params={"offset": 2}).json()["items"] == [
+        {"ref": placed[0], "state": "received"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_args", "status", "kind", "where"),
+    [
+        (
+            {"method": "GET", "url": "/toy/v1/orders", "params": {"offset": 10**30}},
+            400,
+            "invalid_request",
+            "offset",
+        ),
+        (
+            {"method": "GET", "url": "/toy/v1/orders", "params": {"limit": 6}},
+            400,
+            "invalid_request",
+            "limit",
+        ),
+        ({"method": "GET", "url": "/toy/v1/nowhere"}, 404, "not_found", None),
+        (
+            {
+                "method": "POST",
+                "url": "/toy/v1/echo",
+                "content": b"{nope",
+                "headers": {"Content-Type": "application/json"},
+            },
+            400,
+            "invalid_json",
+            "body",
+        ),
+        (
+            {"method": "POST", "url": "/toy/v1/echo", "json": {"words": "hi", "x": 1}},
+            400,
+            "invalid_request",
+            "x",
+        ),
+        (
+            {"method": "POST", "url": "/toy/v1/echo", "json": {"words": "a" * 2000}},
+            413,
+            "payload_too_large",
+            "body",
+        ),
+    ],
+)
+def test_every_failure_speaks_the_toy_envelope(toy, request_args, status, kind, where):
+    client, _practice, _placed = toy
+    response = client.request(**request_args)
+    assert response.status_code == status
+    assert response.json() == {
+        "problem": {"kind": kind, "text": response.json()["problem"]["text"], "where": where}
+    }
+
+
+def test_auth_failures_and_500s_speak_the_toy_envelope(toy):
+    client, _practice, _placed = toy
+    anonymous = client.get("/toy/v1/orders", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["problem"]["kind"] == "invalid_token"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    boom = client.get("/toy/v1/boom")
+    assert boom.status_code == 500
+    assert boom.json()["problem"]["kind"] == "internal_error"
+    assert boom.headers["x-request-id"] in boom.json()["problem"]["text"]
+    assert "SELECT" not in boom.text
+
+
+def test_rate_limit_per_client_and_module(toy):
+    client, _practice, _placed = toy
+    statuses = [client.get("/toy/v1/orders").status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    limited = client.get("/toy/v1/orders")
+    assert limited.json()["problem"]["kind"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    # another module has its own budget
+    assert client.post("/toy/v1/echo", json={"words": "hi"}).status_code == 200
+
+
+def test_idempotency_replays_and_refuses_a_different_body(toy, db):
+    client, _practice, _placed = toy
+    first = client.post("/toy/v1/echo", json={"words": "hi"}, headers={"Idempotency-Key": "k1"})
+    again = client.post("/toy/v1/echo", json={"words": "hi"}, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    other = client.post("/toy/v1/echo", json={"words": "ho"}, headers={"Idempotency-Key": "k1"})
+    assert other.status_code == 400
+    assert other.json()["problem"] == {
+        "kind": "idempotency_error",
+        "text": other.json()["problem"]["text"],
+        "where": "Idempotency-Key",
+    }
+    with db.reading() as reader:
+        assert reader.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
+
+
+def test_toy_subscribers_get_events_in_the_toy_shape(toy, app, db):
+    _client, practice_id, placed = toy
+    with db.transaction() as s:
+        webhooks.create_subscription(
+            s,
+            factories.actor(practice_id),
+            surface="toy",
+            url="http://127.0.0.1:9/hook",
+            events=["order.created"],
+            enabled=True,
+            description=None,
+            key=app.state.instance_key,
+            allowed_hosts=("127.0.0.0/8",),
+            event_types=TOY.webhooks.events,
+        )
+    with db.transaction() as s:
+        relay_events(s, utcnow(), app.state.surfaces.webhook_renderers())
+    with db.reading() as reader:
+        bodies = sorted(
+            orjson.loads(p)["ref"] for p in reader.scalars(select(WebhookDelivery.payload))
+        )
+        assert reader.scalar(select(func.count()).select_from(Event)) == 3
+    assert bodies == sorted(placed)
