@@ -1,28 +1,19 @@
-"""The app under load, plus the framework floor: a bare route returning fixed bytes."""
+"""The app under load: OptiHub's own factory, logging configured as ``optihub serve`` does.
+
+uvicorn's CLI installs its own logging config; OptiHub's JSON access log (one line per
+request on stderr) is part of what is measured, so it is switched back on here.
+"""
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from pathlib import Path
-
 from fastapi import FastAPI
-from fastapi.responses import Response
 
 from optihub.app import create_app
-
-
-@cache
-def floor_bytes() -> bytes:
-    # Written by load.py after the server starts: the body of a real list page.
-    return Path(os.environ["OPTIHUB_BENCH_FLOOR_FILE"]).read_bytes()
+from optihub.logging import configure_logging
+from optihub.settings import Settings
 
 
 def create() -> FastAPI:
-    app = create_app()
-
-    @app.get("/bench/floor", include_in_schema=False)
-    async def bare() -> Response:
-        return Response(floor_bytes(), media_type="application/json")
-
-    return app
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
