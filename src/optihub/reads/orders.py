@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from optihub.db.models import Order, OrderCount, OrderDocument
 from optihub.domain.orders import OrderStatus
@@ -76,6 +76,15 @@ def total(reader: Reader, practice_id: int, flt: OrderFilter) -> int:
     )
 
 
+def _document_of(projection: str) -> ColumnElement[bool]:
+    """Join condition: an order's stored document of ``projection``."""
+    return and_(
+        OrderDocument.practice_id == Order.practice_id,
+        OrderDocument.order_id == Order.id,
+        OrderDocument.projection == projection,
+    )
+
+
 def page(
     reader: Reader,
     practice_id: int,
@@ -90,16 +99,11 @@ def page(
 ) -> DocumentPage:
     """A page of the projection's list items, in ``sort`` order."""
     doc = OrderDocument
-    joined = and_(
-        doc.practice_id == Order.practice_id,
-        doc.order_id == Order.id,
-        doc.projection == projection,
-    )
     columns = [doc.summary] + ([Order.updated_at, Order.id] if with_last else [])
     rows = reader.execute(
         select(*columns)
         .select_from(Order)
-        .outerjoin(doc, joined)
+        .outerjoin(doc, _document_of(projection))
         .where(where(practice_id, flt))
         .order_by(*ordering(sort))
         .limit(limit)
@@ -140,14 +144,7 @@ def detail(
     row = reader.execute(
         select(Order.id, doc.summary, doc.detail_extra)
         .select_from(Order)
-        .outerjoin(
-            doc,
-            and_(
-                doc.practice_id == Order.practice_id,
-                doc.order_id == Order.id,
-                doc.projection == projection,
-            ),
-        )
+        .outerjoin(doc, _document_of(projection))
         .where(condition)
     ).first()
     if row is None:
