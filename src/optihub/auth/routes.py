@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from authlib.common.security import is_secure_transport
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +23,7 @@ from optihub.auth.schemas import (
 from optihub.auth.server import OAuthRequest, OptiHubAuthorizationServer, user_claims
 from optihub.db.models import User
 from optihub.domain import scopes as scope_registry
-from optihub.errors import AuthError
+from optihub.errors import AuthError, BadRequest
 from optihub.problems import Problem
 from optihub.web import DbSession
 
@@ -168,6 +169,19 @@ def oauth_request(request: Request, params: dict[str, Any], session: Session) ->
     )
 
 
+def endpoint_request(request: Request, params: dict[str, Any], session: Session) -> OAuthRequest:
+    """The token, revocation and introspection endpoints speak only over https (or loopback).
+
+    Refused here as a client error; behind a TLS-terminating proxy the forwarded scheme counts.
+    """
+    if not is_secure_transport(str(request.url)):
+        raise BadRequest(
+            "OAuth endpoints must be called over https (plain http only on a loopback address)",
+            code="insecure_transport",
+        )
+    return oauth_request(request, params, session)
+
+
 def server_of(request: Request) -> OptiHubAuthorizationServer:
     return request.app.state.oauth_server  # type: ignore[no-any-return]
 
@@ -193,7 +207,7 @@ def to_response(
 )
 def token(request: Request, params: Params, session: DbSession) -> Response:
     server = server_of(request)
-    oauth = oauth_request(request, params, session)
+    oauth = endpoint_request(request, params, session)
     return to_response(server.create_token_response(oauth), no_store=True)
 
 
@@ -204,7 +218,7 @@ def token(request: Request, params: Params, session: DbSession) -> Response:
     openapi_extra=TOKEN_QUERY_FORM,
 )
 def revoke(request: Request, params: Params, session: DbSession) -> Response:
-    oauth = oauth_request(request, params, session)
+    oauth = endpoint_request(request, params, session)
     # Resource servers see the revocation at their next revocation-list refresh (≤ 2 s).
     return to_response(server_of(request).create_endpoint_response("revocation", oauth))
 
@@ -216,7 +230,7 @@ def revoke(request: Request, params: Params, session: DbSession) -> Response:
     openapi_extra=TOKEN_QUERY_FORM,
 )
 def introspect(request: Request, params: Params, session: DbSession) -> Response:
-    oauth = oauth_request(request, params, session)
+    oauth = endpoint_request(request, params, session)
     return to_response(
         server_of(request).create_endpoint_response("introspection", oauth), no_store=True
     )

@@ -11,6 +11,37 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from optihub.errors import BadRequest
+
+NUL_REFUSED = "Text must not contain the NUL character (\\u0000)."
+
+
+def _has_nul(parameters: Any) -> bool:
+    if isinstance(parameters, dict):
+        values: Any = parameters.values()
+    elif isinstance(parameters, (list, tuple)):
+        values = parameters
+    else:
+        return False
+    for value in values:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, (dict, list, tuple)) and _has_nul(value):
+            return True
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    """No text with NUL is stored: PostgreSQL cannot hold it, so neither backend takes it.
+
+    Raised before the statement runs; the transaction rolls back and nothing is written.
+    """
+    if parameters and _has_nul(parameters):
+        raise BadRequest(NUL_REFUSED)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -40,6 +71,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     pre-ping so a restarted server does not fail the first request.
     """
     parsed = make_url(url)
+    engine = _make_engine(parsed, url, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _make_engine(parsed: Any, url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

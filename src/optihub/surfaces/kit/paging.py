@@ -41,7 +41,22 @@ def _iso8601(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError as exc:
         raise ValueError("must be an ISO-8601 date-time, e.g. 2026-11-23T08:00:00Z") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _bounded(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
+# Away from the calendar's ends, so offsets, settle windows and UTC conversion never overflow.
+_EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 29, tzinfo=UTC)
+
+
+def _bounded(moment: datetime) -> datetime:
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is outside the supported range (years 0001–9999)") from exc
+    if not _EARLIEST <= in_utc <= _LATEST:
+        raise ValueError("is outside the supported range (years 0001–9999)")
+    return moment
 
 
 # A date-time query parameter that accepts ISO-8601 only (no Unix numbers); naive = UTC.
@@ -68,7 +83,9 @@ def decode_keyset(raw: str, field: str = "cursor") -> Keyset:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         moment, key = text.split("|")
         parsed = datetime.fromisoformat(moment)
-        return Keyset(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), uuid.UUID(key))
+        return Keyset(
+            _bounded(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), uuid.UUID(key)
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"{field}: not a cursor from this API", field=field) from exc
 

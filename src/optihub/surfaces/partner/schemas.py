@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from optihub.surfaces.partner.mapping import STATUSES, WEBHOOK_EVENTS
 
@@ -197,7 +197,7 @@ class InventoryUpdate(Strict):
     sku: str | None = Field(default=None, min_length=1, max_length=50)
     frame_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
-    quantity: int = Field(ge=0, le=1_000_000)
+    quantity: StrictInt = Field(ge=0, le=1_000_000)
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     wholesale_price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
 
@@ -228,14 +228,14 @@ class InventoryResponse(BaseModel):
 class WebhookCreate(Strict):
     url: AnyUrl
     events: list[EventName] = Field(min_length=1)
-    enabled: bool = True
+    enabled: StrictBool = True
     description: str | None = Field(default=None, max_length=500)
 
 
 class WebhookUpdate(Strict):
     url: AnyUrl | None = None
     events: list[EventName] | None = Field(default=None, min_length=1)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     description: str | None = Field(default=None, max_length=500)
 
 
