@@ -85,6 +85,11 @@ TOY = kit.Surface(
     router=router,
     envelope=toy_envelope,
     error_model=ToyError,
+    scopes={
+        ("GET", "/orders"): "orders:read",
+        ("POST", "/echo"): "orders:read",
+        ("GET", "/boom"): "orders:read",
+    },
     max_body=1024,
     rate_limit="5/minute",
     projection=Projection("toy", summary=lambda o: {"ref": o.number, "state": o.status}),

@@ -4,7 +4,7 @@ projection and webhook shape — the kit applies to every route under its prefix
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
-from optihub.auth.resource import authenticate_cached
+from optihub.auth.resource import authenticate_cached, route_scopes
 from optihub.db.models import Event
 from optihub.domain.orders import VocabularyTable
 from optihub.errors import OptiHubError
@@ -58,6 +58,10 @@ class Surface:
     router: APIRouter
     envelope: Envelope
     error_model: type[BaseModel]
+    # The dialect's scope table: (method, path below the prefix) → the scope it requires.
+    # Every route must declare exactly this (checked at install); the shared checks in
+    # tests/api/test_surfaces.py walk it for every installed surface.
+    scopes: Mapping[tuple[str, str], str] = field(default_factory=dict)
     max_body: int = MIB
     vocabulary: VocabularyTable | None = None
     projection: documents.Projection | None = None
@@ -79,6 +83,7 @@ class Surface:
 
     def install(self, app: FastAPI) -> None:
         """Mount the routes with the kit's error responses, limits and registrations."""
+        self.check_scopes()
         surfaces: Surfaces = app.state.surfaces
         surfaces.add(self)
         dependencies = [Depends(self._rate_limit)] if self.rate_limit else []
@@ -93,6 +98,16 @@ class Surface:
         )
         if self.projection is not None:
             documents.register(self.projection)
+
+    def check_scopes(self) -> None:
+        """Refuse to install a surface whose routes and scope table disagree."""
+        declared = {
+            key: scopes[0] if len(scopes) == 1 else scopes
+            for key, scopes in route_scopes(self.router.routes).items()
+        }
+        if declared != dict(self.scopes):
+            wrong = sorted(set(declared.items()) ^ set(self.scopes.items()), key=str)
+            raise ValueError(f"surface {self.name!r}: routes and scope table differ: {wrong}")
 
     async def _rate_limit(self, request: Request) -> None:
         assert self.rate_limit is not None

@@ -2,7 +2,7 @@
 
 from optihub.surfaces.kit import Surface, WebhookShape
 from optihub.surfaces.partner.errors import envelope
-from optihub.surfaces.partner.mapping import STATUSES, WEBHOOK_EVENTS
+from optihub.surfaces.partner.mapping import ROUTE_SCOPES, STATUSES, WEBHOOK_EVENTS
 from optihub.surfaces.partner.projection import ORDERS
 from optihub.surfaces.partner.routes import router
 from optihub.surfaces.partner.schemas import ErrorEnvelope
@@ -14,6 +14,7 @@ surface = Surface(
     router=router,
     envelope=envelope,
     error_model=ErrorEnvelope,
+    scopes=ROUTE_SCOPES,
     vocabulary=STATUSES,
     projection=ORDERS,
     webhooks=WebhookShape(events=WEBHOOK_EVENTS, render=delivery_body),

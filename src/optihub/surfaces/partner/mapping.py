@@ -34,3 +34,22 @@ HIDDEN = tuple(s.value for s in HIDDEN_FROM_PARTNERS)
 
 # Every core event reaches partner subscribers, under its own name ("*" for all).
 WEBHOOK_EVENTS: tuple[str, ...] = tuple(e.value for e in EventType)
+
+
+# The partner document's scope table (method, path below the prefix → scope); the routes
+# declare the same (checked when the surface is installed).
+ROUTE_SCOPES: dict[tuple[str, str], str] = {
+    ("GET", "/orders"): "orders:read",
+    ("GET", "/orders/{order_id}"): "orders:read",
+    ("PATCH", "/orders/{order_id}"): "orders:full",
+    ("GET", "/frames"): "frames:read",
+    ("GET", "/prescriptions"): "prescriptions:read",
+    ("POST", "/inventory"): "inventory:write",
+    ("GET", "/webhooks"): "webhooks:read",
+    ("POST", "/webhooks"): "webhooks:write",
+    ("PATCH", "/webhooks/{webhook_id}"): "webhooks:write",
+    ("DELETE", "/webhooks/{webhook_id}"): "webhooks:write",
+    ("GET", "/webhooks/{webhook_id}/deliveries"): "webhooks:read",
+    # OptiHub extension (documented): send a delivery again.
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "webhooks:write",
+}
