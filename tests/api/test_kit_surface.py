@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
@@ -70,6 +70,31 @@ def toy_echo(
     )
 
 
+@router.get("/{client_id}/orders")
+async def toy_orders_of(client_id: str, request: Request, principal: Reader):
+    practice_id = kit.practice_from_path(
+        client_id,
+        principal,
+        field="client_id",
+        not_an_integer="client_id must be a practice number",
+        not_granted="No access to practice {id}",
+    )
+    with database(request).reading() as reader:
+        total = order_reads.page(reader, practice_id, "toy", OrderFilter(), limit=1, offset=0)
+    return kit.json_response({"practice": practice_id, "total": total.total})
+
+
+@router.post("/notes")
+async def toy_notes(request: Request, principal: Reader):
+    """XML or JSON in, XML or JSON out (content negotiation from the kit)."""
+    body = await request.body()
+    data = kit.xml_to_dict(kit.parse_xml(body)) if kit.is_xml(request) else orjson.loads(body)
+    answer = {"heard": data, "by": principal.client_id}
+    if kit.wants_xml(request.headers):
+        return Response(kit.dict_to_xml("Heard", answer), media_type="application/xml")
+    return kit.json_response(answer)
+
+
 @router.get("/boom")
 def toy_boom(principal: Reader):
     raise RuntimeError("SELECT secret FROM users")
@@ -89,6 +114,8 @@ TOY = kit.Surface(
         ("GET", "/orders"): "orders:read",
         ("POST", "/echo"): "orders:read",
         ("GET", "/boom"): "orders:read",
+        ("GET", "/{client_id}/orders"): "orders:read",
+        ("POST", "/notes"): "orders:read",
     },
     max_body=1024,
     rate_limit="5/minute",
@@ -241,3 +268,67 @@ def test_toy_subscribers_get_events_in_the_toy_shape(toy, app, db):
         )
         assert reader.scalar(select(func.count()).select_from(Event)) == 3
     assert bodies == sorted(placed)
+
+
+def test_practice_from_the_path_must_be_granted(toy, db):
+    client, practice_id, placed = toy
+    with db.transaction() as s:
+        other = factories.practice(s, "Elsewhere Optical").id
+    mine = client.get(f"/toy/v1/{practice_id}/orders")
+    assert mine.status_code == 200
+    assert mine.json() == {"practice": practice_id, "total": len(placed)}
+    foreign = client.get(f"/toy/v1/{other}/orders")
+    assert foreign.status_code == 403
+    assert foreign.json()["problem"]["text"] == f"No access to practice {other}"
+    word = client.get("/toy/v1/harbor/orders")
+    assert word.status_code == 400
+    assert word.json()["problem"] == {
+        "kind": "invalid_practice_id",
+        "text": "client_id must be a practice number",
+        "where": "client_id",
+    }
+
+
+def test_xml_in_and_out_by_content_negotiation(toy):
+    client, _practice, _placed = toy
+    xml = b"<Note xmlns='urn:toy'><Words>hi</Words><Tag>a</Tag><Tag>b</Tag></Note>"
+    as_json = client.post("/toy/v1/notes", content=xml, headers={"Content-Type": "text/xml"})
+    assert as_json.json() == {"heard": {"Words": "hi", "Tag": ["a", "b"]}, "by": "toy-app"}
+    as_xml = client.post(
+        "/toy/v1/notes",
+        json={"words": "hi", "gone": None},
+        headers={"Accept": "application/json;q=0.5, application/xml"},
+    )
+    assert as_xml.headers["content-type"].startswith("application/xml")
+    assert kit.xml_to_dict(kit.parse_xml(as_xml.content)) == {
+        "heard": {"words": "hi", "gone": None},
+        "by": "toy-app",
+    }
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>"""
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"""
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (BILLION_LAUGHS, "DTD"),
+        (EXTERNAL_ENTITY, "DTD"),
+        (b"<open><unclosed></open>", "well-formed"),
+        (b"\xff\xfe<a/>", "well-formed"),
+    ],
+)
+def test_hostile_or_broken_xml_is_400_in_the_toy_envelope(toy, body, text):
+    client, _practice, _placed = toy
+    response = client.post(
+        "/toy/v1/notes", content=body, headers={"Content-Type": "application/xml"}
+    )
+    assert response.status_code == 400
+    problem = response.json()["problem"]
+    assert problem["kind"] == "invalid_xml"
+    assert text in problem["text"]
+    assert "passwd" not in response.text and "root:" not in response.text

@@ -18,7 +18,17 @@ from optihub.surfaces.kit.paging import (
     offset_page,
 )
 from optihub.surfaces.kit.practice import practice_from_path, single_practice
-from optihub.surfaces.kit.responses import json_array, json_object, json_response, raw_json
+from optihub.surfaces.kit.responses import (
+    dict_to_xml,
+    is_xml,
+    json_array,
+    json_object,
+    json_response,
+    parse_xml,
+    raw_json,
+    wants_xml,
+    xml_to_dict,
+)
 from optihub.surfaces.kit.surface import Surface, Surfaces, WebhookShape, install_kit
 from optihub.surfaces.kit.vocabulary import status_filter
 
@@ -32,17 +42,22 @@ __all__ = [
     "Timestamp",
     "WebhookShape",
     "decode_keyset",
+    "dict_to_xml",
     "encode_keyset",
     "fingerprint",
     "idempotent",
     "install_kit",
+    "is_xml",
     "json_array",
     "json_object",
     "json_response",
     "limit_param",
     "offset_page",
+    "parse_xml",
     "practice_from_path",
     "raw_json",
     "single_practice",
     "status_filter",
+    "wants_xml",
+    "xml_to_dict",
 ]
