@@ -330,7 +330,7 @@ def developer(request: Request, session: DbSession) -> Response:
 
 
 @router.post("/account/developer")
-def create_app(request: Request, params: Params, session: DbSession) -> Response:
+def register_app(request: Request, params: Params, session: DbSession) -> Response:
     form_pairs = params["form"]
     form = dict(form_pairs)
     if (refused := check_csrf(request, form)) is not None:

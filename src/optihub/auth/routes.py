@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from optihub.auth.context import use_session
+from optihub.auth.oauth_session import use_session
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.schemas import (
     IntrospectionResponse,

@@ -479,7 +479,7 @@ class OptiHubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # -- Authlib's framework hooks -------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:
-        from optihub.auth.context import current_session
+        from optihub.auth.oauth_session import current_session
 
         row = oauth_clients.get_client(current_session(), client_id)
         return Client(row) if row else None
