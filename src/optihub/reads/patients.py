@@ -1,0 +1,146 @@
+"""Patient reads: a practice's patients as plain views (one query for the page, one
+indexed count)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from optihub.db.models import Patient
+from optihub.reads.order_views import Keyset, Reader
+
+__all__ = ["Keyset", "PatientFilter", "PatientPage", "PatientView", "page", "view"]
+
+
+@dataclass(frozen=True)
+class PatientView:
+    id: uuid.UUID
+    external_id: str | None
+    home_location_id: uuid.UUID | None
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    date_of_birth: date | None
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    country: str
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS: list[Any] = [
+    Patient.id,
+    Patient.external_id,
+    Patient.home_location_id,
+    Patient.first_name,
+    Patient.last_name,
+    Patient.email,
+    Patient.phone,
+    Patient.date_of_birth,
+    Patient.address_line1,
+    Patient.address_line2,
+    Patient.city,
+    Patient.state,
+    Patient.postal_code,
+    Patient.country,
+    Patient.notes,
+    Patient.created_at,
+    Patient.updated_at,
+]
+
+
+@dataclass(frozen=True)
+class PatientFilter:
+    """``search``: a case-insensitive prefix of the last or first name, or an exact email
+    or phone. The other fields match exactly; ``updated_since`` is inclusive."""
+
+    search: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    external_id: str | None = None
+    updated_since: datetime | None = None
+    ids: tuple[uuid.UUID, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    views: list[PatientView]
+    total: int
+
+
+def _where(practice_id: int, flt: PatientFilter) -> ColumnElement[bool]:
+    conditions = [Patient.practice_id == practice_id]
+    term = flt.search.strip() if flt.search is not None else ""
+    if term:
+        conditions.append(
+            or_(
+                Patient.last_name.istartswith(term, autoescape=True),
+                Patient.first_name.istartswith(term, autoescape=True),
+                Patient.email == term,
+                Patient.phone == term,
+            )
+        )
+    if flt.email is not None:
+        conditions.append(Patient.email == flt.email)
+    if flt.phone is not None:
+        conditions.append(Patient.phone == flt.phone)
+    if flt.date_of_birth is not None:
+        conditions.append(Patient.date_of_birth == flt.date_of_birth)
+    if flt.external_id is not None:
+        conditions.append(Patient.external_id == flt.external_id)
+    if flt.updated_since is not None:
+        conditions.append(Patient.updated_at >= flt.updated_since)
+    if flt.ids is not None:
+        conditions.append(Patient.id.in_(flt.ids))
+    return and_(*conditions)
+
+
+def _after(position: Keyset) -> ColumnElement[bool]:
+    return or_(
+        Patient.updated_at > position.at,
+        and_(Patient.updated_at == position.at, Patient.id > position.id),
+    )
+
+
+def page(
+    reader: Reader,
+    practice_id: int,
+    flt: PatientFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: Keyset | None = None,
+) -> PatientPage:
+    """A page of the practice's patients. With ``updated_since`` or ``after``: oldest-first
+    by (updated_at, id), ``after`` continuing strictly past that position; otherwise by
+    (last_name, first_name, id). ``total`` counts the filter's matches, ignoring ``after``."""
+    condition = _where(practice_id, flt)
+    total = reader.scalar(select(func.count()).select_from(Patient).where(condition)) or 0
+    ordering: tuple[Any, ...]
+    if flt.updated_since is not None or after is not None:
+        ordering = (Patient.updated_at.asc(), Patient.id.asc())
+    else:
+        ordering = (Patient.last_name.asc(), Patient.first_name.asc(), Patient.id.asc())
+    statement = select(*_COLUMNS).where(condition)
+    if after is not None:
+        statement = statement.where(_after(after))
+    rows = reader.execute(statement.order_by(*ordering).limit(limit).offset(offset))
+    return PatientPage([PatientView(*row) for row in rows], int(total))
+
+
+def view(reader: Reader, practice_id: int, patient_id: uuid.UUID) -> PatientView | None:
+    """The practice's patient, or None (also for another practice's patient)."""
+    row = reader.execute(
+        select(*_COLUMNS).where(Patient.practice_id == practice_id, Patient.id == patient_id)
+    ).first()
+    return PatientView(*row) if row is not None else None
