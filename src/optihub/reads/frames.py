@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 
@@ -41,7 +42,7 @@ class FrameView:
         return sum(q for _, q in self.stock)
 
 
-_COLUMNS = [
+_COLUMNS: list[Any] = [
     Frame.id,
     Frame.sku,
     Frame.upc,
@@ -122,5 +123,5 @@ def page(
         select(*_COLUMNS).where(condition).order_by(*ordering).limit(limit).offset(offset)
     ).all()
     levels = stock_levels(reader, practice_id, [row.id for row in rows])
-    views = [FrameView(*row, stock=tuple(levels[row.id])) for row in rows]
+    views = [FrameView(**row._mapping, stock=tuple(levels[row.id])) for row in rows]
     return FramePage(views, int(total))
