@@ -3,7 +3,9 @@
 PostgreSQL comes from the Debian package `postgresql` (installed here when missing and we
 are root with apt-get, as on CI). A throw-away cluster is created in a temp directory on a
 free loopback port, used through OPTIHUB_TEST_DATABASE_URL, and removed at the end.
-With CI=true, PostgreSQL is required: failing to start it fails the run.
+Redis (package `redis-server`) is started the same way for the shared rate-limit tests,
+through OPTIHUB_TEST_REDIS_URL. With CI=true, both are required: failing to start either
+fails the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,6 +134,47 @@ def postgres_cluster() -> Iterator[str | None]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextmanager
+def redis_server() -> Iterator[str | None]:
+    """Yield the URL of a throw-away Redis (no persistence) on a free port, or None."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        apt_install("redis-server")
+        binary = shutil.which("redis-server")
+    if binary is None:
+        say("Redis is not available (package `redis-server` not installed)")
+        yield None
+        return
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="optihub-redis-"))
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        else:
+            say("Redis did not start listening in 5 s")
+        if process.poll() is not None:
+            say("could not start Redis")
+            yield None
+            return
+        say(f"started throw-away Redis on 127.0.0.1:{port}")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def ensure_chromium() -> None:
     """Browser tests drive Debian's chromium; install it when missing (root + apt-get)."""
     if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
@@ -144,7 +188,12 @@ def main() -> int:
     ensure_chromium()
     args = sys.argv[1:]
     env = dict(os.environ)
-    with postgres_cluster() as pg_url:
+    with postgres_cluster() as pg_url, redis_server() as redis_url:
+        if redis_url:
+            env["OPTIHUB_TEST_REDIS_URL"] = redis_url
+        elif IN_CI:
+            say("CI=true requires Redis; failing")
+            return 1
         if pg_url:
             env["OPTIHUB_TEST_DATABASE_URL"] = pg_url
             say("databases under test: sqlite, postgresql")
