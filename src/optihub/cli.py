@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from optihub.db import migrate as migrations
 from optihub.db.session import Database
+from optihub.domain import oma
 from optihub.errors import OptiHubError, ValidationFailed
 from optihub.settings import Settings
 
@@ -309,6 +310,145 @@ def client_create(
         else "public app: no secret (use PKCE)"
     )
     _emit(value, as_json, human)
+
+
+# --------------------------------------------------------------------------- tracing
+
+tracing_app = typer.Typer(help="Frame tracings (OMA/DCS files).", no_args_is_help=True)
+app.add_typer(tracing_app, name="tracing")
+
+# (label the file records it under, JSON key, Trace attribute, what the figure is); the
+# file's own FED is not compared (the files seen round it to whole millimetres).
+_TRACING_FIGURES: tuple[tuple[str | None, str, str, str], ...] = (
+    ("HBOX", "hbox_mm", "box_width", "box width"),
+    ("VBOX", "vbox_mm", "box_height", "box height"),
+    ("CIRC", "circumference_mm", "circumference", "circumference"),
+    (None, "effective_diameter_mm", "effective_diameter", "effective diameter"),
+)
+_TRACING_SIDES = (("R", "right"), ("L", "left"))
+
+
+def _tracing_fail(message: str) -> NoReturn:
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code=1)
+
+
+def _mm(value: float) -> float:
+    return round(value, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _recorded_mm(value: float) -> str:
+    """A recorded figure as the file gives it, with at least two decimals (51 → 51.00)."""
+    text = f"{value:.6f}".rstrip("0")
+    return text + "0" * max(0, 2 - len(text.partition(".")[2]))
+
+
+def _tracing_value(
+    name: str, traces: dict[str, oma.Trace], document: oma.OmaDocument
+) -> dict[str, Any]:
+    """The JSON report: computed figures per side, what the file records, the differences."""
+    recorded_by_side = document.recorded_figures()
+    sides: dict[str, Any] = {}
+    formats: dict[str, Any] = {}
+    recorded: dict[str, Any] = {}
+    differences: dict[str, Any] = {}
+    for side, side_name in _TRACING_SIDES:
+        trace = traces.get(side)
+        if trace is None:
+            continue
+        sides[side_name] = {"points": trace.point_count}
+        formats[side_name] = {
+            "format": trace.format,
+            "name": trace.format_name,
+            "spacing": trace.spacing,
+            "type": trace.type_name,
+        }
+        for label, key, attribute, _ in _TRACING_FIGURES:
+            computed = float(getattr(trace, attribute))
+            sides[side_name][key] = _mm(computed)
+            in_file = recorded_by_side.get(side, {}).get(label) if label else None
+            if in_file is not None:
+                recorded.setdefault(side_name, {})[key] = in_file
+                differences.setdefault(side_name, {})[key] = _mm(computed - in_file)
+    return {
+        "file": name,
+        "sides": sides,
+        "recorded": recorded,
+        "differences": differences,
+        "traces": formats,
+        "warnings": document.consistency_warnings(),
+    }
+
+
+def _tracing_human(value: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    described = {
+        side: f"TRCFMT {t['format']} ({t['name']}), {value['sides'][side]['points']} points,"
+        f" {'equal' if t['spacing'] == 'E' else 'unequal'} spacing, {t['type']}"
+        for side, t in value["traces"].items()
+    }
+    table = Table(title=escape(value["file"]), title_justify="left")
+    table.add_column("side")
+    table.add_column("figure")
+    table.add_column("computed", justify="right")
+    table.add_column("file records", justify="right")
+    table.add_column("difference", justify="right")
+    for side in value["sides"]:
+        figures = value["sides"][side]
+        table.add_row(side, "points", str(figures["points"]), "", "")
+        for label, key, _, what in _TRACING_FIGURES:
+            recorded = value["recorded"].get(side, {}).get(key)
+            difference = value["differences"].get(side, {}).get(key)
+            table.add_row(
+                "",
+                f"{label} {what} (mm)" if label else f"{what} (mm)",
+                f"{figures[key]:.2f}",
+                "-" if recorded is None else _recorded_mm(recorded),
+                "" if difference is None else f"{difference:+.2f}",
+                end_section=key == _TRACING_FIGURES[-1][1],
+            )
+    if len(set(described.values())) == 1:
+        out.print(f"trace format: {escape(next(iter(described.values())))}")
+    else:
+        for side, text in described.items():
+            out.print(f"{side} trace format: {escape(text)}")
+    out.print(table)
+    for warning in value["warnings"]:
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+@tracing_app.command("inspect")
+def tracing_inspect(
+    file: Annotated[Path, typer.Argument(help="An OMA/DCS frame-tracing file.", metavar="FILE")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a tracing's figures per side (points, HBOX, VBOX, circumference, effective
+    diameter) next to the HBOX/VBOX/CIRC the file itself records."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _tracing_fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # DCS is ASCII; the figures never depend on this
+    try:
+        document = oma.parse(text)
+        traces = oma.outline(document)
+    except ValueError as exc:  # OmaFormatError, or a trace the geometry refuses
+        _tracing_fail(f"{file.name}: {exc}")
+    if not traces:
+        _tracing_fail(f"{file.name}: no TRCFMT trace in the file")
+    value = _tracing_value(file.name, traces, document)
+    if as_json:
+        _emit(value, True, "")
+    else:
+        _tracing_human(value)
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, replace
 __all__ = [
     "ANNOUNCING_LABELS",
     "DATA_LABELS",
+    "RECORDED_FIGURE_LABELS",
     "SIDE_NAMES",
     "TRACE_TYPES",
     "Block",
@@ -95,6 +96,9 @@ _FORMAT_NAMES: dict[int, str] = {
     5: "ASCII differential",
     6: "Nidek's ASCII differential",
 }
+
+RECORDED_FIGURE_LABELS: tuple[str, ...] = ("HBOX", "VBOX", "CIRC")
+"""Recorded frame figures the traces can reproduce: box width, box height, circumference."""
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -210,6 +214,18 @@ class Trace:
             raise ValueError(f"spacing must be 'E' or 'U', not {self.spacing!r}")
         if self.side not in SIDE_NAMES:
             raise ValueError(f"side must be R, L or B, not {self.side!r}")
+
+    # -- description
+
+    @property
+    def format_name(self) -> str:
+        """What the trace format number means, e.g. ``ASCII absolute`` for format 1."""
+        return _FORMAT_NAMES.get(self.format, f"unknown format {self.format}")
+
+    @property
+    def type_name(self) -> str:
+        """``frame``, ``pattern`` or ``demo lens`` (another type letter as written)."""
+        return TRACE_TYPES.get(self.type, self.type)
 
     # -- points
 
@@ -487,6 +503,33 @@ class OmaDocument:
         """Every ``TRCFMT`` block decoded, in order; raises :class:`OmaFormatError` on the
         first block whose format is not decoded."""
         return [b.trace() for b in self.trace_blocks()]
+
+    def recorded_figures(
+        self, labels: Sequence[str] = RECORDED_FIGURE_LABELS
+    ) -> dict[str, dict[str, float]]:
+        """The figures the file itself records, per side: ``{"R": {"HBOX": 51.0, ...}, ...}``.
+
+        For each label (by default ``HBOX``, ``VBOX``, ``CIRC``, in mm) a single value applies
+        to both eyes and a ``right;left`` value to each eye. Per side, the first record of the
+        label that gives a number for that side is used; empty, blank and ``?`` values,
+        values that are not numbers and records with more than two fields are skipped (the
+        last two are reported by :meth:`consistency_warnings`). A side with no recorded
+        figure is left out, so a file without any gives ``{}``. Labels keep their order.
+        """
+        found: dict[str, dict[str, float]] = {"R": {}, "L": {}}
+        for label in labels:
+            for record in self._records:
+                if record.label != label:
+                    continue
+                parts = record.value.split(";")
+                if len(parts) > 2:
+                    continue
+                right, left = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+                for side, raw in (("R", right), ("L", left)):
+                    text = raw.strip()
+                    if label not in found[side] and _DECIMAL.fullmatch(text):
+                        found[side][label] = float(text)
+        return {side: figures for side, figures in found.items() if figures}
 
     # -- checks
 
