@@ -79,7 +79,13 @@ class InvalidTransition(Conflict):
 
 
 class Forbidden(OptiHubError):
+    """Authenticated, but not allowed. ``field`` names the header or parameter at fault."""
+
     code = "forbidden"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class BadRequest(OptiHubError):

@@ -134,7 +134,8 @@ def problem_from(exc: BaseException, request_id: str = "") -> Problem:
         details = [{"field": "body", "max_bytes": exc.max_bytes}]
         return Problem(413, exc.code, exc.message, details, exception=exc)
     if isinstance(exc, Forbidden):
-        return Problem(403, exc.code, exc.message, exception=exc)
+        details = [{"field": exc.field, "message": exc.message}] if exc.field else []
+        return Problem(403, exc.code, exc.message, details, exception=exc)
     if isinstance(exc, OptiHubError):
         return Problem(400, exc.code, exc.message, exception=exc)
     if isinstance(exc, HTTPException):

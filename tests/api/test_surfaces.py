@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from optihub.auth.resource import route_scopes
 from optihub.db.base import Base
 from optihub.domain.scopes import IMPLIED
+from optihub.services import users
 from optihub.surfaces import SURFACES
 from optihub.surfaces.kit import Surface
 from tests import factories
@@ -52,15 +53,21 @@ class Harness:
     path_values: Callable[[Caller], dict[str, str]] = field(default=lambda _caller: {})
 
 
+def bearer_and_user_email(token: str, caller: Caller) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "User-Email": caller.email}
+
+
 HARNESS: dict[str, Harness] = {
     "partner": Harness(),
+    "labs": Harness(headers=bearer_and_user_email),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}
 ROUTES = [
     pytest.param(surface.name, method, path, id=f"{surface.name} {method} {path}")
     for surface in SURFACES
-    for method, path in sorted(surface.scopes)
+    for (method, path), scope in sorted(surface.scopes.items())
+    if scope is not None  # routes called without a token (a dialect's token call)
 ]
 WRITES = [route for route in ROUTES if route.values[1] in {"POST", "PUT", "PATCH"}]
 NAMES = [pytest.param(surface.name, id=surface.name) for surface in SURFACES]
@@ -72,6 +79,13 @@ LEAKS = re.compile(r"Traceback|File \"|Error\(|sqlalchemy|psycopg|sqlite3|SELECT
 def caller(db) -> Caller:
     with db.transaction() as s:
         practice = factories.practice(s, "Checks Optical")
+        users.create_user(
+            s,
+            email="checks@example.com",
+            password="checks-password-1",
+            practice_id=practice.id,
+            role="staff",
+        )
     return Caller(practice.id, "checks@example.com")
 
 
@@ -95,7 +109,7 @@ def call(client, caller, issue_token):
 
 
 def all_scopes(surface: Surface) -> str:
-    return " ".join(sorted(set(surface.scopes.values())))
+    return " ".join(sorted({s for s in surface.scopes.values() if s is not None}))
 
 
 def in_envelope(surface: Surface, response: Any, status: int | tuple[int, ...]) -> Any:
@@ -158,9 +172,10 @@ def test_route_without_a_token_is_401(call, name, method, path):
 def test_route_without_its_scope_is_403(call, name, method, path):
     surface = BY_NAME[name]
     required = surface.scopes[(method, path)]
+    assert required is not None
     others = " ".join(
         scope
-        for scope in set(surface.scopes.values())
+        for scope in set(all_scopes(surface).split())
         if scope != required and required not in IMPLIED.get(scope, ())
     )
     response = call(surface, method, path, scopes=others or "openid", json={})
@@ -257,7 +272,8 @@ def test_nul_characters_in_queries_are_400(app, call, name):
         response = call(
             surface, method, path, scopes=all_scopes(surface), params={parameter: "a\x00b"}
         )
-        in_envelope(surface, response, 400)
+        # A path naming an object (random ids here) may be a 404 before the query is read.
+        in_envelope(surface, response, (400, 404) if "{" in path else 400)
 
 
 @pytest.mark.parametrize("name", NAMES)

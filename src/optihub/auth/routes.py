@@ -182,6 +182,44 @@ def endpoint_request(request: Request, params: dict[str, Any], session: Session)
     return oauth_request(request, params, session)
 
 
+def client_credentials_token(
+    request: Request, session: Session, *, client_id: str, client_secret: str, ttl: int
+) -> str:
+    """An access token from the client-credentials grant, for dialects that front it with
+    their own token call (JSON in, their own shape out). The app must be connected to exactly
+    one practice; the token carries every scope the app is registered for.
+
+    Raises ``AuthError`` (401 ``invalid_client``) for unknown apps or wrong secrets, and
+    ``BadRequest`` when the app is connected to no practice or to several.
+    """
+    from optihub.services import oauth_clients
+
+    row = oauth_clients.get_client(session, client_id)
+    if row is None or row.is_public:
+        raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
+    connected = oauth_clients.connected_practice_ids(session, row)
+    if len(connected) != 1:
+        raise BadRequest(
+            "This app is connected to no practice"
+            if not connected
+            else "This app is connected to several practices; connect it to one for this API",
+            code="practice_not_connected" if not connected else "several_practices",
+        )
+    form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+        ("scope", row.scope),
+    ]
+    oauth = endpoint_request(request, {"query": [], "form": form}, session)
+    oauth.access_ttl = ttl
+    status, body, _headers = server_of(request).create_token_response(oauth)
+    payload = json.loads(body) if isinstance(body, str) else body
+    if status != 200:
+        raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
+    return str(payload["access_token"])
+
+
 def server_of(request: Request) -> OptiHubAuthorizationServer:
     return request.app.state.oauth_server  # type: ignore[no-any-return]
 

@@ -92,6 +92,8 @@ class OAuthRequest(OAuth2Request):
         self.token_family_id: uuid.UUID | None = None
         self.issued_jti: str | None = None
         self.issued_access_expires_at: Any = None
+        # A lifetime other than the server's default (a dialect's documented token life).
+        self.access_ttl: int | None = None
 
     @property
     def args(self) -> dict[str, str]:
@@ -226,6 +228,7 @@ class OptiHubTokensMixin:
             subject=str(user.id) if user is not None else client.get_client_id(),
             scope=scope or "",
             practice_ids=self.request.granted_practice_ids,
+            ttl=self.request.access_ttl,
         )
         self.request.issued_jti = access.jti
         self.request.issued_access_expires_at = access.expires_at

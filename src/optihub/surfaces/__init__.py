@@ -7,8 +7,9 @@ app installs. A surface never imports another.
 ``SURFACES`` is the list the app installs, in this order.
 """
 
+from optihub.surfaces.labs import surface as labs
 from optihub.surfaces.partner import surface as partner
 
-SURFACES = (partner,)
+SURFACES = (partner, labs)
 
 __all__ = ["SURFACES"]

@@ -5,7 +5,7 @@ projection and webhook shape — the kit applies to every route under its prefix
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -58,10 +58,11 @@ class Surface:
     router: APIRouter
     envelope: Envelope
     error_model: type[BaseModel]
-    # The dialect's scope table: (method, path below the prefix) → the scope it requires.
-    # Every route must declare exactly this (checked at install); the shared checks in
+    # The dialect's scope table: (method, path below the prefix) → the scope it requires
+    # (None: a route called without a token, e.g. a dialect's own token call). Every route
+    # must declare exactly this (checked at install); the shared checks in
     # tests/api/test_surfaces.py walk it for every installed surface.
-    scopes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    scopes: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     max_body: int = MIB
     vocabulary: VocabularyTable | None = None
     projection: documents.Projection | None = None
@@ -71,6 +72,9 @@ class Surface:
     module_of: Callable[[str], str] = first_segment
     error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 429, 500)
     media_type: str = "application/json"
+    # The dialect's status for a problem's status, where its document says otherwise
+    # (e.g. a dialect that answers every validation failure with 400, not 422).
+    statuses: Mapping[int, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, path: str) -> bool:
@@ -79,6 +83,8 @@ class Surface:
     def problem_response(self, problem: Problem) -> Response:
         if problem.code == "invalid_transition" and self.vocabulary is not None:
             problem = translate_transition(problem, self.vocabulary)
+        if problem.status in self.statuses:
+            problem = replace(problem, status=self.statuses[problem.status])
         return json_response(self.envelope(problem), problem.status, headers=problem.headers)
 
     def install(self, app: FastAPI) -> None:
@@ -101,8 +107,8 @@ class Surface:
 
     def check_scopes(self) -> None:
         """Refuse to install a surface whose routes and scope table disagree."""
-        declared = {
-            key: scopes[0] if len(scopes) == 1 else scopes
+        declared: dict[tuple[str, str], Any] = {
+            key: (scopes[0] if len(scopes) == 1 else scopes) if scopes else None
             for key, scopes in route_scopes(self.router.routes).items()
         }
         if declared != dict(self.scopes):

@@ -1,0 +1,39 @@
+"""Who may act for a practice: its signed-in users (owners and staff)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from optihub.db.models import Membership, User
+from optihub.reads.order_views import Reader
+
+
+@dataclass(frozen=True)
+class StaffView:
+    user_id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+
+    @property
+    def label(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} <{self.email}>" if name else self.email
+
+
+def member(reader: Reader, practice_id: int, email: str) -> StaffView | None:
+    """The active user with this email (case-insensitive) who belongs to the practice."""
+    row = reader.execute(
+        select(User.id, User.email, User.first_name, User.last_name, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.practice_id == practice_id,
+            User.email == email.strip().lower(),
+            User.is_active.is_(True),
+        )
+    ).first()
+    return StaffView(*row) if row is not None else None
