@@ -316,7 +316,8 @@ def seed_demo(
         )
     )
     session.flush()
-    step("lab", 1)
+    _second_lab(session, practice.id)
+    step("labs", 2)
 
     patients = []
     prescriptions = []
@@ -406,6 +407,54 @@ def seed_demo(
     session.flush()
     _ = owner
     return DemoResult(practice.id, created=True)
+
+
+def _second_lab(session: Session, practice_id: int) -> None:
+    """A lab whose addons depend on the style and material chosen (a real drill-down)."""
+    lab = Lab(name="Northshore Digital Lens", code="northshore")
+    session.add(lab)
+    session.flush()
+    poly = LensMaterial(lab_id=lab.id, name="Polycarbonate", index=Decimal("1.59"))
+    trivex = LensMaterial(lab_id=lab.id, name="Trivex", index=Decimal("1.53"))
+    hi67 = LensMaterial(lab_id=lab.id, name="High Index 1.67", index=Decimal("1.67"))
+    sv = LensStyle(lab_id=lab.id, name="Northshore HD Single Vision", lens_type="single_vision")
+    sport = LensStyle(lab_id=lab.id, name="Wrap Sport Single Vision", lens_type="single_vision")
+    pal = LensStyle(lab_id=lab.id, name="Northshore Individual Progressive", lens_type="multifocal")
+    sv.materials = [poly, trivex, hi67]
+    sport.materials = [poly, trivex]
+    pal.materials = [trivex, hi67]
+    session.add_all([poly, trivex, hi67, sv, sport, pal])
+    session.flush()
+    addon = lambda kind, name, **kw: LensAddon(lab_id=lab.id, kind=kind, name=name, **kw)  # noqa: E731
+    session.add_all(
+        [
+            addon("coat", "Northshore Premium AR", coat_type="ar"),
+            addon("coat", "Hard Coat", coat_type="scratch"),
+            addon("coat", "Flash Mirror Blue", coat_type="mirror", style_id=sport.id),
+            addon("coat", "Backside UV", coat_type="uv", material_id=hi67.id),
+            addon("color", "Clear"),
+            addon("color", "Polarized Gray", style_id=sport.id),
+            addon("color", "Photochromic Gray", material_id=trivex.id),
+            addon("tint", "Gray"),
+            addon("tint", "Brown"),
+            addon("tint", "Gradient Gray", style_id=sport.id),
+        ]
+    )
+    for number in ("NS-5521", "NS-5521-RUSH"):
+        session.add(
+            LabAccount(
+                practice_id=practice_id,
+                lab_id=lab.id,
+                account_number=number,
+                frame_handling_options=["Frame to follow", "Lenses only"],
+                frame_materials=["metal", "zyl", "high_wrap"],
+                mounting_options=["Edge and mount", "Uncut"],
+                order_types=["rx", "frame"],
+                redo_types=["Remake", "Warranty"],
+                services=["Rush", "Roll and polish edges"],
+            )
+        )
+    session.flush()
 
 
 def _walk(session: Session, actor: Actor, order_id: object, final: OrderStatus) -> None:
