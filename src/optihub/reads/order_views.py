@@ -130,6 +130,7 @@ class Sort(Enum):
     """The orderings lists use; each matches a ``(practice_id, ...)`` index."""
 
     NEWEST = "newest"  # created_at, id descending
+    OLDEST = "oldest"  # created_at, id ascending (paging back towards the newest)
     UPDATED = "updated"  # updated_at, id ascending (pollers page forward)
 
 
@@ -154,6 +155,15 @@ class OrderFilter:
     external_id: str | None = None
     after: Keyset | None = None
     settled_before: datetime | None = None
+    lab_id: uuid.UUID | None = None
+    lab_account_number: str | None = None
+    created_after: datetime | None = None  # exclusive
+    created_from: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
+    created_until: datetime | None = None  # inclusive
+    # Keyset positions in creation order (created_at, id): strictly older / newer rows.
+    older_than: Keyset | None = None
+    newer_than: Keyset | None = None
 
     @property
     def by_status_only(self) -> bool:
@@ -166,6 +176,14 @@ class OrderFilter:
             and self.external_id is None
             and self.after is None
             and self.settled_before is None
+            and self.lab_id is None
+            and self.lab_account_number is None
+            and self.created_after is None
+            and self.created_from is None
+            and self.created_before is None
+            and self.created_until is None
+            and self.older_than is None
+            and self.newer_than is None
         )
 
 
@@ -194,12 +212,32 @@ def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
         )
     if flt.settled_before is not None:
         conditions.append(Order.updated_at <= flt.settled_before)
+    if flt.lab_id is not None:
+        conditions.append(Order.lab_id == flt.lab_id)
+    if flt.lab_account_number is not None:
+        conditions.append(Order.lab_account_number == flt.lab_account_number)
+    if flt.created_after is not None:
+        conditions.append(Order.created_at > flt.created_after)
+    if flt.created_from is not None:
+        conditions.append(Order.created_at >= flt.created_from)
+    if flt.created_before is not None:
+        conditions.append(Order.created_at < flt.created_before)
+    if flt.created_until is not None:
+        conditions.append(Order.created_at <= flt.created_until)
+    if flt.older_than is not None:
+        at, key = flt.older_than.at, flt.older_than.id
+        conditions.append(or_(Order.created_at < at, and_(Order.created_at == at, Order.id < key)))
+    if flt.newer_than is not None:
+        at, key = flt.newer_than.at, flt.newer_than.id
+        conditions.append(or_(Order.created_at > at, and_(Order.created_at == at, Order.id > key)))
     return and_(*conditions)
 
 
 def ordering(sort: Sort) -> tuple[Any, ...]:
     if sort is Sort.UPDATED:
         return (Order.updated_at.asc(), Order.id.asc())
+    if sort is Sort.OLDEST:
+        return (Order.created_at.asc(), Order.id.asc())
     return (Order.created_at.desc(), Order.id.desc())
 
 

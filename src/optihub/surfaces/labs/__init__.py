@@ -2,6 +2,9 @@
 to labs with the vendor's names, over OptiHub's store."""
 
 from optihub.surfaces.kit import Surface
+
+# Registers the order routes on ``router`` before the surface is built from it.
+from optihub.surfaces.labs import orders  # noqa: F401
 from optihub.surfaces.labs.errors import envelope
 from optihub.surfaces.labs.mapping import LAB_STATUSES, ROUTE_SCOPES
 from optihub.surfaces.labs.routes import router

@@ -40,6 +40,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/catalogs/styles"): "lab_catalog:read",
     ("GET", "/catalogs/materials"): "lab_catalog:read",
     ("GET", "/catalogs/addons"): "lab_catalog:read",
+    ("POST", "/orders"): "lab_orders:write",
+    ("GET", "/orders"): "lab_orders:read",
 }
 
 # Tokens from POST /v1/oauth/token live 24 hours (the vendor's documented lifetime).

@@ -5,7 +5,6 @@ No ``from __future__ import annotations`` here: ``acting()`` builds its dependen
 signature from a local (the scope requirement), which FastAPI must see evaluated.
 """
 
-
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
