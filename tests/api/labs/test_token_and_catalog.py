@@ -231,10 +231,8 @@ def names(response):
 
 def test_styles_by_lens_type(lab, lab_world):
     where = {"lab": lab_world.labs["precision"], "account_number": "PX-1"}
-    assert names(lab.get("/v1/catalogs/styles", params=where)) == [
-        "Comfort Progressive",
-        "Essential Single Vision",
-    ]
+    # lens_type is required (the vendor's document)
+    assert error_of(lab.get("/v1/catalogs/styles", params=where), 400)["param"] == "lens_type"
     assert names(lab.get("/v1/catalogs/styles", params={**where, "lens_type": "multifocal"})) == [
         "Comfort Progressive"
     ]
@@ -304,6 +302,7 @@ def test_required_catalog_parameters_are_named(lab, lab_world, path, missing):
     params = {
         "lab": lab_world.labs["precision"],
         "account_number": "PX-1",
+        "lens_type": "single_vision",
         "style": lab_world.ids["sv"],
         "material": lab_world.ids["cr39"],
     }
@@ -316,7 +315,11 @@ def test_another_practices_account_gives_no_catalog(lab, lab_world):
     error_of(
         lab.get(
             "/v1/catalogs/styles",
-            params={"lab": lab_world.labs["coastal"], "account_number": "HILL-1"},
+            params={
+                "lab": lab_world.labs["coastal"],
+                "account_number": "HILL-1",
+                "lens_type": "single_vision",
+            },
         ),
         404,
     )

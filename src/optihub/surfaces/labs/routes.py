@@ -155,7 +155,9 @@ def list_styles(
     who: CatalogReader,
     lab: LabParam,
     account_number: AccountParam,
-    lens_type: Literal["single_vision", "multifocal"] | None = None,
+    lens_type: Annotated[
+        Literal["single_vision", "multifocal"], Query(description="The lens type to list.")
+    ],
 ) -> Response:
     account = account_of(request, who, lab, account_number)
     with database(request).reading() as reader:
