@@ -14,6 +14,7 @@ from optihub.apidocs import install_api_docs
 from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key
 from optihub.auth.routes import install as install_authorization_server
 from optihub.auth.tokens import RevocationList, TokenService
+from optihub.dashboard import install as install_dashboard
 from optihub.db.session import Database
 from optihub.events.worker import DeliveryWorker
 from optihub.settings import Settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_operational_routes(app)
     install_api_docs(app)
     install_authorization_server(app)
+    install_dashboard(app)
     for surface in SURFACES:
         surface.install(app)
     return app

@@ -63,6 +63,8 @@ FORBIDDEN = {
     "optihub.web": ["optihub.auth", "optihub.surfaces", "optihub.services", "optihub.app"],
     "optihub.auth": ["optihub.surfaces", "optihub.app"],
     "optihub.surfaces.kit": ["optihub.app"],
+    # Pages call services and reads; they never reach into an API dialect.
+    "optihub.dashboard": ["optihub.surfaces", "optihub.app"],
 }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from optihub.db.models import Membership, User
+from optihub.db.models import Membership, Practice, User
 from optihub.reads.order_views import Reader
 
 
@@ -37,3 +37,22 @@ def member(reader: Reader, practice_id: int, email: str) -> StaffView | None:
         )
     ).first()
     return StaffView(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    practice_id: int
+    practice_name: str
+    role: str
+
+
+def memberships(reader: Reader, user_id: uuid.UUID) -> list[MembershipView]:
+    """The practices an active user belongs to (owner or staff), by name."""
+    rows = reader.execute(
+        select(Membership.practice_id, Practice.name, Membership.role)
+        .join(Practice, Practice.id == Membership.practice_id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.user_id == user_id, User.is_active.is_(True))
+        .order_by(Practice.name, Practice.id)
+    )
+    return [MembershipView(*row) for row in rows]

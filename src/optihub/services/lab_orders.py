@@ -28,11 +28,18 @@ from optihub.db.models import Order, Patient
 from optihub.domain import oma
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
-from optihub.errors import FieldError, ValidationFailed
+from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.reads import catalog
 from optihub.reads.catalog import LabAccountView
+from optihub.services import audit
 from optihub.services.context import Actor
-from optihub.services.orders import NewOrder, place_order
+from optihub.services.orders import (
+    NewOrder,
+    change_order_status,
+    get_order,
+    place_order,
+    rx_snapshot,
+)
 from optihub.services.patients import PatientDetails, create_patient
 from optihub.services.users import EMAIL_RE
 
@@ -273,35 +280,11 @@ def create_lab_order(
 
     Raises ``ValidationFailed`` with every violation, before anything is written.
     """
-    checked = _Checked()
-    _check_basics(session, actor, request, checked, submit=submit)
-    rx = _spectacle_rx(request.rx) if request.rx is not None else None
-    if rx is not None:
-        for violation in rx_rules.validate_spectacle_rx(rx, multifocal=True):
-            checked.add(_rx_path(violation.field), _rx_message(violation))
-    if checked.errors:
-        raise ValidationFailed(checked.errors)
-
+    checked, rx = _validated(session, actor, request, submit=submit)
     assert request.patient is not None and checked.account is not None
     patient = _patient_for(session, actor, request.patient)
     now = utcnow()
-    lab_fields: dict[str, Any] = {
-        "lab_id": checked.account.lab_id,
-        "lab_account_number": checked.account.account_number,
-        "lab_order_type": request.order_type,
-        "submission_type": request.submission_type,
-        "mounting_option": request.mounting_option,
-        "lab_services": list(request.services) if request.services else None,
-        "special_instructions": request.special_instructions,
-    }
-    if request.redo_data is not None:
-        lab_fields |= {
-            "redo_type": request.redo_data.type,
-            "redo_reason": request.redo_data.reason,
-            "redo_reference": request.redo_data.reference,
-        }
-    if request.multi_pair_data is not None:
-        lab_fields["multi_pair_reference"] = request.multi_pair_data.reference
+    lab_fields = _lab_fields(request, checked.account)
     if submit:
         lab_fields |= {"submitted_at": now, "submitted_by_user_id": actor.user_id}
     frame = request.frame
@@ -756,4 +739,243 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> Patient
         session,
         actor,
         PatientDetails(first_name=first, last_name=last, email=email, phone=phone),
+    )
+
+
+# -- validation and stored values shared by creating and finalizing ------------------------
+
+
+def _validated(
+    session: Session, actor: Actor, request: LabOrderRequest, *, submit: bool
+) -> tuple[_Checked, rx_rules.SpectacleRx | None]:
+    """Every rule (the submit rules when ``submit``); raises ``ValidationFailed`` with all
+    violations. Reads only: nothing is written."""
+    checked = _Checked()
+    _check_basics(session, actor, request, checked, submit=submit)
+    rx = _spectacle_rx(request.rx) if request.rx is not None else None
+    if rx is not None:
+        for violation in rx_rules.validate_spectacle_rx(rx, multifocal=True):
+            checked.add(_rx_path(violation.field), _rx_message(violation))
+    if checked.errors:
+        raise ValidationFailed(checked.errors)
+    return checked, rx
+
+
+def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:
+    """The order's lab-submission columns (redo and multi-pair ones cleared when absent)."""
+    redo, multi = request.redo_data, request.multi_pair_data
+    return {
+        "lab_id": account.lab_id,
+        "lab_account_number": account.account_number,
+        "lab_order_type": request.order_type,
+        "submission_type": request.submission_type,
+        "mounting_option": request.mounting_option,
+        "lab_services": list(request.services) if request.services else None,
+        "special_instructions": request.special_instructions,
+        "redo_type": redo.type if redo is not None else None,
+        "redo_reason": redo.reason if redo is not None else None,
+        "redo_reference": redo.reference if redo is not None else None,
+        "multi_pair_reference": multi.reference if multi is not None else None,
+    }
+
+
+# -- drafts: reviewed, edited, finalized or discarded in the dashboard ---------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A draft lab order and its stored values as the request that would create it."""
+
+    order: Order
+    request: LabOrderRequest
+
+
+def get_draft(
+    session: Session, practice_id: int, order_id: uuid.UUID, *, lock: bool = False
+) -> Draft:
+    """The practice's draft lab order (locked for a change when ``lock``).
+
+    A missing order, another practice's, and one that is no longer a draft are all
+    ``NotFound``: only drafts are reviewed.
+    """
+    try:
+        order = get_order(session, practice_id, order_id, lock=lock)
+    except NotFound:
+        raise NotFound("Draft order", order_id) from None
+    if order.status != OrderStatus.DRAFT.value:
+        raise NotFound("Draft order", order_id)
+    patient = session.get(Patient, order.patient_id) if order.patient_id is not None else None
+    return Draft(order, _stored_request(order, patient))
+
+
+def update_draft(
+    session: Session, actor: Actor, order_id: uuid.UUID, request: LabOrderRequest
+) -> Order:
+    """Replace a draft's values with ``request``, checked by the draft rules (those of
+    ``POST /v1/orders`` with ``mode: draft``), in the caller's transaction.
+
+    Raises ``NotFound`` (see ``get_draft``) and ``ValidationFailed`` with every violation,
+    before anything is written. A changed patient is found or created as on creation.
+    Emits no event (drafts are not announced until submitted); audits ``order.draft_updated``.
+    """
+    draft = get_draft(session, actor.practice_id, order_id, lock=True)
+    checked, rx = _validated(session, actor, request, submit=False)
+    _store(session, actor, draft, request, checked, rx)
+    audit.record(session, actor, "order.draft_updated", "order", draft.order.id)
+    return draft.order
+
+
+def submit_draft(
+    session: Session,
+    actor: Actor,
+    order_id: uuid.UUID,
+    request: LabOrderRequest | None = None,
+) -> Order:
+    """Finalize a draft: check ``request`` (the stored values when None) with the submit
+    rules, store it, record the submission (now, the acting user) and move the order
+    draft → received, in the caller's transaction.
+
+    Raises ``NotFound`` and ``ValidationFailed`` (every violation, nothing written). Emits
+    ``order.status_changed`` and records the change in the history (via
+    ``change_order_status``).
+    """
+    draft = get_draft(session, actor.practice_id, order_id, lock=True)
+    request = request if request is not None else draft.request
+    checked, rx = _validated(session, actor, request, submit=True)
+    _store(session, actor, draft, request, checked, rx)
+    draft.order.submitted_at = utcnow()
+    draft.order.submitted_by_user_id = actor.user_id
+    return change_order_status(session, actor, draft.order.id, OrderStatus.RECEIVED).order
+
+
+def discard_draft(session: Session, actor: Actor, order_id: uuid.UUID) -> Order:
+    """Cancel a draft (draft → cancelled) in the caller's transaction. Raises ``NotFound``;
+    emits ``order.status_changed`` and records the change in the history."""
+    draft = get_draft(session, actor.practice_id, order_id, lock=True)
+    return change_order_status(session, actor, draft.order.id, OrderStatus.CANCELLED).order
+
+
+def _store(
+    session: Session,
+    actor: Actor,
+    draft: Draft,
+    request: LabOrderRequest,
+    checked: _Checked,
+    rx: rx_rules.SpectacleRx | None,
+) -> None:
+    assert request.patient is not None and checked.account is not None
+    order = draft.order
+    if request.patient != draft.request.patient or order.patient_id is None:
+        order.patient_id = _patient_for(session, actor, request.patient).id
+    for name, value in _lab_fields(request, checked.account).items():
+        setattr(order, name, value)
+    order.type = (
+        OrderType.SPECTACLES if request.order_type == RX_ORDER_TYPE else OrderType.OTHER
+    ).value
+    order.rx_snapshot = rx_snapshot(rx) if rx is not None else None
+    order.lens = checked.lens if request.lens is not None else None
+    frame = request.frame
+    order.frame_details = _frame_details(frame) if frame is not None else None
+    order.frame_tracing = frame.tracing if frame is not None else None
+    order.shipping_address = _shipping(request.shipping)
+    order.updated_at = utcnow()
+    session.flush()
+
+
+def _stored_request(order: Order, patient: Patient | None) -> LabOrderRequest:
+    """An order's stored values as the request that would create it (catalog ids kept)."""
+
+    def number(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    def ref(value: Any) -> CatalogRef | None:
+        return None if value is None else CatalogRef(str(value), uuid.UUID(str(value)))
+
+    def prism(stored: dict[str, Any] | None) -> PrismInput | None:
+        if stored is None:
+            return None
+        return PrismInput(number(stored.get("amount")), stored.get("base") or None)
+
+    def eye(stored: dict[str, Any] | None) -> EyeInput | None:
+        if stored is None:
+            return None
+        return EyeInput(
+            sphere=number(stored.get("sphere")),
+            pd=number(stored.get("distance_pd")),
+            near_pd=number(stored.get("near_pd")),
+            cylinder=number(stored.get("cylinder")),
+            axis=stored.get("axis"),
+            add=number(stored.get("add")),
+            seg_height=number(stored.get("seg_height")),
+            oc_height=number(stored.get("oc_height")),
+            horizontal_prism=prism(stored.get("prism_horizontal")),
+            vertical_prism=prism(stored.get("prism_vertical")),
+        )
+
+    lens, frame, rx = order.lens, order.frame_details, order.rx_snapshot
+    shipping = order.shipping_address
+    redo = (order.redo_type, order.redo_reason, order.redo_reference)
+    return LabOrderRequest(
+        submission_type=order.submission_type,
+        order_type=order.lab_order_type,
+        lab=ref(order.lab_id),
+        account_number=order.lab_account_number,
+        patient=(
+            PatientInput(patient.first_name, patient.last_name, patient.email, patient.phone)
+            if patient is not None
+            else None
+        ),
+        mounting_option=order.mounting_option,
+        lens=(
+            LensInput(
+                style=ref(lens.get("style_id")),
+                material=ref(lens.get("material_id")),
+                color=ref(lens.get("color_id")),
+                coats=tuple(CatalogRef(c, uuid.UUID(c)) for c in lens.get("coat_ids") or ()),
+                tint=lens.get("tint"),
+                tint_instruction=lens.get("tint_instruction"),
+            )
+            if lens is not None
+            else None
+        ),
+        frame=(
+            FrameInput(
+                handling=frame.get("handling"),
+                manufacturer=frame.get("brand"),
+                model=frame.get("model"),
+                color=frame.get("color"),
+                sku=frame.get("sku"),
+                material=frame.get("material"),
+                eye_size=frame.get("eye_size"),
+                bridge=frame.get("bridge"),
+                temple=frame.get("temple"),
+                a=number(frame.get("a")),
+                b=number(frame.get("b")),
+                lens_ed=number(frame.get("ed")),
+                vertex=number(frame.get("vertex")),
+                pantoscopic_tilt=number(frame.get("pantoscopic_tilt")),
+                wrap=number(frame.get("wrap")),
+                tracing=order.frame_tracing,
+            )
+            if frame is not None
+            else None
+        ),
+        rx=(
+            RxInput(right_eye=eye(rx.get("right")), left_eye=eye(rx.get("left")))
+            if rx is not None
+            else None
+        ),
+        services=tuple(order.lab_services) if order.lab_services else None,
+        special_instructions=order.special_instructions,
+        redo_data=RedoInput(*redo) if any(v is not None for v in redo) else None,
+        multi_pair_data=(
+            MultiPairInput(order.multi_pair_reference)
+            if order.multi_pair_reference is not None
+            else None
+        ),
+        shipping=(
+            ShippingInput(**{k: shipping.get(k) for k in ShippingInput.__dataclass_fields__})
+            if shipping is not None
+            else None
+        ),
     )
