@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Receive, Scope, Send
 
 from optihub import __version__
 from optihub.apidocs import install_api_docs
@@ -20,7 +22,14 @@ from optihub.events.worker import DeliveryWorker
 from optihub.settings import Settings
 from optihub.surfaces import SURFACES
 from optihub.surfaces.kit import install_kit
-from optihub.web import RequestContextMiddleware, install_operational_routes
+from optihub.surfaces.kit.surface import Surfaces
+from optihub.web import (
+    HotRoutes,
+    RequestContextMiddleware,
+    hot_routes,
+    install_operational_routes,
+    skip_on_paths,
+)
 
 DESCRIPTION = """
 OptiHub keeps one store of practices, patients, prescriptions, frames and orders and speaks
@@ -45,6 +54,22 @@ def start_worker(app: FastAPI) -> DeliveryWorker:
     worker = build_worker(app)
     threading.Thread(target=worker.run_forever, name="webhook-worker", daemon=True).start()
     return worker
+
+
+class OptiHub(FastAPI):
+    """FastAPI, with the hot routes (``web.HotRoutes``) served before the application:
+    the health check and surfaces' hot reads on their happy path skip the middleware
+    stack, routing and dependency resolution; every other request, and every hot request
+    the handler declines, goes through the application as usual."""
+
+    hot_routes: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.hot_routes is not None:
+            scope["app"] = self
+            if await self.hot_routes.serve(scope, send):
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -74,7 +99,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if database is None:
             db.dispose()
 
-    app = FastAPI(
+    app = OptiHub(
         title="OptiHub",
         version=__version__,
         description=DESCRIPTION,
@@ -86,12 +111,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.instance_key = instance_key
     app.state.tokens = tokens
-    install_kit(app, settings.redis_url)
-    app.add_middleware(RequestContextMiddleware)
+    surfaces = install_kit(app, settings.redis_url)
     install_operational_routes(app)
     install_api_docs(app)
     install_authorization_server(app)
     install_dashboard(app)
     for surface in SURFACES:
         surface.install(app)
+    # Sessions (the sign-in cookie) are for the pages; API surfaces and the operational
+    # routes take bearer tokens or nothing, so the cookie is neither read nor refreshed there.
+    skip_on_paths(app, SessionMiddleware, lambda path: _sessionless(surfaces, path))
+    # Outermost of the app's own middleware: request ids, the access log and metrics.
+    app.add_middleware(RequestContextMiddleware)
+    app.hot_routes = hot_routes(app)
     return app
+
+
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _sessionless(surfaces: Surfaces, path: str) -> bool:
+    return path in OPERATIONAL_PATHS or surfaces.owner(path) is not None

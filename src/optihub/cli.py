@@ -174,6 +174,10 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=workers,
+        loop="uvloop",
+        http="httptools",
+        # OptiHub's own access log (JSON, with the request id) replaces uvicorn's.
+        access_log=False,
         log_config=None,
         proxy_headers=True,
     )

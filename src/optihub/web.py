@@ -4,10 +4,13 @@ kit's handlers.)"""
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 import time
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -15,10 +18,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optihub.db.session import Database
-from optihub.logging import get_logger
+from optihub.errors import OptiHubError
+from optihub.logging import access, get_logger
 
 log = get_logger("optihub.http")
 
@@ -57,6 +62,148 @@ def db_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
+# A hot route's handler: the response body of its happy path (a 200 JSON body), or None
+# (or an exception) to let the full application answer the request.
+HotHandler = Callable[[Scope], Awaitable[bytes | None]]
+
+
+@dataclass(frozen=True)
+class HotRoute:
+    """A GET the app answers itself when it can, before its middleware and routing.
+
+    ``route`` is the template the access log and metrics name (the framework route's
+    ``path``). The handler must do everything the framework route does on its happy path
+    (authentication, scopes, tenancy) and return the body; anything else (no token, a
+    refusal, a missing object, an unusual query string) it leaves to the framework route by
+    returning None or raising, and that route answers as it always does.
+    """
+
+    route: str
+    handler: HotHandler
+
+
+class HotRoutes:
+    """Hot routes by exact path, or by a prefix followed by one path segment."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, HotRoute] = {}
+        self._segment: dict[str, HotRoute] = {}
+
+    def add(self, path: str, route: str, handler: HotHandler) -> None:
+        self._exact[path] = HotRoute(route, handler)
+
+    def add_segment(self, prefix: str, route: str, handler: HotHandler) -> None:
+        """``prefix`` ends with ``/``; the handler reads the segment after it."""
+        assert prefix.endswith("/"), prefix
+        self._segment[prefix] = HotRoute(route, handler)
+
+    def find(self, path: str) -> HotRoute | None:
+        found = self._exact.get(path)
+        if found is None and self._segment:
+            head, slash, tail = path.rpartition("/")
+            if slash and tail:
+                found = self._segment.get(head + "/")
+        return found
+
+    async def serve(self, scope: Scope, send: Send) -> bool:
+        """Answer an HTTP request if it is a hot route's and its handler has the body, with
+        what ``RequestContextMiddleware`` adds (request id, access log, metrics); False
+        (nothing sent) when the application has to answer it."""
+        if scope["method"] != "GET":
+            return False
+        hot = self.find(scope["path"])
+        if hot is None:
+            return False
+        request_id = _request_id(scope["headers"])
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["request_id"] = request_id
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            started = time.perf_counter()
+            body = await self._body(hot, scope)
+            if body is None:
+                return False
+            rid = request_id.encode("latin-1")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-length", str(len(body)).encode()),
+                        (b"content-type", b"application/json"),
+                        (b"x-request-id", rid),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            elapsed = time.perf_counter() - started
+            _observe("GET", hot.route, 200, elapsed)
+            access("GET", scope["path"], hot.route, 200, round(elapsed * 1000, 2), request_id)
+            return True
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
+
+    @staticmethod
+    async def _body(hot: HotRoute, scope: Scope) -> bytes | None:
+        try:
+            return await hot.handler(scope)
+        except OptiHubError:
+            return None  # a refusal: the framework route answers it in its envelope
+        except Exception:
+            log.warning("hot_route_failed", route=hot.route, exc_info=True)
+            return None
+
+
+# Prometheus children by (method, route, status): ``labels()`` takes a lock and hashes the
+# label values on every call; the children it returns are the same objects each time.
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _observe(method: str, template: str, status: int, elapsed: float) -> None:
+    key = (method, template, status)
+    children = _metric_children.get(key)
+    if children is None:
+        if len(_metric_children) > 10_000:  # methods are client-chosen: keep it bounded
+            _metric_children.clear()
+        children = (
+            REQUESTS.labels(method, template, str(status)),
+            LATENCY.labels(method, template),
+        )
+        _metric_children[key] = children
+    children[0].inc()
+    children[1].observe(elapsed)
+
+
+class _RequestIds:
+    """``req_`` and 16 hex digits: unique, not secret (it is echoed and logged), so drawn
+    from a generator seeded from the OS once per process rather than a system call each."""
+
+    def __init__(self) -> None:
+        self._random = random.Random(secrets.randbits(128))  # noqa: S311 (ids, not secrets)
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self._random.seed(secrets.randbits(128))
+
+    def new(self) -> str:
+        return f"req_{self._random.getrandbits(64):016x}"
+
+
+_request_ids = _RequestIds()
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    incoming = b""
+    for name, value in headers:
+        if name == b"x-request-id":
+            incoming = value  # the last one wins
+    if 0 < len(incoming) <= 64:
+        return incoming.decode("latin-1")
+    return _request_ids.new()
+
+
 class RequestContextMiddleware:
     """Request id (``X-Request-Id``, echoed or generated), access log line and metrics.
 
@@ -70,10 +217,13 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 else "req_" + secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        # A hot route that declined the request has drawn its id already.
+        request_id = state.get("request_id") or _request_id(scope["headers"])
+        state["request_id"] = request_id
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
 
@@ -90,19 +240,42 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            _observe(method, template, status, elapsed)
+            access(method, scope["path"], template, status, round(elapsed * 1000, 2), request_id)
+            structlog.contextvars.reset_contextvars(**bound)
+
+
+class SkipOnPaths:
+    """Runs ``middleware`` (built over the same app) except on paths ``skip`` picks."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        middleware: type[Any],
+        skip: Callable[[str], bool],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        self.app = app
+        self.wrapped = middleware(app, *args, **kwargs)
+        self.skip = skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.skip(scope["path"]):
+            await self.app(scope, receive, send)
+        else:
+            await self.wrapped(scope, receive, send)
+
+
+def skip_on_paths(app: FastAPI, middleware: type[Any], skip: Callable[[str], bool]) -> None:
+    """Keep an added ``middleware`` (same place, same options) off the paths ``skip`` picks."""
+    for index, entry in enumerate(app.user_middleware):
+        if entry.cls is middleware:
+            app.user_middleware[index] = Middleware(
+                SkipOnPaths, middleware, skip, *entry.args, **entry.kwargs
             )
-            structlog.contextvars.unbind_contextvars("request_id")
 
 
 INDEX_PAGE = """<!doctype html>
@@ -120,14 +293,30 @@ INDEX_PAGE = """<!doctype html>
 """
 
 
+HEALTHZ = b'{"status":"ok"}'
+
+
+def hot_routes(app: FastAPI) -> HotRoutes:
+    """The app's hot routes (created on first use; the app serves them before anything)."""
+    routes: HotRoutes | None = getattr(app.state, "hot_routes", None)
+    if routes is None:
+        routes = app.state.hot_routes = HotRoutes()
+    return routes
+
+
 def install_operational_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def index() -> Response:
         return HTMLResponse(INDEX_PAGE)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Response:
+        return Response(HEALTHZ, media_type="application/json")
+
+    async def hot_healthz(_scope: Scope) -> bytes:
+        return HEALTHZ
+
+    hot_routes(app).add("/healthz", "/healthz", hot_healthz)
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> Response:

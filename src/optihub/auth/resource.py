@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
+from starlette.types import Scope
 
 from optihub.auth.tokens import InvalidToken, TokenService
 from optihub.domain.scopes import IMPLIED
@@ -53,24 +54,43 @@ def authenticate(request: Request) -> Principal:
             "invalid_request",
             "Access tokens in the query string are not accepted; use the Authorization header",
         )
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    principal = bearer_principal(_token_service(request), request.headers.get("authorization", ""))
+    request.state.principal = principal
+    return principal
+
+
+def bearer_principal(tokens: TokenService, authorization: str) -> Principal:
+    """The principal of an ``Authorization: Bearer`` header value, or ``AuthError``."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "invalid_token", "A bearer access token is required")
     try:
-        claims = _token_service(request).verify(token.strip())
+        claims = tokens.verify(token.strip())
     except InvalidToken as exc:
         raise AuthError(401, "invalid_token", exc.reason) from exc
     if not claims.practice_ids:
         raise AuthError(401, "invalid_token", "The access token grants no practice")
-    principal = Principal(
+    return Principal(
         subject=claims.subject,
         client_id=claims.client_id,
         scopes=claims.scopes,
         practice_ids=claims.practice_ids,
         jti=claims.jti,
     )
-    request.state.principal = principal
+
+
+async def scope_principal(scope: Scope, *scopes: str) -> Principal:
+    """``require_scopes(*scopes)`` for a raw ASGI request (the hot routes): the same checks,
+    the same ``AuthError``s. The caller refuses query strings that may carry a token."""
+    tokens: TokenService = scope["app"].state.tokens
+    await _fresh_caches(tokens)
+    authorization = ""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break  # the first one, as ``request.headers.get`` reads it
+    principal = bearer_principal(tokens, authorization)
+    _check_scopes(principal, scopes)
     return principal
 
 
@@ -93,6 +113,24 @@ def _refresh_caches(tokens: TokenService) -> None:
         tokens.keyring.load()
 
 
+async def _fresh_caches(tokens: TokenService) -> None:
+    if tokens.revocations.stale or tokens.keyring.stale:
+        # The periodic reloads touch the database: keep them off the event loop.
+        await run_in_threadpool(_refresh_caches, tokens)
+
+
+def _check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:
+    for scope in scopes:
+        if not principal.has(scope):
+            raise AuthError(
+                403,
+                "insufficient_scope",
+                f"The '{scope}' scope is required for this operation",
+                scope=scope,
+                granted=principal.scopes,
+            )
+
+
 def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """A dependency that authenticates and requires every one of ``scopes``.
 
@@ -100,20 +138,9 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
     """
 
     async def dependency(request: Request) -> Principal:
-        tokens = _token_service(request)
-        if tokens.revocations.stale or tokens.keyring.stale:
-            # The periodic reloads touch the database: keep them off the event loop.
-            await run_in_threadpool(_refresh_caches, tokens)
+        await _fresh_caches(_token_service(request))
         principal = authenticate(request)
-        for scope in scopes:
-            if not principal.has(scope):
-                raise AuthError(
-                    403,
-                    "insufficient_scope",
-                    f"The '{scope}' scope is required for this operation",
-                    scope=scope,
-                    granted=principal.scopes,
-                )
+        _check_scopes(principal, scopes)
         return principal
 
     dependency.required_scopes = scopes  # type: ignore[attr-defined]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,19 @@ def _refuse_nul(
         raise BadRequest(NUL_REFUSED)
 
 
+def refuse_nul(parameters: Any) -> None:
+    """The ``_refuse_nul`` check for statements sent on a raw DBAPI connection."""
+    if parameters and _has_nul(parameters):
+        raise BadRequest(NUL_REFUSED)
+
+
+# Threads that may hold a connection at once: FastAPI's thread pool (anyio's default limiter,
+# 40 tokens), the event loop's reads, the webhook worker and the periodic cache reloads.
+POOL_SIZE = 40
+POOL_OVERFLOW = 10
+SQLITE_MMAP_BYTES = 2 << 30  # SQLite caps it at its compile-time maximum (2 GiB by default)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
@@ -50,6 +65,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Reads map the file instead of copying each page in with a system call.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 
@@ -80,6 +97,13 @@ def _make_engine(parsed: Any, url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and "poolclass" not in kwargs:
+            # One pooled connection per thread that may read at once: an overflow connection
+            # is opened (and its PRAGMAs run) and closed again for every request that uses it.
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+            # The most recently used connection first: its page cache is the warm one.
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
@@ -98,8 +122,9 @@ def _make_engine(parsed: Any, url: str, **kwargs: Any) -> Engine:
         url = str(parsed.set(drivername="postgresql+psycopg"))
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+        kwargs.setdefault("pool_use_lifo", True)
     return create_engine(url, **kwargs)
 
 
@@ -109,6 +134,9 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self._own: tuple[int, threading.Thread, Any, Any] | None = None
+        self._binary_results = self.engine.dialect.name == "postgresql"
+        self._own_lock = threading.Lock()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(optihub_read_only=True), expire_on_commit=False
@@ -130,5 +158,57 @@ class Database:
         with self.engine.connect().execution_options(optihub_read_only=True) as connection:
             yield connection
 
+    def fetch_raw(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """The rows of one read-only statement in the DBAPI's own parameter style, on this
+        thread's own connection in autocommit mode: no pool checkout, no transaction to
+        begin or roll back, no SQLAlchemy execution layer (for the hottest reads).
+
+        One statement sees one snapshot and leaves nothing open. The connection belongs to
+        the first thread that asks (the event loop's, in a server); other threads use a
+        pooled one. A connection that fails is dropped, and the next call opens another.
+        """
+        refuse_nul(parameters)
+        own = self._own
+        if own is None or own[0] != threading.get_ident():
+            own = self._claim()
+            if own is None:
+                pooled = self.engine.raw_connection()
+                try:
+                    cursor = pooled.cursor()
+                    cursor.execute(sql, parameters)
+                    return list(cursor.fetchall())
+                finally:
+                    pooled.close()  # the pool rolls back what the statement began
+        try:
+            if self._binary_results:  # psycopg: bytea as bytes, not hex text to decode
+                return own[2].execute(sql, parameters, binary=True).fetchall()  # type: ignore[no-any-return]
+            return own[2].execute(sql, parameters).fetchall()  # type: ignore[no-any-return]
+        except Exception:
+            self._release()
+            raise
+
+    def _claim(self) -> tuple[int, threading.Thread, Any, Any] | None:
+        """This thread's own connection, opened if no live thread holds one (else None)."""
+        with self._own_lock:
+            if self._own is not None and self._own[1].is_alive():
+                return None
+            self._release()
+            pooled = self.engine.raw_connection()
+            driver = pooled.driver_connection
+            pooled.detach()  # closed for real when released, never returned to the pool
+            if self.engine.dialect.name == "postgresql":
+                driver.rollback()  # the pool's pre-ping may have begun a transaction
+                driver.autocommit = True
+            self._own = (threading.get_ident(), threading.current_thread(), driver, pooled)
+            return self._own
+
+    def _release(self) -> None:
+        own, self._own = self._own, None
+        if own is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                own[3].close()
+
     def dispose(self) -> None:
+        with self._own_lock:
+            self._release()
         self.engine.dispose()

@@ -10,11 +10,14 @@ storage (an order changed by a process without that projection) is rendered on t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Dialect, and_, func, select
 
 from optihub.db.models import Order, OrderCount, OrderDocument
+from optihub.db.session import Database
 from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound
 from optihub.reads import documents
@@ -38,6 +41,8 @@ __all__ = [
     "ViewPage",
     "detail",
     "page",
+    "stored_detail",
+    "stored_page",
     "total",
     "view",
     "views",
@@ -183,3 +188,160 @@ def view(
     if not found:
         raise NotFound("Order", order_id)
     return found[0]
+
+
+# --- the hot reads ---------------------------------------------------------------------------
+#
+# ``stored_page`` and ``stored_detail`` answer the two reads every poller repeats (a page of
+# newest orders filtered by status at most, one order by id) with plain SQL on the thread's
+# own DBAPI connection (``Database.fetch_raw``): the statements ``page``, ``total`` and
+# ``detail`` build with SQLAlchemy Core (same joins, same ``practice_id`` filter first, same
+# order), without building, caching and executing a Core statement each time, which costs
+# ten times the query itself. Any other filter, an empty page, and a page with a document
+# missing from storage go through Core.
+
+_DOCUMENT_JOIN = (
+    "FROM orders LEFT OUTER JOIN order_documents"
+    " ON order_documents.practice_id = orders.practice_id"
+    " AND order_documents.order_id = orders.id AND order_documents.projection = {p}"
+    " WHERE orders.practice_id = {p}"
+)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _in_list(column: str, count: int, placeholder: str, negate: bool = False) -> str:
+    marks = ", ".join([placeholder] * count)
+    return f" AND {column} {'NOT IN' if negate else 'IN'} ({marks})"
+
+
+class _HotSQL:
+    """The hot statements in one dialect's parameter style, by the shape of their filter."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.p = _PLACEHOLDERS[dialect.paramstyle]
+        processor = Order.__table__.c.id.type.dialect_impl(dialect).bind_processor(dialect)
+        self.order_id: Callable[[uuid.UUID], Any] = processor or (lambda value: value)
+        self._pages: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Any] = {}
+        self._details: dict[int, str] = {}
+
+    def _where(self, statuses: int, hidden: int) -> str:
+        sql = _DOCUMENT_JOIN.format(p=self.p)
+        if statuses >= 0:
+            sql += _in_list("orders.status", statuses, self.p)
+        if hidden:
+            sql += _in_list("orders.status", hidden, self.p, negate=True)
+        return sql
+
+    def page(
+        self, statuses: tuple[str, ...] | None, hidden: tuple[str, ...]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The page, each row with the total (the sum of the kept counts of the statuses the
+        filter covers, which it returns as well): one statement, so one snapshot and one
+        round trip."""
+        key = (statuses, hidden)
+        found = self._pages.get(key)
+        if found is None:
+            counted = tuple(
+                status
+                for status in ([s.value for s in OrderStatus] if statuses is None else statuses)
+                if status not in hidden
+            )
+            # Only placeholders and fixed names go into the text; values are parameters.
+            total = "0"
+            if counted:
+                total = (
+                    "(SELECT coalesce(sum(order_counts.count), 0) FROM order_counts"  # noqa: S608
+                    f" WHERE order_counts.practice_id = {self.p}"
+                    f"{_in_list('order_counts.status', len(counted), self.p)})"
+                )
+            where = self._where(-1 if statuses is None else len(statuses), len(hidden))
+            sql = (
+                f"SELECT order_documents.summary, {total} {where}"
+                f" ORDER BY orders.created_at DESC, orders.id DESC LIMIT {self.p} OFFSET {self.p}"
+            )
+            if len(self._pages) > 1000:  # filters are client-chosen: keep it bounded
+                self._pages.clear()
+            found = self._pages[key] = (sql, counted)
+        return found
+
+    def detail(self, hidden: int) -> str:
+        sql = self._details.get(hidden)
+        if sql is None:
+            sql = self._details[hidden] = (
+                "SELECT orders.id, order_documents.summary, order_documents.detail_extra "
+                f"{self._where(-1, hidden)} AND orders.id = {self.p}"
+            )
+        return sql
+
+
+_hot_sql: dict[tuple[str, str, str], _HotSQL | None] = {}
+
+
+def _hot(db: Database) -> _HotSQL | None:
+    """The database's hot statements (None: a dialect they are not written for)."""
+    dialect = db.engine.dialect
+    key = (dialect.name, dialect.driver, dialect.paramstyle)
+    if key not in _hot_sql:
+        supported = dialect.name in {"sqlite", "postgresql"} and dialect.paramstyle in _PLACEHOLDERS
+        _hot_sql[key] = _HotSQL(dialect) if supported else None
+    return _hot_sql[key]
+
+
+def stored_page(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    flt: OrderFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    sort: Sort = Sort.NEWEST,
+    with_last: bool = False,
+) -> DocumentPage:
+    """``page`` with its own connection: the hot statement when the filter is by status
+    only and the sort is newest first, else SQLAlchemy Core."""
+    simple = flt.by_status_only and sort is Sort.NEWEST and not with_last
+    hot = _hot(db) if simple and (flt.statuses is None or flt.statuses) else None
+    if hot is not None:
+        statuses = None if flt.statuses is None else tuple(flt.statuses)
+        sql, counted = hot.page(statuses, tuple(flt.hidden_statuses))
+        parameters: list[Any] = [practice_id, *counted] if counted else []
+        parameters += [projection, practice_id, *(statuses or ()), *flt.hidden_statuses]
+        parameters += [limit, offset]
+        rows = db.fetch_raw(sql, parameters)
+        items = [row[0] for row in rows]
+        # No rows: no total either. A document missing: Core renders it.
+        if items and None not in items:
+            return DocumentPage(items, int(rows[0][1]))
+    with db.reading() as reader:
+        return page(
+            reader,
+            practice_id,
+            projection,
+            flt,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            with_last=with_last,
+        )
+
+
+def stored_detail(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    order_id: uuid.UUID,
+    hidden_statuses: tuple[str, ...] = (),
+) -> bytes:
+    """``detail`` on a connection of its own (the hot statement when the document is stored)."""
+    hot = _hot(db)
+    if hot is not None:
+        parameters = [projection, practice_id, *hidden_statuses, hot.order_id(order_id)]
+        rows = db.fetch_raw(hot.detail(len(hidden_statuses)), parameters)
+        if not rows:
+            raise NotFound("Order", order_id)
+        row = rows[0]
+        if row[1] is not None:
+            return documents.detail_bytes(row[1], row[2])
+    with db.reading() as reader:
+        return detail(reader, practice_id, projection, order_id, hidden_statuses)

@@ -26,6 +26,7 @@ from optihub.reads import documents
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
 from optihub.surfaces.kit.vocabulary import translate_transition
+from optihub.web import HotRoutes, hot_routes
 
 log = get_logger("optihub.http")
 
@@ -75,6 +76,10 @@ class Surface:
     # The dialect's status for a problem's status, where its document says otherwise
     # (e.g. a dialect that answers every validation failure with 400, not 422).
     statuses: Mapping[int, int] = field(default_factory=dict)
+    # Registers the dialect's hot routes (``web.HotRoutes``): reads answered before the
+    # framework on their happy path. Not used when the surface rate-limits (the limit is a
+    # dependency of its routes).
+    hot_routes: Callable[[HotRoutes, str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, path: str) -> bool:
@@ -104,6 +109,8 @@ class Surface:
         )
         if self.projection is not None:
             documents.register(self.projection)
+        if self.hot_routes is not None and self.rate_limit is None:
+            self.hot_routes(hot_routes(app), self.prefix)
 
     def check_scopes(self) -> None:
         """Refuse to install a surface whose routes and scope table disagree."""

@@ -7,15 +7,18 @@ transaction each (``DbSession``).
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.types import Scope
 
-from optihub.auth.resource import Principal, require_scopes
+from optihub.auth.resource import Principal, require_scopes, scope_principal
+from optihub.db.session import Database
 from optihub.errors import FieldError, ValidationFailed
 from optihub.reads import frames as frame_reads
 from optihub.reads import orders as order_reads
@@ -28,12 +31,13 @@ from optihub.services.context import Actor
 from optihub.surfaces import kit
 from optihub.surfaces.partner import projection, schemas
 from optihub.surfaces.partner.mapping import HIDDEN, HIDDEN_FROM_PARTNERS, STATUSES
-from optihub.web import DbSession, database
+from optihub.web import DbSession, HotRoutes, database
 
 SURFACE = "partner"
 router = APIRouter(tags=["Partner API (Eyekiosk dialect)"])
 
-OrdersRead = Annotated[Principal, Depends(require_scopes("orders:read"))]
+ORDERS_READ = ("orders:read",)
+OrdersRead = Annotated[Principal, Depends(require_scopes(*ORDERS_READ))]
 OrdersFull = Annotated[Principal, Depends(require_scopes("orders:full"))]
 FramesRead = Annotated[Principal, Depends(require_scopes("frames:read"))]
 PrescriptionsRead = Annotated[Principal, Depends(require_scopes("prescriptions:read"))]
@@ -41,7 +45,9 @@ InventoryWrite = Annotated[Principal, Depends(require_scopes("inventory:write"))
 WebhooksRead = Annotated[Principal, Depends(require_scopes("webhooks:read"))]
 WebhooksWrite = Annotated[Principal, Depends(require_scopes("webhooks:write"))]
 
-Limit = kit.limit_param(100)
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+Limit = kit.limit_param(MAX_LIMIT)
 Offset = kit.Offset
 
 # Changes younger than this are held back from polls until they settle, so a transaction
@@ -66,7 +72,7 @@ def page_body(items: list[bytes], pagination: dict[str, object]) -> bytes:
 async def get_orders(
     request: Request,
     principal: OrdersRead,
-    limit: Limit = 20,
+    limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
     status: Annotated[str | None, Query(description="Comma-separated partner statuses")] = None,
     since: Annotated[
@@ -78,34 +84,99 @@ async def get_orders(
     ] = None,
 ) -> Response:
     practice_id = kit.single_practice(principal)
+    body = _orders_page(database(request), practice_id, limit, offset, status, since, cursor)
+    return kit.raw_json(body)
+
+
+def _orders_page(
+    db: Database,
+    practice_id: int,
+    limit: int,
+    offset: int,
+    status: str | None,
+    since: datetime | None,
+    cursor: str | None,
+) -> bytes:
     poll = kit.Poll.of(since, cursor, offset)
     flt = OrderFilter(
         statuses=kit.status_filter(status, STATUSES, HIDDEN_FROM_PARTNERS),
         hidden_statuses=HIDDEN,
         **poll.window(SETTLE),
     )
-    with database(request).reading() as reader:
-        page = order_reads.page(
-            reader,
-            practice_id,
-            SURFACE,
-            flt,
-            limit=limit,
-            offset=offset,
-            sort=Sort.UPDATED if poll.active else Sort.NEWEST,
-            with_last=poll.active,
-        )
+    page = order_reads.stored_page(
+        db,
+        practice_id,
+        SURFACE,
+        flt,
+        limit=limit,
+        offset=offset,
+        sort=Sort.UPDATED if poll.active else Sort.NEWEST,
+        with_last=poll.active,
+    )
     pagination = kit.offset_page(page.total, limit, offset, len(page.items))
     if poll.active:
         pagination["next_cursor"] = poll.next_cursor(page.last)
-    return kit.raw_json(page_body(page.items, pagination))
+    return page_body(page.items, pagination)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail, summary="One order")
 async def get_order(order_id: uuid.UUID, request: Request, principal: OrdersRead) -> Response:
     practice_id = kit.single_practice(principal)
-    with database(request).reading() as reader:
-        return kit.raw_json(order_reads.detail(reader, practice_id, SURFACE, order_id, HIDDEN))
+    db = database(request)
+    return kit.raw_json(order_reads.stored_detail(db, practice_id, SURFACE, order_id, HIDDEN))
+
+
+# Hot routes (``web.HotRoutes``): the order list and detail answered before the application
+# on their happy path, with the checks ``OrdersRead`` and ``kit.single_practice`` make and
+# the same reads; any other query string, and every refusal, is left to the routes above.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_PAGE_PARAMETERS = {"limit": (1, MAX_LIMIT), "offset": (0, kit.MAX_OFFSET)}
+
+
+def _page_query(query_string: bytes) -> dict[str, int] | None:
+    """``limit`` and ``offset`` as plain in-range integers, each at most once, and nothing
+    else; None for any other query string (the route validates it)."""
+    found: dict[str, int] = {}
+    if not query_string:
+        return found
+    for pair in query_string.split(b"&"):
+        key, eq, value = pair.partition(b"=")
+        name = key.decode("latin-1")
+        bounds = _PAGE_PARAMETERS.get(name)
+        if bounds is None or not eq or name in found or not value.isdigit() or len(value) > 9:
+            return None
+        number = int(value)
+        if not bounds[0] <= number <= bounds[1]:
+            return None
+        found[name] = number
+    return found
+
+
+async def _hot_orders(scope: Scope) -> bytes | None:
+    query = _page_query(scope["query_string"])
+    if query is None:
+        return None
+    principal = await scope_principal(scope, *ORDERS_READ)
+    practice_id = kit.single_practice(principal)
+    limit, offset = query.get("limit", DEFAULT_LIMIT), query.get("offset", 0)
+    return _orders_page(scope["app"].state.db, practice_id, limit, offset, None, None, None)
+
+
+async def _hot_order(scope: Scope) -> bytes | None:
+    raw = scope["path"].rpartition("/")[2]
+    if scope["query_string"] or not _CANONICAL_UUID.fullmatch(raw):
+        return None
+    principal = await scope_principal(scope, *ORDERS_READ)
+    practice_id = kit.single_practice(principal)
+    db = scope["app"].state.db
+    return order_reads.stored_detail(db, practice_id, SURFACE, uuid.UUID(raw), HIDDEN)
+
+
+def install_hot_routes(routes: HotRoutes, prefix: str) -> None:
+    """Register the order list and detail as hot routes under the surface's ``prefix``."""
+    paths = {getattr(r, "endpoint", None): getattr(r, "path", "") for r in router.routes}
+    routes.add(prefix + "/orders", paths[get_orders], _hot_orders)
+    routes.add_segment(prefix + "/orders/", paths[get_order], _hot_order)
 
 
 @router.patch("/orders/{order_id}", response_model=schemas.OrderDetail, summary="Change status")
