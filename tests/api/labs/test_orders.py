@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optihub.db.base import utcnow
 from optihub.db.models import (
     AuditEntry,
     Event,
@@ -20,6 +22,7 @@ from optihub.db.models import (
     OrderStatusChange,
     Patient,
     User,
+    WebhookDelivery,
 )
 from optihub.domain.orders import OrderStatus
 from optihub.services.context import Actor
@@ -859,3 +862,32 @@ def test_an_order_created_through_post_is_listed(lab, lab_world):
     created = lab.post(ORDERS, json=valid_body(lab_world, mode="draft")).json()
     [shown] = list_of(lab, lab_world).json()["data"]
     assert shown == {k: v for k, v in created.items() if k != "url"}
+
+
+def test_a_placed_order_is_delivered_to_a_partner_webhook_as_order_created(
+    lab, lab_world, client, issue_token, db, app
+):
+    """From the lab-order API to a partner's webhook subscriber: the relay renders the event
+    in the partner shape, and the subscription's deliveries name the order."""
+    from optihub.events.relay import relay_events
+
+    token = issue_token(lab_world.practice_id, "webhooks:read webhooks:write")
+    auth = {"Authorization": f"Bearer {token}"}
+    hook = client.post(
+        "/api/v1/partner/webhooks",
+        json={"url": "http://127.0.0.1:9/hooks", "events": ["order.created"]},
+        headers=auth,
+    )
+    assert hook.status_code == 201, hook.text
+    order_id = order_row(db, lab.post(ORDERS, json=valid_body(lab_world)).json()["id"]).id
+    with db.transaction() as s:
+        relay_events(s, utcnow(), app.state.surfaces.webhook_renderers())
+    deliveries = client.get(
+        f"/api/v1/partner/webhooks/{hook.json()['id']}/deliveries", headers=auth
+    ).json()["data"]
+    assert [(d["event_type"], d["status"]) for d in deliveries] == [("order.created", "pending")]
+    with db.reading() as reader:
+        payload = reader.scalar(select(WebhookDelivery.payload))
+    body = orjson.loads(payload)
+    assert body["type"] == "order.created"
+    assert body["data"]["id"] == str(order_id)
