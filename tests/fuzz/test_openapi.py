@@ -24,7 +24,6 @@ tests/api/oauth and tests/browser cover them.
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 import uuid
@@ -35,25 +34,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import select
 
 from tests.conftest import _empty_all_tables
+from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE
 
-# Generated cases per operation; raise it for a deeper local run (OPTIHUB_FUZZ_EXAMPLES=500).
-MAX_EXAMPLES = int(os.environ.get("OPTIHUB_FUZZ_EXAMPLES", "25"))
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    response_schema_conformance,
-    negative_data_rejection,
-]
 # Operations left out, by label ("GET /path"), with the reason. Keep it the only place.
 EXCLUDED: dict[str, str] = {}
 PARTNER = "/api/v1/partner"
@@ -163,35 +148,13 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
     _empty_all_tables(db)
 
 
-# Generation never learns from responses (ids, error messages): they differ from run to run
-# (random UUIDs, timestamps), and learning from them would make the cases differ too.
-REPRODUCIBLE = schemathesis.Config.from_dict(
-    {
-        "phases": {
-            "coverage": {"extra-data-sources": {"responses": False}},
-            "fuzzing": {
-                "extra-data-sources": {"responses": False},
-                "error-feedback": {"enabled": False},
-            },
-        }
-    }
-)
 schema = schemathesis.openapi.from_dict(openapi_document(), config=REPRODUCIBLE)
 if EXCLUDED:
     schema = schema.exclude(name=list(EXCLUDED))
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    # No shrinking: a failure is reported as found (still a complete curl reproduction);
-    # shrinking a server error re-runs it dozens of times and costs minutes.
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
+@BOUNDED
 def test_operation(case, fuzzed):
     fuzzed.aim_at_real_rows(case)
     # The document was read once at import; each backend's app answers (in-process, ASGI),

@@ -41,7 +41,6 @@ missing (schemathesis 4.32 lets a 200 to a "Missing `x` at query" case pass, see
 from __future__ import annotations
 
 import copy
-import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -51,26 +50,13 @@ import jsonschema_rs
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import select
 
 from tests.conftest import _empty_all_tables
 from tests.conftest import testdata_dir as shared_testdata
+from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE
 
-MAX_EXAMPLES = int(os.environ.get("OPTIHUB_FUZZ_EXAMPLES", "25"))
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    response_schema_conformance,
-    negative_data_rejection,
-]
 LAB_SCOPES = "lab_orders:write lab_orders:read lab_catalog:read"
 # The combined document: every operation OptiHub must satisfy as a whole (the four split
 # files hold the same paths and components, one tag each).
@@ -508,30 +494,11 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
     _empty_all_tables(db)
 
 
-# Generation never learns from responses (ids, messages differ from run to run).
-REPRODUCIBLE = schemathesis.Config.from_dict(
-    {
-        "phases": {
-            "coverage": {"extra-data-sources": {"responses": False}},
-            "fuzzing": {
-                "extra-data-sources": {"responses": False},
-                "error-feedback": {"enabled": False},
-            },
-        }
-    }
-)
 schema = schemathesis.openapi.from_dict(vendor_document(), config=REPRODUCIBLE)
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
+@BOUNDED
 def test_vendor_operation(case, fuzzed):
     fuzzed.aim(case)
     # The token call takes no bearer token (the vendor's `security: []`).
