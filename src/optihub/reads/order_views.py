@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from sqlalchemy.orm import Session
@@ -369,7 +369,7 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
         .order_by(OrderLine.order_id, OrderLine.position)
     )
     for order_id, *line in line_rows:
-        lines[order_id].append(LineView(*line))
+        lines[order_id].append(LineView(*cast("list[Any]", line)))
     history: defaultdict[uuid.UUID, list[HistoryView]] = defaultdict(list)
     change_rows = reader.execute(
         select(
@@ -387,7 +387,7 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
         .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
     )
     for order_id, *change in change_rows:
-        history[order_id].append(HistoryView(*change))
+        history[order_id].append(HistoryView(*cast("list[Any]", change)))
     for key, order in by_id.items():
         order.lines = lines.get(key, [])
         order.history = history.get(key, [])

@@ -104,7 +104,7 @@ def page(
 ) -> DocumentPage:
     """A page of the projection's list items, in ``sort`` order."""
     doc = OrderDocument
-    columns = [doc.summary] + ([Order.updated_at, Order.id] if with_last else [])
+    columns: list[Any] = [doc.summary] + ([Order.updated_at, Order.id] if with_last else [])
     rows = reader.execute(
         select(*columns)
         .select_from(Order)
