@@ -170,10 +170,13 @@ def views(
     limit: int,
     offset: int = 0,
     sort: Sort = Sort.NEWEST,
+    with_total: bool = True,
 ) -> ViewPage:
-    """A page of plain views, for surfaces that shape something other than the order."""
+    """A page of plain views, for surfaces that shape something other than the order.
+    ``with_total=False`` skips counting (keyset lists that only say whether more follow);
+    ``total`` is then the page's length."""
     found = load(reader, practice_id, where(practice_id, flt), ordering(sort), limit, offset)
-    return ViewPage(found, total(reader, practice_id, flt))
+    return ViewPage(found, total(reader, practice_id, flt) if with_total else len(found))
 
 
 def view(

@@ -213,7 +213,7 @@ def _cursor_position(
             order_id=order_id, lab_id=base.lab_id, lab_account_number=base.lab_account_number
         )
         with database(request).reading() as reader:
-            found = order_reads.views(reader, who.practice_id, flt, limit=1).views
+            found = order_reads.views(reader, who.practice_id, flt, limit=1, with_total=False).views
     if not found:
         raise BadRequest(
             f"{param}: no order {raw} in this lab account's list",
@@ -270,7 +270,9 @@ def list_orders(
         flt, sort = replace(base, newer_than=position), Sort.OLDEST
     # One row past the page says whether there are more in the direction of travel.
     with database(request).reading() as reader:
-        found = order_reads.views(reader, who.practice_id, flt, limit=limit + 1, sort=sort).views
+        found = order_reads.views(
+            reader, who.practice_id, flt, limit=limit + 1, sort=sort, with_total=False
+        ).views
     page = found[:limit]
     if sort is Sort.OLDEST:
         page.reverse()
