@@ -100,6 +100,19 @@ def _find_draft(
     return None
 
 
+def _open_draft(
+    request: Request, session: Session, raw_id: str, *, lock: bool = False
+) -> tuple[User, Actor, lab_orders.Draft] | Response:
+    """The signed-in user's draft, or the answer instead: the sign-in redirect, or 404."""
+    user = signed_in_user(request, session)
+    if user is None:
+        return login_redirect(request)
+    found = _find_draft(session, user, raw_id, lock=lock)
+    if found is None:
+        return not_found(request)
+    return user, *found
+
+
 def _tracing_svg(frame: lab_orders.FrameInput | None) -> Markup | None:
     if frame is None or frame.tracing is None:
         return None
@@ -194,13 +207,10 @@ def _list_item(view: OrderView, labs: dict[Any, str]) -> dict[str, Any]:
 
 @router.get(DRAFTS + "/{order_id}")
 def draft_page(order_id: str, request: Request, session: DbSession) -> Response:
-    user = signed_in_user(request, session)
-    if user is None:
-        return login_redirect(request)
-    found = _find_draft(session, user, order_id)
-    if found is None:
-        return not_found(request)
-    actor, draft = found
+    opened = _open_draft(request, session, order_id)
+    if isinstance(opened, Response):
+        return opened
+    _user, actor, draft = opened
     return _review(request, session, actor, draft, forms.values_of(draft.request))
 
 
@@ -211,13 +221,10 @@ def save_draft(order_id: str, request: Request, params: Params, session: DbSessi
     pairs = params["form"]
     if (refused := check_csrf(request, dict(pairs))) is not None:
         return refused
-    user = signed_in_user(request, session)
-    if user is None:
-        return login_redirect(request)
-    found = _find_draft(session, user, order_id, lock=True)
-    if found is None:
-        return not_found(request)
-    actor, draft = found
+    opened = _open_draft(request, session, order_id, lock=True)
+    if isinstance(opened, Response):
+        return opened
+    user, actor, draft = opened
     values = forms.values_from(pairs)
     tracing = draft.request.frame.tracing if draft.request.frame is not None else None
     parsed = forms.parse(values, tracing)
@@ -246,13 +253,10 @@ def save_draft(order_id: str, request: Request, params: Params, session: DbSessi
 def discard(order_id: str, request: Request, params: Params, session: DbSession) -> Response:
     if (refused := check_csrf(request, dict(params["form"]))) is not None:
         return refused
-    user = signed_in_user(request, session)
-    if user is None:
-        return login_redirect(request)
-    found = _find_draft(session, user, order_id, lock=True)
-    if found is None:
-        return not_found(request)
-    actor, draft = found
+    opened = _open_draft(request, session, order_id, lock=True)
+    if isinstance(opened, Response):
+        return opened
+    _user, actor, draft = opened
     order = lab_orders.discard_draft(session, actor, draft.order.id)
     request.session["flash"] = f"Draft {order.number} was discarded."
     return see_other(DRAFTS)

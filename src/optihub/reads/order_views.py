@@ -141,6 +141,14 @@ class Keyset:
     at: datetime
     id: uuid.UUID
 
+    def after(self, at: Any, key: Any) -> ColumnElement[bool]:
+        """Rows strictly past this position in ascending (``at``, ``key``) order."""
+        return or_(at > self.at, and_(at == self.at, key > self.id))
+
+    def before(self, at: Any, key: Any) -> ColumnElement[bool]:
+        """Rows strictly before this position in ascending (``at``, ``key``) order."""
+        return or_(at < self.at, and_(at == self.at, key < self.id))
+
 
 @dataclass(frozen=True)
 class OrderFilter:
@@ -204,12 +212,7 @@ def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
     if flt.external_id is not None:
         conditions.append(Order.external_id == flt.external_id)
     if flt.after is not None:
-        conditions.append(
-            or_(
-                Order.updated_at > flt.after.at,
-                and_(Order.updated_at == flt.after.at, Order.id > flt.after.id),
-            )
-        )
+        conditions.append(flt.after.after(Order.updated_at, Order.id))
     if flt.settled_before is not None:
         conditions.append(Order.updated_at <= flt.settled_before)
     if flt.lab_id is not None:
@@ -225,11 +228,9 @@ def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
     if flt.created_until is not None:
         conditions.append(Order.created_at <= flt.created_until)
     if flt.older_than is not None:
-        at, key = flt.older_than.at, flt.older_than.id
-        conditions.append(or_(Order.created_at < at, and_(Order.created_at == at, Order.id < key)))
+        conditions.append(flt.older_than.before(Order.created_at, Order.id))
     if flt.newer_than is not None:
-        at, key = flt.newer_than.at, flt.newer_than.id
-        conditions.append(or_(Order.created_at > at, and_(Order.created_at == at, Order.id > key)))
+        conditions.append(flt.newer_than.after(Order.created_at, Order.id))
     return and_(*conditions)
 
 

@@ -105,13 +105,6 @@ def _where(practice_id: int, flt: PatientFilter) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _after(position: Keyset) -> ColumnElement[bool]:
-    return or_(
-        Patient.updated_at > position.at,
-        and_(Patient.updated_at == position.at, Patient.id > position.id),
-    )
-
-
 def page(
     reader: Reader,
     practice_id: int,
@@ -133,7 +126,7 @@ def page(
         ordering = (Patient.last_name.asc(), Patient.first_name.asc(), Patient.id.asc())
     statement = select(*_COLUMNS).where(condition)
     if after is not None:
-        statement = statement.where(_after(after))
+        statement = statement.where(after.after(Patient.updated_at, Patient.id))
     rows = reader.execute(statement.order_by(*ordering).limit(limit).offset(offset))
     return PatientPage([PatientView(*row) for row in rows], int(total))
 

@@ -130,13 +130,6 @@ def _where(practice_id: int, flt: PrescriptionFilter) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _after(position: Keyset) -> ColumnElement[bool]:
-    return or_(
-        Prescription.updated_at > position.at,
-        and_(Prescription.updated_at == position.at, Prescription.id > position.id),
-    )
-
-
 def eyes(
     reader: Reader, practice_id: int, prescription_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, EyeView]]:
@@ -187,7 +180,7 @@ def page(
         ordering = (Prescription.issued_on.desc(), Prescription.id.desc())
     statement = select(*_COLUMNS).where(condition)
     if after is not None:
-        statement = statement.where(_after(after))
+        statement = statement.where(after.after(Prescription.updated_at, Prescription.id))
     rows = reader.execute(statement.order_by(*ordering).limit(limit).offset(offset))
     return PrescriptionPage(_views(reader, practice_id, rows), int(total))
 
