@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         yield
         if worker is not None:
             worker.close()
+        await db.close_async_reads()  # this loop's; the next loop (a test's) opens its own
         if database is None:
             db.dispose()
 

@@ -192,3 +192,75 @@ def test_a_missing_document_is_rendered_on_the_fly_and_rebuild_stores_it(
     assert documents.missing_count(db) == 1
     assert documents.rebuild(db) == 1
     assert stored(db, world) == fresh(db, world)[0]
+
+
+# -- copies kept in memory under the practice's order version ---------------------------------
+
+
+def listed(client, issue_token, world) -> dict:
+    auth = {"Authorization": f"Bearer {issue_token(world.practice, 'orders:read')}"}
+    return client.get(f"{BASE}/orders", headers=auth).json()
+
+
+def test_an_unchanged_page_is_served_again_after_reading_only_the_version(
+    db, client, issue_token, world, monkeypatch
+):
+    first = listed(client, issue_token, world)
+    statements: list[str] = []
+    fetch, fetch_async = db.fetch_raw, db.fetch_raw_async
+
+    def counting(sql, parameters):
+        statements.append(sql)
+        return fetch(sql, parameters)
+
+    async def counting_async(sql, parameters):
+        statements.append(sql)
+        return await fetch_async(sql, parameters)
+
+    # PostgreSQL reads on the event loop's async connections; SQLite on its own connection.
+    if db.dialect == "postgresql":
+        monkeypatch.setattr(db, "fetch_raw_async", counting_async)
+    else:
+        monkeypatch.setattr(db, "fetch_raw", counting)
+    assert listed(client, issue_token, world) == first
+    assert len(statements) == 1
+    assert statements[0].startswith("SELECT version FROM order_versions")
+    with db.transaction() as s:
+        change_status(s, world)
+    statements.clear()
+    again = listed(client, issue_token, world)
+    assert again["data"][0]["status"] != first["data"][0]["status"]
+    assert len(statements) == 2  # the version, then the page with its version
+
+
+def test_a_page_follows_orders_placed_and_deleted(db, client, issue_token, world):
+    before = listed(client, issue_token, world)
+    assert before["pagination"]["total"] == 1
+    with db.transaction() as s:
+        placed = orders.place_order(s, factories.actor(world.practice), orders.NewOrder())
+    after = listed(client, issue_token, world)
+    assert after["pagination"]["total"] == 2
+    assert [o["id"] for o in after["data"]] == [str(placed.id), str(world.order)]
+    with db.transaction() as s:
+        s.delete(s.get(Order, placed.id))
+    assert listed(client, issue_token, world) == before
+
+
+def test_a_change_made_without_the_projections_is_not_served_from_a_copy(
+    db, client, issue_token, world
+):
+    """A script that changes orders without the surfaces' projections registered deletes
+    the documents and raises the version: readers render the order afresh."""
+    before = served(client, issue_token, world)
+    saved = documents.registered()
+    for each in saved:
+        documents.unregister(each.name)
+    try:
+        with db.transaction() as s:
+            change_status(s, world)
+    finally:
+        for each in saved:
+            documents.register(each)
+    assert stored(db, world) is None
+    after = served(client, issue_token, world)
+    assert after == fresh(db, world) != before

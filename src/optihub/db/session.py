@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from optihub.db.async_reads import AsyncReadPools
 from optihub.errors import BadRequest
 
 NUL_REFUSED = "Text must not contain the NUL character (\\u0000)."
@@ -137,6 +138,10 @@ class Database:
         self._own: tuple[int, threading.Thread, Any, Any] | None = None
         self._binary_results = self.engine.dialect.name == "postgresql"
         self._own_lock = threading.Lock()
+        self._async_reads: AsyncReadPools | None = None
+        if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
+            _args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+            self._async_reads = AsyncReadPools(dict(kwargs))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(optihub_read_only=True), expire_on_commit=False
@@ -187,6 +192,20 @@ class Database:
             self._release()
             raise
 
+    async def fetch_raw_async(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """``fetch_raw`` for the event loop: on PostgreSQL the statement runs on one of the
+        loop's async connections, and the loop serves other requests while it waits; on
+        SQLite it is ``fetch_raw`` (an in-process read, shorter than a hand-off)."""
+        if self._async_reads is None:
+            return self.fetch_raw(sql, parameters)
+        refuse_nul(parameters)
+        return await self._async_reads.current().fetch(sql, parameters)
+
+    async def close_async_reads(self) -> None:
+        """Close the running loop's async connections (at application shutdown)."""
+        if self._async_reads is not None:
+            await self._async_reads.aclose_current()
+
     def _claim(self) -> tuple[int, threading.Thread, Any, Any] | None:
         """This thread's own connection, opened if no live thread holds one (else None)."""
         with self._own_lock:
@@ -211,4 +230,6 @@ class Database:
     def dispose(self) -> None:
         with self._own_lock:
             self._release()
+        if self._async_reads is not None:
+            self._async_reads.close_all()
         self.engine.dispose()

@@ -16,6 +16,7 @@ stores them again.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ from optihub.db.models import (
     OrderDocument,
     OrderLine,
     OrderStatusChange,
+    OrderVersion,
     Patient,
 )
 from optihub.db.session import Database
@@ -101,6 +103,7 @@ def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> i
             OrderDocument.practice_id == practice_id, OrderDocument.order_id.in_(ids)
         )
     )
+    raise_version(reader, practice_id)
     projections = registered()
     if not projections:
         return 0
@@ -123,6 +126,21 @@ def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> i
     return len(views)
 
 
+def raise_version(reader: Reader, practice_id: int) -> None:
+    """Raise the practice's order version in this transaction: copies read under an older
+    one are not served again. A practice's first version is the time in microseconds, so a
+    version never repeats even when the practice's rows are deleted and made again."""
+    dialect = reader.connection().dialect if isinstance(reader, Session) else reader.dialect
+    upsert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    statement = upsert(OrderVersion).values(practice_id=practice_id, version=time.time_ns() // 1000)
+    reader.execute(
+        statement.on_conflict_do_update(
+            index_elements=[OrderVersion.practice_id],
+            set_={"version": OrderVersion.version + 1},
+        )
+    )
+
+
 # -- keeping documents and counts in step with every change -------------------------------
 
 _PENDING = "optihub.reads.pending"
@@ -133,9 +151,11 @@ class _Pending:
     orders: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+    # Practices that lost an order (its documents go with it: no document is stored).
+    deleted: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.patients or self.locations)
+        return bool(self.orders or self.patients or self.locations or self.deleted)
 
 
 def _status_change(order: Order) -> tuple[str | None, str | None]:
@@ -173,6 +193,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
         if isinstance(obj, Order):
             old, new = _status_change(obj)
             deltas[(obj.practice_id, old or obj.status)] -= 1
+            pending.deleted.add(obj.practice_id)
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
     if any(deltas.values()):
@@ -227,6 +248,8 @@ def _before_commit(session: Session) -> None:
             .with_for_update()
         ).all()
         store(session, practice_id, ids)
+    for practice_id in sorted(pending.deleted - set(affected)):
+        raise_version(session, practice_id)
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:

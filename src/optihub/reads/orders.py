@@ -5,12 +5,20 @@ Lists: one indexed query for the page (stored document bytes joined to the order
 the list's sort order) and, for ``total``, a sum over the kept per-status counts when the
 filter is by status alone (otherwise an indexed ``COUNT``). A document missing from
 storage (an order changed by a process without that projection) is rendered on the fly.
+
+The hot reads (``stored_page``, ``stored_detail``) keep what they read in memory under the
+practice's order version (``order_versions``, raised in the transaction of every change to
+what the practice's orders show) read in the same statement, and serve a copy again only
+after reading that one row and finding the version unchanged: never stale, and one indexed
+row instead of fifty documents for the page every poller asks for.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +50,9 @@ __all__ = [
     "detail",
     "page",
     "stored_detail",
+    "stored_detail_async",
     "stored_page",
+    "stored_page_async",
     "total",
     "view",
     "views",
@@ -226,6 +236,9 @@ class _HotSQL:
         self.order_id: Callable[[uuid.UUID], Any] = processor or (lambda value: value)
         self._pages: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Any] = {}
         self._details: dict[int, str] = {}
+        # The practice's order version: alone, and as a column of a statement (one snapshot).
+        self.version = f"SELECT version FROM order_versions WHERE practice_id = {self.p}"  # noqa: S608
+        self.version_of = f"({self.version})"
 
     def _where(self, statuses: int, hidden: int) -> str:
         sql = _DOCUMENT_JOIN.format(p=self.p)
@@ -259,7 +272,7 @@ class _HotSQL:
                 )
             where = self._where(-1 if statuses is None else len(statuses), len(hidden))
             sql = (
-                f"SELECT order_documents.summary, {total} {where}"
+                f"SELECT order_documents.summary, {total}, {self.version_of} {where}"
                 f" ORDER BY orders.created_at DESC, orders.id DESC LIMIT {self.p} OFFSET {self.p}"
             )
             if len(self._pages) > 1000:  # filters are client-chosen: keep it bounded
@@ -271,10 +284,49 @@ class _HotSQL:
         sql = self._details.get(hidden)
         if sql is None:
             sql = self._details[hidden] = (
-                "SELECT orders.id, order_documents.summary, order_documents.detail_extra "
-                f"{self._where(-1, hidden)} AND orders.id = {self.p}"
+                "SELECT orders.id, order_documents.summary, order_documents.detail_extra, "
+                f"{self.version_of} {self._where(-1, hidden)} AND orders.id = {self.p}"
             )
         return sql
+
+
+class _Copies:
+    """Pages and documents of one database, each kept with the order version it was read
+    under. Bounded: when full it starts over (the hot keys come back at once)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[Hashable, tuple[int, Any]] = {}
+
+    def get(self, key: Hashable, version: int) -> Any:
+        found = self._items.get(key)
+        if found is not None and found[0] == version:
+            return found[1]
+        return None
+
+    def put(self, key: Hashable, version: int | None, value: Any) -> None:
+        if version is None:  # a practice without a version row yet: nothing to check against
+            return
+        if len(self._items) >= self.size:
+            self._items = {}
+        self._items[key] = (version, value)
+
+
+# Per database: list pages (up to 50 documents each, a few filters and offsets are hot) and
+# order details (about 2 KB each): at most about 20 MB and 16 MB.
+PAGE_COPIES = 256
+DETAIL_COPIES = 8192
+_copies: weakref.WeakKeyDictionary[Database, tuple[_Copies, _Copies]] = weakref.WeakKeyDictionary()
+_copies_lock = threading.Lock()
+
+
+def _copies_of(db: Database) -> tuple[_Copies, _Copies]:
+    """The database's (pages, details) copies."""
+    found = _copies.get(db)
+    if found is None:
+        with _copies_lock:
+            found = _copies.setdefault(db, (_Copies(PAGE_COPIES), _Copies(DETAIL_COPIES)))
+    return found
 
 
 _hot_sql: dict[tuple[str, str, str], _HotSQL | None] = {}
@@ -290,6 +342,96 @@ def _hot(db: Database) -> _HotSQL | None:
     return _hot_sql[key]
 
 
+# Each hot read is a plan of statements (``_Steps``: it yields a statement and its
+# parameters, receives the rows, and returns the result, or None for the Core fallback),
+# run on a blocking connection (``stored_page``) or on the event loop (``stored_page_async``).
+_Steps = Generator[tuple[str, list[Any]], list[Any], Any]
+
+
+def _run(db: Database, steps: _Steps) -> Any:
+    try:
+        statement = next(steps)
+        while True:
+            statement = steps.send(db.fetch_raw(*statement))
+    except StopIteration as done:
+        return done.value
+
+
+async def _run_async(db: Database, steps: _Steps) -> Any:
+    try:
+        statement = next(steps)
+        while True:
+            statement = steps.send(await db.fetch_raw_async(*statement))
+    except StopIteration as done:
+        return done.value
+
+
+def _page_steps(
+    db: Database, practice_id: int, projection: str, flt: OrderFilter, limit: int, offset: int
+) -> _Steps:
+    """The page from a copy (when the version stands) or from the hot statement."""
+    hot = _hot(db)
+    if hot is None:
+        return None
+    statuses = None if flt.statuses is None else tuple(flt.statuses)
+    hidden = tuple(flt.hidden_statuses)
+    copies = _copies_of(db)[0]
+    key = ("page", practice_id, projection, statuses, hidden, limit, offset)
+    versions = yield hot.version, [practice_id]
+    if versions:
+        found: DocumentPage | None = copies.get(key, versions[0][0])
+        if found is not None:
+            return found
+    sql, counted = hot.page(statuses, hidden)
+    parameters: list[Any] = [practice_id, *counted] if counted else []
+    parameters += [practice_id, projection, practice_id, *(statuses or ()), *hidden]
+    parameters += [limit, offset]
+    rows = yield sql, parameters
+    items = [row[0] for row in rows]
+    # No rows: no total either. A document missing: Core renders it.
+    if not items or None in items:
+        return None
+    result = DocumentPage(items, int(rows[0][1]))
+    copies.put(key, rows[0][2], result)
+    return result
+
+
+def _detail_steps(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    order_id: uuid.UUID,
+    hidden_statuses: tuple[str, ...],
+) -> _Steps:
+    """The detail from a copy (when the version stands) or from the hot statement."""
+    hot = _hot(db)
+    if hot is None:
+        return None
+    copies = _copies_of(db)[1]
+    key = ("detail", practice_id, projection, order_id, hidden_statuses)
+    versions = yield hot.version, [practice_id]
+    if versions:
+        found: bytes | None = copies.get(key, versions[0][0])
+        if found is not None:
+            return found
+    parameters = [practice_id, projection, practice_id, *hidden_statuses]
+    parameters.append(hot.order_id(order_id))
+    rows = yield hot.detail(len(hidden_statuses)), parameters
+    if not rows:
+        raise NotFound("Order", order_id)
+    row = rows[0]
+    if row[1] is None:
+        return None
+    body = documents.detail_bytes(row[1], row[2])
+    copies.put(key, row[3], body)
+    return body
+
+
+def _is_hot_page(flt: OrderFilter, sort: Sort, with_last: bool) -> bool:
+    simple = flt.by_status_only and sort is Sort.NEWEST and not with_last
+    return simple and (flt.statuses is None or bool(flt.statuses))
+
+
 def stored_page(
     db: Database,
     practice_id: int,
@@ -301,21 +443,45 @@ def stored_page(
     sort: Sort = Sort.NEWEST,
     with_last: bool = False,
 ) -> DocumentPage:
-    """``page`` with its own connection: the hot statement when the filter is by status
-    only and the sort is newest first, else SQLAlchemy Core."""
-    simple = flt.by_status_only and sort is Sort.NEWEST and not with_last
-    hot = _hot(db) if simple and (flt.statuses is None or flt.statuses) else None
-    if hot is not None:
-        statuses = None if flt.statuses is None else tuple(flt.statuses)
-        sql, counted = hot.page(statuses, tuple(flt.hidden_statuses))
-        parameters: list[Any] = [practice_id, *counted] if counted else []
-        parameters += [projection, practice_id, *(statuses or ()), *flt.hidden_statuses]
-        parameters += [limit, offset]
-        rows = db.fetch_raw(sql, parameters)
-        items = [row[0] for row in rows]
-        # No rows: no total either. A document missing: Core renders it.
-        if items and None not in items:
-            return DocumentPage(items, int(rows[0][1]))
+    """``page`` with its own connection: the hot statement (or its copy) when the filter is
+    by status only and the sort is newest first, else SQLAlchemy Core."""
+    if _is_hot_page(flt, sort, with_last):
+        found = _run(db, _page_steps(db, practice_id, projection, flt, limit, offset))
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return _core_page(db, practice_id, projection, flt, limit, offset, sort, with_last)
+
+
+async def stored_page_async(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    flt: OrderFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    sort: Sort = Sort.NEWEST,
+    with_last: bool = False,
+) -> DocumentPage:
+    """``stored_page`` for a route on the event loop (PostgreSQL reads do not block it)."""
+    if _is_hot_page(flt, sort, with_last):
+        steps = _page_steps(db, practice_id, projection, flt, limit, offset)
+        found = await _run_async(db, steps)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return _core_page(db, practice_id, projection, flt, limit, offset, sort, with_last)
+
+
+def _core_page(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    flt: OrderFilter,
+    limit: int,
+    offset: int,
+    sort: Sort,
+    with_last: bool,
+) -> DocumentPage:
     with db.reading() as reader:
         return page(
             reader,
@@ -336,15 +502,26 @@ def stored_detail(
     order_id: uuid.UUID,
     hidden_statuses: tuple[str, ...] = (),
 ) -> bytes:
-    """``detail`` on a connection of its own (the hot statement when the document is stored)."""
-    hot = _hot(db)
-    if hot is not None:
-        parameters = [projection, practice_id, *hidden_statuses, hot.order_id(order_id)]
-        rows = db.fetch_raw(hot.detail(len(hidden_statuses)), parameters)
-        if not rows:
-            raise NotFound("Order", order_id)
-        row = rows[0]
-        if row[1] is not None:
-            return documents.detail_bytes(row[1], row[2])
+    """``detail`` on a connection of its own (the hot statement, or its copy, when the
+    document is stored)."""
+    found = _run(db, _detail_steps(db, practice_id, projection, order_id, hidden_statuses))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    with db.reading() as reader:
+        return detail(reader, practice_id, projection, order_id, hidden_statuses)
+
+
+async def stored_detail_async(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    order_id: uuid.UUID,
+    hidden_statuses: tuple[str, ...] = (),
+) -> bytes:
+    """``stored_detail`` for a route on the event loop (PostgreSQL reads do not block it)."""
+    steps = _detail_steps(db, practice_id, projection, order_id, hidden_statuses)
+    found = await _run_async(db, steps)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     with db.reading() as reader:
         return detail(reader, practice_id, projection, order_id, hidden_statuses)

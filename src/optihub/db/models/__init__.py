@@ -33,6 +33,7 @@ from optihub.db.models.order import (
     OrderDocument,
     OrderLine,
     OrderStatusChange,
+    OrderVersion,
     Payment,
 )
 from optihub.db.models.patient import Appointment, Patient, PatientRelationship
@@ -76,6 +77,7 @@ __all__ = [
     "OrderDocument",
     "OrderLine",
     "OrderStatusChange",
+    "OrderVersion",
     "Patient",
     "PatientRelationship",
     "Payment",

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -226,6 +227,20 @@ class OrderCount(Base):
     )
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderVersion(Base):
+    """A practice's order version: raised in the transaction of every change to what its
+    orders show (a stored document written, an order deleted), so a reader that cached a
+    page or a document under the version it read with them knows, by reading this one row,
+    whether the copy is still exact (``optihub.reads.orders``)."""
+
+    __tablename__ = "order_versions"
+
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Invoice(Timestamps, Base):

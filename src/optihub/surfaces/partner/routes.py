@@ -84,11 +84,11 @@ async def get_orders(
     ] = None,
 ) -> Response:
     practice_id = kit.single_practice(principal)
-    body = _orders_page(database(request), practice_id, limit, offset, status, since, cursor)
+    body = await _orders_page(database(request), practice_id, limit, offset, status, since, cursor)
     return kit.raw_json(body)
 
 
-def _orders_page(
+async def _orders_page(
     db: Database,
     practice_id: int,
     limit: int,
@@ -103,7 +103,7 @@ def _orders_page(
         hidden_statuses=HIDDEN,
         **poll.window(SETTLE),
     )
-    page = order_reads.stored_page(
+    page = await order_reads.stored_page_async(
         db,
         practice_id,
         SURFACE,
@@ -123,7 +123,8 @@ def _orders_page(
 async def get_order(order_id: uuid.UUID, request: Request, principal: OrdersRead) -> Response:
     practice_id = kit.single_practice(principal)
     db = database(request)
-    return kit.raw_json(order_reads.stored_detail(db, practice_id, SURFACE, order_id, HIDDEN))
+    body = await order_reads.stored_detail_async(db, practice_id, SURFACE, order_id, HIDDEN)
+    return kit.raw_json(body)
 
 
 # Hot routes (``web.HotRoutes``): the order list and detail answered before the application
@@ -159,7 +160,7 @@ async def _hot_orders(scope: Scope) -> bytes | None:
     principal = await scope_principal(scope, *ORDERS_READ)
     practice_id = kit.single_practice(principal)
     limit, offset = query.get("limit", DEFAULT_LIMIT), query.get("offset", 0)
-    return _orders_page(scope["app"].state.db, practice_id, limit, offset, None, None, None)
+    return await _orders_page(scope["app"].state.db, practice_id, limit, offset, None, None, None)
 
 
 async def _hot_order(scope: Scope) -> bytes | None:
@@ -169,7 +170,7 @@ async def _hot_order(scope: Scope) -> bytes | None:
     principal = await scope_principal(scope, *ORDERS_READ)
     practice_id = kit.single_practice(principal)
     db = scope["app"].state.db
-    return order_reads.stored_detail(db, practice_id, SURFACE, uuid.UUID(raw), HIDDEN)
+    return await order_reads.stored_detail_async(db, practice_id, SURFACE, uuid.UUID(raw), HIDDEN)
 
 
 def install_hot_routes(routes: HotRoutes, prefix: str) -> None:
