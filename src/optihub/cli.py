@@ -213,15 +213,35 @@ def openapi(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path(
         "openapi.json"
     ),
+    surface: Annotated[
+        str | None, typer.Option("--surface", help="Only this surface's paths (e.g. practice).")
+    ] = None,
+    postman: Annotated[
+        Path | None,
+        typer.Option("--postman", help="Also write a Postman v2.1 collection (needs --surface)."),
+    ] = None,
 ) -> None:
-    """Write the OpenAPI document of every surface."""
+    """Write the OpenAPI document of every surface (or of one, with --surface)."""
     from optihub.app import create_app
+    from optihub.surfaces import SURFACES
+    from optihub.surfaces.practice import postman as postman_collection
 
     # Building the document needs no database or instance key of this machine.
     settings = Settings.from_env(
         {"OPTIHUB_DATABASE_URL": "sqlite://", "OPTIHUB_SECRET_KEY": "openapi-document-only"}
     )
     document = create_app(settings).openapi()
+    if surface is not None or postman is not None:
+        chosen = next((s for s in SURFACES if s.name == surface), None)
+        if chosen is None:
+            names = ", ".join(s.name for s in SURFACES)
+            _fail(OptiHubError(f"--surface must name one of: {names}"))
+        document["paths"] = postman_collection.surface_paths(document, chosen.prefix)
+        if postman is not None:
+            title = f"OptiHub {chosen.name} API"
+            found = postman_collection.collection(document, chosen.prefix, title)
+            postman.write_text(json.dumps(found, indent=2) + "\n")
+            console.print(f"wrote {postman} (Postman collection)")
     output.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"wrote {output} ({len(document.get('paths', {}))} paths)")
 
@@ -314,6 +334,57 @@ def client_create(
         else "public app: no secret (use PKCE)"
     )
     _emit(value, as_json, human)
+
+
+@client_app.command("rate-limit")
+def client_rate_limit(
+    client_id: Annotated[str, typer.Argument(help="The app's client id.", metavar="CLIENT_ID")],
+    rate: Annotated[
+        str | None,
+        typer.Argument(
+            help='e.g. "250/minute" or "10/second"; "default" removes the app\'s own rate.',
+            metavar="RATE",
+        ),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove the app's own rate (same as RATE default).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give an app its own request rate on every rate-limited surface (per module), or
+    put it back on each surface's default. Running servers apply it within 30 seconds."""
+    from limits import parse_many
+    from sqlalchemy import select
+
+    from optihub.db.models import OAuthClient
+    from optihub.errors import FieldError, NotFound
+
+    try:
+        if clear or (rate is not None and rate.strip().lower() == "default"):
+            rate = None
+        elif rate is None:
+            raise ValidationFailed([FieldError("rate", 'Give a RATE, "default" or --clear.')])
+        else:
+            rate = rate.strip()
+            try:
+                items = parse_many(rate)
+            except ValueError:
+                items = []
+            if len(items) != 1 or items[0].amount < 1:
+                raise ValidationFailed(
+                    [FieldError("rate", f'{rate!r} is not one rate such as "250/minute".')]
+                )
+            if len(rate) > 30:
+                raise ValidationFailed([FieldError("rate", "Is too long (30 characters).")])
+        with _database() as db, db.transaction() as session:
+            client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+            if client is None:
+                raise NotFound("App", client_id)
+            client.rate_limit = rate
+    except OptiHubError as exc:
+        _fail(exc)
+    value = {"client_id": client_id, "rate_limit": rate}
+    _emit(value, as_json, f"{client_id}: {rate or 'the default rate of each surface'}")
 
 
 # --------------------------------------------------------------------------- tracing

@@ -2,28 +2,44 @@
 
 One practice with two locations, ~200 frames with stock, 50 patients with prescriptions,
 ~300 orders spread over every lifecycle state, a lab with its catalogs and the practice's
-account, and the owner login printed by ``optihub serve --demo``.
+account, pricebooks and two price tiers, a dozen appointments over the next two weeks,
+invoices for a few finished orders, and the owner login printed by ``optihub serve --demo``.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle, User
+from optihub.db.models import (
+    Lab,
+    LabAccount,
+    LensAddon,
+    LensMaterial,
+    LensStyle,
+    Location,
+    Patient,
+    User,
+)
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus
+from optihub.services import appointments as appointment_service
 from optihub.services import frames as frame_service
+from optihub.services import invoices as invoice_service
 from optihub.services import orders as order_service
 from optihub.services import patients as patient_service
 from optihub.services import practices as practice_service
 from optihub.services import prescriptions as rx_service
+from optihub.services import pricebooks as pricebook_service
 from optihub.services import users as user_service
 from optihub.services.context import Actor
 
@@ -357,6 +373,7 @@ def seed_demo(
 
     plan = [status for status, count in STATUS_MIX for _ in range(count)]
     rng.shuffle(plan)
+    billable = []
     for index, final in enumerate(plan):
         who = rng.randrange(len(patients))
         frame = rng.choice(frames)
@@ -401,12 +418,121 @@ def seed_demo(
             ),
         )
         _walk(session, actor, order.id, final)
+        if final in (OrderStatus.COMPLETED, OrderStatus.DELIVERED) and len(billable) < 5:
+            billable.append(order.id)
         if index % 25 == 24:
             step("orders", 25)
     step("orders", len(plan) % 25)
+    _practice_records(session, actor, rng, locations, patients, billable)
     session.flush()
     _ = owner
     return DemoResult(practice.id, created=True)
+
+
+# (kind, code, name, retail price, cost, attributes) of the practice's pricebooks.
+PRICEBOOK_ITEMS: list[tuple[str, str, str, str, str | None, dict[str, Any]]] = [
+    ("lenses", "LNS-SV-CR39", "Essential Single Vision, CR-39", "89.00", "24.00", {}),
+    ("lenses", "LNS-SV-POLY", "Digital HD Single Vision, Polycarbonate", "149.00", "41.00", {}),
+    ("lenses", "LNS-PAL-167", "Premium Free-Form Progressive, 1.67", "399.00", "118.00", {}),
+    ("contactlenses", "CL-AO6", "Acuvue Oasys 6pk", "62.00", "38.50", {"replacement": "2 weeks"}),
+    (
+        "contactlenses",
+        "CL-DT90",
+        "Dailies Total1 90pk",
+        "119.00",
+        "78.00",
+        {"replacement": "daily"},
+    ),
+    (
+        "contactlenses",
+        "CL-BTOR6",
+        "Biofinity Toric 6pk",
+        "84.00",
+        "52.00",
+        {"replacement": "monthly"},
+    ),
+    ("proffees", "EXAM-COMP", "Comprehensive eye exam", "150.00", None, {"cpt": "92004"}),
+    ("proffees", "EXAM-CL", "Contact lens fitting", "95.00", None, {"cpt": "92310"}),
+    ("proffees", "EXAM-PED", "Pediatric eye exam", "120.00", None, {"cpt": "92002"}),
+    ("proffees", "RETINA-IMG", "Retinal imaging (Optomap)", "45.00", None, {}),
+    ("merchandise", "KIT-CLEAN", "Lens cleaning kit", "14.99", "3.20", {}),
+    ("merchandise", "CASE-HARD", "Hard-shell eyeglass case", "19.99", "4.75", {}),
+    ("merchandise", "CHAIN-BEAD", "Beaded eyeglass chain", "12.50", "2.80", {}),
+    ("addons", "AF-SPRAY", "Anti-fog spray", "9.99", "2.10", {}),
+    ("addons", "AR-CRIZAL", "Crizal Sapphire anti-reflective coating", "120.00", "38.00", {}),
+    ("addons", "PHOTO-GEN-S", "Transitions Gen S", "110.00", "42.00", {}),
+    ("addons", "BLUE-FILTER", "Blue light filter", "60.00", "14.00", {}),
+    ("misc", "RUSH", "Rush lab service", "35.00", None, {}),
+    ("misc", "REPAIR", "Frame repair", "25.00", None, {}),
+    ("misc", "SHIP-HOME", "Ship to home", "12.00", "8.50", {}),
+]
+APPOINTMENT_KINDS = ["eye_exam", "eye_exam", "contact_lens_fitting", "frame_pickup", "follow_up"]
+
+
+def _practice_records(
+    session: Session,
+    actor: Actor,
+    rng: random.Random,
+    locations: list[Location],
+    patients: list[Patient],
+    billable: list[uuid.UUID],
+) -> None:
+    """Price tiers, pricebook items, a dozen appointments over the next two weeks (in the
+    practice's own hours) and invoices for a few finished orders, one of them paid."""
+    for name, discount, default in (("Retail", "0", True), ("Insurance A", "20", False)):
+        pricebook_service.create_price_tier(
+            session,
+            actor,
+            pricebook_service.PriceTierDetails(
+                name=name,
+                description=f"{discount} % off retail",
+                discount_percent=Decimal(discount),
+                is_default=default,
+            ),
+        )
+    for kind, code, name, price, cost, attributes in PRICEBOOK_ITEMS:
+        pricebook_service.create_item(
+            session,
+            actor,
+            kind,
+            pricebook_service.PricebookItemDetails(
+                code=code,
+                name=name,
+                retail_price=Decimal(price),
+                cost=Decimal(cost) if cost is not None else None,
+                attributes=attributes,
+            ),
+        )
+    zone = ZoneInfo("America/New_York")
+    today = datetime.now(zone).date()
+    for index in range(12):
+        day = today + timedelta(days=1 + index * 13 // 12)
+        if day.weekday() > 4:
+            day += timedelta(days=7 - day.weekday())
+        kind = APPOINTMENT_KINDS[index % len(APPOINTMENT_KINDS)]
+        starts = datetime.combine(day, time(9 + rng.randrange(8), rng.choice([0, 30])), zone)
+        appointment_service.create_appointment(
+            session,
+            actor,
+            appointment_service.AppointmentDetails(
+                location_id=locations[index % len(locations)].id,
+                patient_id=rng.choice(patients).id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=60 if kind == "eye_exam" else 30),
+                kind=kind,
+                status="confirmed" if index < 4 else "scheduled",
+            ),
+        )
+    for index, order_id in enumerate(billable):
+        invoice = invoice_service.create_invoice(session, actor, order_id=order_id)
+        if index == 0:
+            invoice_service.record_payment(
+                session, actor, invoice.id, amount=invoice.total, method="card"
+            )
+        elif index == 1:
+            invoice_service.record_payment(
+                session, actor, invoice.id, amount=Decimal("50.00"), method="cash"
+            )
 
 
 def _second_lab(session: Session, practice_id: int) -> None:

@@ -60,6 +60,7 @@ def bearer_and_user_email(token: str, caller: Caller) -> dict[str, str]:
 HARNESS: dict[str, Harness] = {
     "partner": Harness(),
     "labs": Harness(headers=bearer_and_user_email),
+    "practice": Harness(path_values=lambda caller: {"client_id": str(caller.practice_id)}),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}

@@ -9,7 +9,8 @@ app installs. A surface never imports another.
 
 from optihub.surfaces.labs import surface as labs
 from optihub.surfaces.partner import surface as partner
+from optihub.surfaces.practice import surface as practice
 
-SURFACES = (partner, labs)
+SURFACES = (partner, labs, practice)
 
 __all__ = ["SURFACES"]

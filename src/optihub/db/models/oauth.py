@@ -37,6 +37,9 @@ class OAuthClient(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    # The app's own request rate on every rate-limited surface (e.g. "250/minute", a
+    # ``limits`` string); NULL: each surface's default.
+    rate_limit: Mapped[str | None] = mapped_column(String(30))
 
 
 class OAuthAuthorizationCode(Base):

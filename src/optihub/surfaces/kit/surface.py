@@ -4,20 +4,26 @@ projection and webhook shape — the kit applies to every route under its prefix
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from limits import RateLimitItem
+from limits import parse as parse_rate
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
 from optihub.auth.resource import authenticate_cached, route_scopes
-from optihub.db.models import Event
+from optihub.db.models import Event, OAuthClient
+from optihub.db.session import Database
 from optihub.domain.orders import VocabularyTable
 from optihub.errors import OptiHubError
 from optihub.logging import get_logger
@@ -26,7 +32,7 @@ from optihub.reads import documents
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
 from optihub.surfaces.kit.vocabulary import translate_transition
-from optihub.web import HotRoutes, hot_routes
+from optihub.web import HotRoutes, database, hot_routes
 
 log = get_logger("optihub.http")
 
@@ -125,13 +131,51 @@ class Surface:
     async def _rate_limit(self, request: Request) -> None:
         assert self.rate_limit is not None
         principal = authenticate_cached(request)
-        identity = (
-            f"client:{principal.client_id}"
-            if principal is not None
-            else f"address:{request.client.host if request.client else 'unknown'}"
-        )
+        rate: str | RateLimitItem = self.rate_limit
+        surfaces: Surfaces = request.app.state.surfaces
+        if principal is not None:
+            identity = f"client:{principal.client_id}"
+            own = await surfaces.client_rates.rate(database(request), principal.client_id)
+            rate = own or rate
+        else:
+            identity = f"address:{request.client.host if request.client else 'unknown'}"
         module = self.module_of(request.url.path[len(self.prefix) :])
-        request.app.state.surfaces.limiter.hit(self.rate_limit, self.name, module, identity)
+        surfaces.limiter.hit(rate, self.name, module, identity)
+
+
+class ClientRates:
+    """Each app's own rate (``oauth_clients.rate_limit``, set with ``optihub client
+    rate-limit``), remembered for ``ttl`` seconds per client id: a request costs a dict
+    lookup, and a change applies within ``ttl``. A client without one (or unknown) gets
+    None: the surface's default."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, RateLimitItem | None]] = {}
+
+    async def rate(self, db: Database, client_id: str) -> RateLimitItem | None:
+        now = time.monotonic()
+        known = self._known.get(client_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        # A database read: off the event loop, once per client per ``ttl``.
+        rate = await run_in_threadpool(self._load, db, client_id)
+        self._known[client_id] = (now + self.ttl, rate)
+        return rate
+
+    @staticmethod
+    def _load(db: Database, client_id: str) -> RateLimitItem | None:
+        with db.reading() as reader:
+            value = reader.scalar(
+                select(OAuthClient.rate_limit).where(OAuthClient.client_id == client_id)
+            )
+        if not value:
+            return None
+        try:
+            return parse_rate(value)
+        except ValueError:
+            log.warning("client_rate_limit_invalid", client_id=client_id, rate_limit=value)
+            return None
 
 
 DESCRIPTIONS = {
@@ -153,6 +197,7 @@ class Surfaces:
 
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
+        self.client_rates = ClientRates()
         self._installed: list[Surface] = []
         self._error_bodies: list[tuple[str, Callable[[Problem], Response]]] = []
 

@@ -1,0 +1,157 @@
+"""Wire models of the practice dialect (the vendor's field names), for the OpenAPI
+document. Request bodies are checked by ``rules`` (the vendor's messages); their schemas
+are built from the same rules (``bodies``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Closed):
+    statusCode: int  # noqa: N815 - the vendor's name
+    isOperational: bool  # noqa: N815 - the vendor's name
+
+
+class ErrorEnvelope(Closed):
+    status: Literal["ERROR"]
+    message: str
+    error: ErrorDetail
+
+
+class ScopeError(Closed):
+    message: str = Field(
+        examples=[
+            "Insufficient permissions. The scope 'read:patients' is required for this operation."
+        ]
+    )
+    required_scope: str
+    available_scopes: list[str]
+
+
+class PracticeError(RootModel[ErrorEnvelope | ScopeError]):
+    """The envelope, or (403 for a missing scope) the scope refusal."""
+
+
+class Pagination(BaseModel):
+    page: int
+    page_size: int
+    total_pages: int
+    total_count: int
+    sort: str
+
+
+class Patient(BaseModel):
+    patient_id: str
+    name_first: str
+    name_last: str
+    email: str | None
+    phone: str | None
+    dob: str | None = Field(description="YYYY-MM-DD")
+    address_1: str | None
+    address_2: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str
+    store_id: str | None = Field(description="The patient's home store, if any.")
+    create_date: str
+    update_date: str
+
+
+class PatientList(BaseModel):
+    data: list[Patient]
+    pagination: Pagination
+
+
+class PatientBulk(BaseModel):
+    data: list[Patient]
+
+
+class Hours(BaseModel):
+    day: str
+    open: str = Field(description="HH:MM, the store's local time")
+    close: str
+
+
+class Store(BaseModel):
+    store_id: str
+    name: str
+    phone: str | None
+    email: str | None
+    address_1: str | None
+    address_2: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str
+    hours: list[Hours]
+    create_date: str
+    update_date: str
+
+
+class StoreList(BaseModel):
+    data: list[Store]
+    pagination: Pagination
+
+
+class Employee(BaseModel):
+    employee_id: str
+    name_first: str
+    name_last: str
+    title: str | None
+    email: str | None
+    npi: str | None
+    is_doctor: bool
+    in_house: bool
+    is_active: bool
+    store_ids: list[str]
+    create_date: str
+    update_date: str
+
+
+class EmployeeList(BaseModel):
+    data: list[Employee]
+    pagination: Pagination
+
+
+class OrderItem(BaseModel):
+    description: str
+    quantity: int
+    unit_price: float
+    tax: float
+    sku: str | None
+
+
+class Order(BaseModel):
+    order_id: str
+    order_number: str
+    external_id: str | None
+    status: str
+    type: str
+    patient_id: str | None
+    store_id: str | None
+    employee_id: str | None = Field(description="The doctor (physician) of the order.")
+    currency: str
+    subtotal: float
+    tax_total: float
+    total: float
+    amount_paid: float
+    balance: float
+    items: list[OrderItem]
+    create_date: str
+    update_date: str
+
+
+class OrderList(BaseModel):
+    data: list[Order]
+    pagination: Pagination
+
+
+class OrderBulk(BaseModel):
+    data: list[Order]
