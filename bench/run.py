@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/run.py [--sizes 10000,100000,1000000] [--databases sqlite,postgresql]
                                   [--clients 1,4,16] [--seconds 5] [--out bench/last-run.md]
+                                  [--keep DIR] [--seed-only]
 
 Quick mode while developing:
 
     .venv/bin/python bench/run.py --sizes 10000 --databases sqlite --clients 1,16 --seconds 2
 
-For each database (SQLite: a fresh file in a temp dir; PostgreSQL: a throw-away cluster from
-scripts/run_tests.py) it creates the schema, then seeds one practice incrementally up to each
-size (bulk inserts), runs ``optihub documents rebuild``, starts one uvicorn process on a
+For each database (SQLite: files in a temp dir; PostgreSQL: a throw-away cluster from
+scripts/run_tests.py) it creates the schema, then seeds one practice up to each size, each
+size in its own copy of the previous one (bulk inserts), runs ``optihub documents rebuild``
+(``--keep DIR`` keeps these databases for the next run: seeding 1M orders takes a quarter of
+an hour per database; ``--seed-only`` seeds without measuring), starts one uvicorn process on a
 loopback port (uvloop, httptools, OptiHub's JSON access log on), and a bare Starlette app
 (bench/floor.py) serving the exact bytes the real server returned for each endpoint. wrk
 (one thread, N keep-alive connections, installed with apt-get when missing) drives every
@@ -50,7 +53,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy import create_engine, func, insert, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,11 +66,21 @@ from tests import factories  # noqa: E402
 from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key  # noqa: E402
 from optihub.auth.tokens import RevocationList, TokenService  # noqa: E402
 from optihub.db.migrate import upgrade  # noqa: E402
-from optihub.db.models import Order, OrderLine, OrderStatusChange  # noqa: E402
+from optihub.db.models import (  # noqa: E402
+    Frame,
+    Location,
+    Order,
+    OrderDocument,
+    OrderLine,
+    OrderStatusChange,
+    Patient,
+)
 from optihub.db.session import Database  # noqa: E402
 from optihub.domain import rx as rx_rules  # noqa: E402
+from optihub.reads import orders as order_reads  # noqa: E402
 from optihub.services.orders import rx_snapshot  # noqa: E402
 from optihub.settings import Settings  # noqa: E402
+from optihub.surfaces.partner.projection import ORDERS as PARTNER_ORDERS  # noqa: E402
 
 BIN = Path(sys.prefix) / "bin"
 LIST_PATH = "/api/v1/partner/orders?limit=50"
@@ -171,6 +186,23 @@ class Practice:
     start: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(days=365))
 
 
+def frame_details(frame: Frame) -> dict[str, Any]:
+    """The frame as an order keeps it (``frame_details``)."""
+    return {
+        "sku": frame.sku,
+        "brand": frame.brand,
+        "model": frame.model,
+        "color": frame.color,
+        "material": frame.material,
+        "eye_size": frame.eye_size,
+        "bridge": frame.bridge,
+        "temple": frame.temple,
+        "a": str(frame.a),
+        "b": str(frame.b),
+        "ed": str(frame.ed),
+    }
+
+
 def create_practice(db: Database, patients: int = 300) -> Practice:
     rng = random.Random(7)
     with db.transaction() as s:
@@ -198,20 +230,7 @@ def create_practice(db: Database, patients: int = 300) -> Practice:
             frame = factories.frame(
                 s, practice.id, brand=brand, model=model, color=color, price=price
             )
-            details = {
-                "sku": frame.sku,
-                "brand": frame.brand,
-                "model": frame.model,
-                "color": frame.color,
-                "material": frame.material,
-                "eye_size": frame.eye_size,
-                "bridge": frame.bridge,
-                "temple": frame.temple,
-                "a": str(frame.a),
-                "b": str(frame.b),
-                "ed": str(frame.ed),
-            }
-            frames.append((frame.id, details, price))
+            frames.append((frame.id, frame_details(frame), price))
         return Practice(
             id=practice.id,
             location_ids=[location.id for location in locations],
@@ -375,8 +394,10 @@ def sample_ids(db: Database, count: int) -> list[str]:
         return [str(row[0]) for row in rows]
 
 
-def rebuild_documents(env: dict[str, str]) -> None:
+def rebuild_documents(env: dict[str, str], *, everything: bool = False) -> None:
     command = [str(BIN / "optihub"), "documents", "rebuild"]
+    if everything:
+        command.append("--all")
     probe = subprocess.run(
         [*command, "--help"], env=env, cwd=ROOT, capture_output=True, text=True, check=False
     )
@@ -599,47 +620,209 @@ def summary(rows: list[Row], sizes: list[int], clients: list[int]) -> list[str]:
     return out
 
 
+# --- seeded databases, one per size --------------------------------------------------------
+#
+# Each size is measured on its own database: a copy of the next smaller one with the orders
+# added (SQLite: a file copy; PostgreSQL: CREATE DATABASE ... TEMPLATE). With --keep DIR they
+# stay in DIR (SQLite files, a PostgreSQL cluster in DIR/pg) with a note of what was seeded,
+# and the next run measures them again after migrating them to the current schema and
+# checking a sample of stored documents against a fresh render (re-rendering all when one
+# differs): seeding 1M orders takes a quarter of an hour per database.
+
+SEED_VERSION = 1  # raise when seeding changes what a kept database holds
+
+
+class Seeded:
+    """The per-size databases of one backend, in ``folder``."""
+
+    def __init__(self, name: str, folder: Path, server_url: str | None) -> None:
+        self.name, self.folder, self.server_url = name, folder, server_url
+
+    def url(self, size: int) -> str:
+        if self.server_url is None:
+            return f"sqlite:///{self.folder / f'sqlite-{size}.db'}"
+        return str(make_url(self.server_url).set(database=f"bench_{size}"))
+
+    def _note(self, size: int) -> Path:
+        return self.folder / f"{self.name}-{size}.json"
+
+    def kept(self, size: int) -> dict[str, Any] | None:
+        """The note of a complete database of this size from an earlier run, if it is there."""
+        note = self._note(size)
+        if not note.exists():
+            return None
+        found: dict[str, Any] = json.loads(note.read_text())
+        if found.get("seed") != SEED_VERSION or found.get("orders") != size:
+            return None
+        try:
+            db = Database(self.url(size))
+            try:
+                with db.reading() as conn:
+                    counted = conn.scalar(select(func.count()).select_from(Order))
+            finally:
+                db.dispose()
+        except Exception:
+            return None
+        return found if counted == size else None
+
+    def keep(self, size: int, practice: Practice) -> None:
+        note = {"seed": SEED_VERSION, "orders": size, "practice_id": practice.id}
+        self._note(size).write_text(json.dumps(note))
+
+    def forget(self, size: int) -> None:
+        self._note(size).unlink(missing_ok=True)
+        if self.server_url is None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.folder / f"sqlite-{size}.db") + suffix).unlink(missing_ok=True)
+        else:
+            self._admin(f'DROP DATABASE IF EXISTS "bench_{size}"')
+
+    def copy(self, smaller: int, size: int) -> None:
+        """The database of ``size`` starts as a copy of the one of ``smaller``."""
+        if self.server_url is None:
+            shutil.copyfile(self.folder / f"sqlite-{smaller}.db", self.folder / f"sqlite-{size}.db")
+        else:
+            self._admin(f'CREATE DATABASE "bench_{size}" TEMPLATE "bench_{smaller}"')
+
+    def create(self, size: int) -> None:
+        if self.server_url is not None:
+            self._admin(f'CREATE DATABASE "bench_{size}"')
+
+    def _admin(self, sql: str) -> None:
+        assert self.server_url is not None
+        engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(sql))
+        finally:
+            engine.dispose()
+
+
+def load_practice(db: Database, practice_id: int, orders: int) -> Practice:
+    """The seeded practice of a kept database, to add orders to it."""
+    with db.reading() as conn:
+        locations = conn.scalars(
+            select(Location.id).where(Location.practice_id == practice_id).order_by(Location.id)
+        ).all()
+        patients = conn.scalars(
+            select(Patient.id).where(Patient.practice_id == practice_id).order_by(Patient.id)
+        ).all()
+    with db.sessions() as session:
+        frames = session.scalars(
+            select(Frame).where(Frame.practice_id == practice_id).order_by(Frame.sku)
+        )
+        frame_rows = [(frame.id, frame_details(frame), frame.price) for frame in frames]
+    return Practice(
+        id=practice_id,
+        location_ids=list(locations),
+        patient_ids=list(patients),
+        frames=frame_rows,
+        rx=rx_pool(random.Random(7)),
+        rng=random.Random(orders),
+        orders=orders,
+    )
+
+
+def stale_documents(db: Database, practice_id: int, sample: int = 50) -> int:
+    """How many of a sample of stored partner documents differ from a fresh render."""
+    with db.reading() as conn:
+        rows = conn.execute(
+            select(OrderDocument.order_id, OrderDocument.summary)
+            .where(OrderDocument.practice_id == practice_id, OrderDocument.projection == "partner")
+            .order_by(func.random())
+            .limit(sample)
+        ).all()
+        stale = 0
+        for order_id, summary in rows:
+            view = order_reads.view(conn, practice_id, order_id)
+            if PARTNER_ORDERS.render(view)[0] != summary:
+                stale += 1
+    return stale if rows else sample
+
+
+def seed_size(
+    seeded: Seeded, size: int, smaller: int | None, env: dict[str, str]
+) -> tuple[Database, Practice]:
+    """The database of ``size`` orders: kept from an earlier run, or seeded now."""
+    url = seeded.url(size)
+    found = seeded.kept(size)
+    if found is not None:
+        say(f"[{seeded.name}] {size:,} orders: kept from an earlier run ({url})")
+        upgrade(url)
+        db = Database(url)
+        practice = load_practice(db, found["practice_id"], size)
+        stale = stale_documents(db, practice.id)
+        if stale:
+            say(f"  {stale} of a sample of stored documents differ from a fresh render")
+            rebuild_documents(env | {"OPTIHUB_DATABASE_URL": url}, everything=True)
+            settle(db)
+        return db, practice
+    seeded.forget(size)
+    if smaller is None:
+        seeded.create(size)
+        upgrade(url)
+        db = Database(url)
+        practice = create_practice(db)
+    else:
+        seeded.copy(smaller, size)
+        upgrade(url)
+        db = Database(url)
+        practice = load_practice(db, seeded.kept(smaller)["practice_id"], smaller)  # type: ignore[index]
+    say(f"[{seeded.name}] seeding up to {size:,} orders")
+    started = time.perf_counter()
+    add_orders(db, practice, size - practice.orders)
+    recount(db, practice.id)
+    say(f"  {practice.orders:,} orders in {time.perf_counter() - started:.1f} s")
+    rebuild_documents(env | {"OPTIHUB_DATABASE_URL": url})
+    settle(db)  # after the rebuild, which writes every new order's document
+    seeded.keep(size, practice)
+    return db, practice
+
+
 def bench_database(
-    name: str, url: str, args: argparse.Namespace, wrk_binary: str, report: list[str]
+    name: str,
+    server_url: str | None,
+    args: argparse.Namespace,
+    wrk_binary: str,
+    report: list[str],
 ) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"optihub-bench-{name}-"))
-    db = None
+    folder = args.keep.resolve() if args.keep else workdir
+    folder.mkdir(parents=True, exist_ok=True)
+    seeded = Seeded(name, folder, server_url)
     rows: list[Row] = []
     try:
-        if url == "sqlite":
-            url = f"sqlite:///{workdir / 'bench.db'}"
         data_dir = workdir / "data"
         data_dir.mkdir()
         env = dict(
             os.environ,
-            OPTIHUB_DATABASE_URL=url,
             OPTIHUB_DATA_DIR=str(data_dir),
             OPTIHUB_SECRET_KEY=SECRET,
             OPTIHUB_RUN_WORKER="false",
             OPTIHUB_LOG_LEVEL="info",
             OPTIHUB_LOG_JSON="true",
         )
-        say(f"[{name}] creating the schema")
-        upgrade(url)
-        db = Database(url)
-        if db.engine.dialect.name == "postgresql":
-            with db.reading() as conn:
-                version = conn.exec_driver_sql("SHOW server_version").scalar()
-            report.append(
-                f"PostgreSQL {version}: throw-away cluster (fsync off), VACUUM ANALYZE "
-                "after each seeding step.\n"
-            )
-        practice = create_practice(db)
+        smaller = None
         for size in args.sizes:
-            say(f"[{name}] seeding up to {size:,} orders")
-            started = time.perf_counter()
-            add_orders(db, practice, size - practice.orders)
-            recount(db, practice.id)
-            say(f"  {practice.orders:,} orders in {time.perf_counter() - started:.1f} s")
-            rebuild_documents(env)
-            settle(db)  # after the rebuild, which writes every new order's document
-            ids = sample_ids(db, DETAIL_IDS)
-            rows += bench_size(name, size, db, env, practice, ids, workdir, args, wrk_binary)
+            db, practice = seed_size(seeded, size, smaller, env)
+            try:
+                if size == args.sizes[0] and db.engine.dialect.name == "postgresql":
+                    with db.reading() as conn:
+                        version = conn.exec_driver_sql("SHOW server_version").scalar()
+                    kind = "a kept cluster" if args.keep else "a throw-away cluster"
+                    report.append(
+                        f"PostgreSQL {version}: {kind} (fsync off), VACUUM ANALYZE after "
+                        "each seeding step.\n"
+                    )
+                if not args.seed_only:
+                    ids = sample_ids(db, DETAIL_IDS)
+                    size_env = env | {"OPTIHUB_DATABASE_URL": seeded.url(size)}
+                    rows += bench_size(
+                        name, size, db, size_env, practice, ids, workdir, args, wrk_binary
+                    )
+            finally:
+                db.dispose()
+            smaller = size
     finally:
         if rows:
             section = [
@@ -652,8 +835,6 @@ def bench_database(
             ]
             say("\n" + "\n".join(section))
             report += section
-        if db is not None:
-            db.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -813,6 +994,16 @@ def main() -> int:
     parser.add_argument("--clients", type=int_list, default=[1, 4, 16])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "last-run.md")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep each size's seeded database in DIR and measure it again on the next run",
+    )
+    parser.add_argument(
+        "--seed-only", action="store_true", help="seed (and keep, with --keep) without measuring"
+    )
     args = parser.parse_args()
     args.sizes = sorted(set(args.sizes))
     if args.seconds < 1:
@@ -826,9 +1017,9 @@ def main() -> int:
     try:
         for name in args.databases:
             if name == "sqlite":
-                bench_database("sqlite", "sqlite", args, wrk_binary, report)
+                bench_database("sqlite", None, args, wrk_binary, report)
                 continue
-            with postgres_cluster() as pg_url:
+            with postgres_cluster(args.keep / "pg" if args.keep else None) as pg_url:
                 if pg_url is None:
                     raise SystemExit("PostgreSQL could not be started (see above)")
                 bench_database("postgresql", pg_url, args, wrk_binary, report)
@@ -840,8 +1031,9 @@ def main() -> int:
     finally:
         if not complete:
             report.append("**Incomplete run** (interrupted or failed; rows above are real).")
-        args.out.write_text("\n".join(report).rstrip() + "\n")
-        say(f"report written to {args.out}")
+        if not args.seed_only:
+            args.out.write_text("\n".join(report).rstrip() + "\n")
+            say(f"report written to {args.out}")
     return 0
 
 

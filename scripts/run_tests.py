@@ -63,8 +63,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[str | None]:
-    """Yield a database URL of a fresh throw-away cluster, or None when unavailable."""
+def postgres_cluster(keep: Path | None = None) -> Iterator[str | None]:
+    """Yield a database URL of a fresh throw-away cluster, or None when unavailable.
+
+    ``keep``: the cluster lives in that folder instead (made on first use, started again on
+    the next, stopped but not removed at the end), e.g. for the bench's seeded databases.
+    """
     bindir = pg_bindir()
     if bindir is None:
         apt_install("postgresql")
@@ -73,7 +77,11 @@ def postgres_cluster() -> Iterator[str | None]:
         say("PostgreSQL is not available (package `postgresql` not installed)")
         yield None
         return
-    workdir = Path(tempfile.mkdtemp(prefix="optihub-pg-"))
+    if keep is None:
+        workdir = Path(tempfile.mkdtemp(prefix="optihub-pg-"))
+    else:
+        workdir = keep.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
     datadir = workdir / "data"
     port = free_port()
     as_user: list[str] = []
@@ -86,17 +94,24 @@ def postgres_cluster() -> Iterator[str | None]:
         [*as_user, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     try:
-        run(
-            str(bindir / "initdb"),
-            "-D",
-            str(datadir),
-            "-U",
-            "optihub",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        )
+        if (datadir / "postmaster.pid").exists():  # left running by an interrupted run
+            run(str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop")
+    except subprocess.CalledProcessError:
+        (datadir / "postmaster.pid").unlink(missing_ok=True)
+    try:
+        if not (datadir / "PG_VERSION").exists():
+            shutil.rmtree(datadir, ignore_errors=True)
+            run(
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "optihub",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
         options = (
             f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -115,7 +130,8 @@ def postgres_cluster() -> Iterator[str | None]:
         version = subprocess.run(
             [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
         ).stdout.strip()
-        say(f"started throw-away PostgreSQL ({version}) on 127.0.0.1:{port}")
+        kind = "throw-away" if keep is None else f"kept ({workdir})"
+        say(f"started {kind} PostgreSQL ({version}) on 127.0.0.1:{port}")
         yield f"postgresql+psycopg://optihub@127.0.0.1:{port}/postgres"
     except subprocess.CalledProcessError as exc:
         say(f"could not start PostgreSQL: {exc}")
@@ -131,7 +147,8 @@ def postgres_cluster() -> Iterator[str | None]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager
