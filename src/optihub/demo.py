@@ -3,7 +3,8 @@
 One practice with two locations, ~200 frames with stock, 50 patients with prescriptions,
 ~300 orders spread over every lifecycle state, a lab with its catalogs and the practice's
 account, pricebooks and two price tiers, a dozen appointments over the next two weeks,
-invoices for a few finished orders, and the owner login printed by ``optihub serve --demo``.
+invoices for a few finished orders, a doctor and two opticians, and the owner login printed
+by ``optihub serve --demo``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optihub.db.models import (
+    Employee,
     Lab,
     LabAccount,
     LensAddon,
@@ -30,6 +32,7 @@ from optihub.db.models import (
     Patient,
     User,
 )
+from optihub.db.models.practice import employee_locations
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus
 from optihub.services import appointments as appointment_service
@@ -424,6 +427,7 @@ def seed_demo(
             step("orders", 25)
     step("orders", len(plan) % 25)
     _practice_records(session, actor, rng, locations, patients, billable)
+    _employees(session, practice.id, locations)
     session.flush()
     _ = owner
     return DemoResult(practice.id, created=True)
@@ -458,6 +462,10 @@ PRICEBOOK_ITEMS: list[tuple[str, str, str, str, str | None, dict[str, Any]]] = [
     ("merchandise", "KIT-CLEAN", "Lens cleaning kit", "14.99", "3.20", {}),
     ("merchandise", "CASE-HARD", "Hard-shell eyeglass case", "19.99", "4.75", {}),
     ("merchandise", "CHAIN-BEAD", "Beaded eyeglass chain", "12.50", "2.80", {}),
+    # Fulfillment SKUs (non-prescription): plano sunglasses and lens-care solutions.
+    ("merchandise", "SUN-PLANO-BLK", "Plano sunglasses, matte black", "59.00", "18.00", {}),
+    ("merchandise", "SUN-PLANO-TORT", "Plano sunglasses, tortoise", "59.00", "18.00", {}),
+    ("merchandise", "SOL-MPS-360", "Multipurpose solution 360 ml", "11.99", "4.10", {}),
     ("addons", "AF-SPRAY", "Anti-fog spray", "9.99", "2.10", {}),
     ("addons", "AR-CRIZAL", "Crizal Sapphire anti-reflective coating", "120.00", "38.00", {}),
     ("addons", "PHOTO-GEN-S", "Transitions Gen S", "110.00", "42.00", {}),
@@ -467,6 +475,42 @@ PRICEBOOK_ITEMS: list[tuple[str, str, str, str, str | None, dict[str, Any]]] = [
     ("misc", "SHIP-HOME", "Ship to home", "12.00", "8.50", {}),
 ]
 APPOINTMENT_KINDS = ["eye_exam", "eye_exam", "contact_lens_fitting", "frame_pickup", "follow_up"]
+
+
+# (first, last, title, npi, is_doctor, email, indexes of the locations they work at)
+DEMO_EMPLOYEES: list[tuple[str, str, str, str | None, bool, str, tuple[int, ...]]] = [
+    ("Priya", "Raman", "OD", "1467503981", True, "dr.raman@clearview.example", (0, 1)),
+    ("Marcus", "Bell", "Optician", None, False, "marcus@clearview.example", (0,)),
+    ("Elena", "Ortiz", "Optician", None, False, "elena@clearview.example", (1,)),
+]
+
+
+def _employees(session: Session, practice_id: int, locations: list[Location]) -> None:
+    """A doctor working at both locations and an optician at each (no service places
+    employees yet: their rows and their locations are written here)."""
+    for first, last, title, npi, is_doctor, email, at in DEMO_EMPLOYEES:
+        employee = Employee(
+            practice_id=practice_id,
+            first_name=first,
+            last_name=last,
+            title=title,
+            npi=npi,
+            is_doctor=is_doctor,
+            email=email,
+        )
+        session.add(employee)
+        session.flush()
+        session.execute(
+            employee_locations.insert(),
+            [
+                {
+                    "practice_id": practice_id,
+                    "employee_id": employee.id,
+                    "location_id": locations[i].id,
+                }
+                for i in at
+            ],
+        )
 
 
 def _practice_records(

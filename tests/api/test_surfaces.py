@@ -61,6 +61,7 @@ HARNESS: dict[str, Harness] = {
     "partner": Harness(),
     "labs": Harness(headers=bearer_and_user_email),
     "practice": Harness(path_values=lambda caller: {"client_id": str(caller.practice_id)}),
+    "fulfillment": Harness(),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}

@@ -214,6 +214,7 @@ class Database:
             self._release()
             pooled = self.engine.raw_connection()
             driver = pooled.driver_connection
+            assert driver is not None, "a pooled connection has its driver connection"
             pooled.detach()  # closed for real when released, never returned to the pool
             if self.engine.dialect.name == "postgresql":
                 driver.rollback()  # the pool's pre-ping may have begun a transaction

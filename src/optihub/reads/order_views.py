@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
@@ -33,6 +33,9 @@ class LineView:
     tax: Decimal
     kind: str
     sku: str | None
+    id: uuid.UUID | None = None
+    prescription_required: bool = False
+    prescription_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,16 @@ class OrderView:
     replacement_request_status: str | None
     replacement_requested_at: datetime | None
     replacement_request_reason: str | None
+    custom_shipping: dict[str, Any] | None = None
+    shipping_service_level: str | None = None
+    cancellation_comments: str | None = None
+    practice_id: int | None = None
     patient: PatientView | None = None
     location: LocationView | None = None
     lines: list[LineView] = field(default_factory=list)
     history: list[HistoryView] = field(default_factory=list)
+    # Orders made to replace this one (their ``original_order_id`` is this order).
+    replacement_order_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def balance(self) -> Decimal:
@@ -172,6 +181,11 @@ class OrderFilter:
     # Keyset positions in creation order (created_at, id): strictly older / newer rows.
     older_than: Keyset | None = None
     newer_than: Keyset | None = None
+    # Sub-steps allowed per status: an order in one of these statuses matches only with a
+    # sub-status listed for it (None in the tuple: no sub-status). Other statuses: any.
+    sub_statuses: tuple[tuple[str, tuple[str | None, ...]], ...] | None = None
+    # True: orders with a line that needs a prescription and has none linked; False: none.
+    unmatched_prescriptions: bool | None = None
 
     @property
     def by_status_only(self) -> bool:
@@ -192,6 +206,8 @@ class OrderFilter:
             and self.created_until is None
             and self.older_than is None
             and self.newer_than is None
+            and self.sub_statuses is None
+            and self.unmatched_prescriptions is None
         )
 
 
@@ -231,6 +247,20 @@ def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
         conditions.append(flt.older_than.before(Order.created_at, Order.id))
     if flt.newer_than is not None:
         conditions.append(flt.newer_than.after(Order.created_at, Order.id))
+    for status, subs in flt.sub_statuses or ():
+        named = [s for s in subs if s is not None]
+        allowed = [Order.sub_status.in_(named)] if named else []
+        if None in subs:
+            allowed.append(Order.sub_status.is_(None))
+        conditions.append(or_(Order.status != status, *allowed))
+    if flt.unmatched_prescriptions is not None:
+        unmatched = exists().where(
+            OrderLine.practice_id == practice_id,
+            OrderLine.order_id == Order.id,
+            OrderLine.prescription_required.is_(True),
+            OrderLine.prescription_id.is_(None),
+        )
+        conditions.append(unmatched if flt.unmatched_prescriptions else ~unmatched)
     return and_(*conditions)
 
 
@@ -291,6 +321,10 @@ _ORDER_COLUMNS = [
     Order.replacement_request_status,
     Order.replacement_requested_at,
     Order.replacement_request_reason,
+    Order.custom_shipping,
+    Order.shipping_service_level,
+    Order.cancellation_comments,
+    Order.practice_id,
 ]
 _ORDER_FIELDS = [c.key for c in _ORDER_COLUMNS]
 _PATIENT_COLUMNS = [
@@ -365,12 +399,15 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
             OrderLine.tax,
             OrderLine.kind,
             OrderLine.sku,
+            OrderLine.id,
+            OrderLine.prescription_required,
+            OrderLine.prescription_id,
         )
         .where(OrderLine.order_id.in_(ids), OrderLine.practice_id == practice_id)
         .order_by(OrderLine.order_id, OrderLine.position)
     )
     for order_id, *line in line_rows:
-        lines[order_id].append(LineView(*cast("list[Any]", line)))
+        lines[order_id].append(LineView(*line))
     history: defaultdict[uuid.UUID, list[HistoryView]] = defaultdict(list)
     change_rows = reader.execute(
         select(
@@ -389,6 +426,16 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
     )
     for order_id, *change in change_rows:
         history[order_id].append(HistoryView(*cast("list[Any]", change)))
+    replacements: defaultdict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    replacement_rows = reader.execute(
+        select(Order.original_order_id, Order.id)
+        .where(Order.practice_id == practice_id, Order.original_order_id.in_(ids))
+        .order_by(Order.original_order_id, Order.created_at, Order.id)
+    )
+    for original_id, replacement_id in replacement_rows:
+        if original_id is not None:
+            replacements[original_id].append(replacement_id)
     for key, order in by_id.items():
         order.lines = lines.get(key, [])
         order.history = history.get(key, [])
+        order.replacement_order_ids = replacements.get(key, [])

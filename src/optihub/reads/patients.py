@@ -1,9 +1,11 @@
 """Patient reads: a practice's patients as plain views (one query for the page, one
-indexed count)."""
+indexed count). ``page`` orders one of two fixed ways (by name, or by change for a sync);
+``sorted_page`` orders by a caller-chosen ``reads.sorting`` sort over ``SORT_FIELDS``."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,8 +14,19 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from optihub.db.models import Patient
 from optihub.reads.order_views import Keyset, Reader
+from optihub.reads.sorting import Sort, order_by
 
-__all__ = ["Keyset", "PatientFilter", "PatientPage", "PatientView", "page", "view"]
+__all__ = [
+    "SORT_FIELDS",
+    "Keyset",
+    "PatientFilter",
+    "PatientPage",
+    "PatientView",
+    "page",
+    "sorted_page",
+    "view",
+    "views",
+]
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,30 @@ _COLUMNS: list[Any] = [
 ]
 
 
+# Sort keys of ``sorted_page`` (the views' field names); a surface maps its names onto these.
+SORT_FIELDS: dict[str, Any] = {
+    "id": Patient.id,
+    "first_name": Patient.first_name,
+    "last_name": Patient.last_name,
+    "email": Patient.email,
+    "date_of_birth": Patient.date_of_birth,
+    "created_at": Patient.created_at,
+    "updated_at": Patient.updated_at,
+}
+DEFAULT_SORT: Sort = (("last_name", False), ("first_name", False))
+
+
 @dataclass(frozen=True)
 class PatientFilter:
     """``search``: a case-insensitive prefix of the last or first name, or an exact email
-    or phone. The other fields match exactly; ``updated_since`` is inclusive."""
+    or phone. ``first_name`` / ``last_name``: a case-insensitive prefix of that name;
+    ``email_any_case``: the email compared case-insensitively. The other fields match
+    exactly; ``updated_since`` is inclusive."""
 
     search: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email_any_case: str | None = None
     email: str | None = None
     phone: str | None = None
     date_of_birth: date | None = None
@@ -90,6 +121,12 @@ def _where(practice_id: int, flt: PatientFilter) -> ColumnElement[bool]:
                 Patient.phone == term,
             )
         )
+    if flt.first_name is not None:
+        conditions.append(Patient.first_name.istartswith(flt.first_name, autoescape=True))
+    if flt.last_name is not None:
+        conditions.append(Patient.last_name.istartswith(flt.last_name, autoescape=True))
+    if flt.email_any_case is not None:
+        conditions.append(func.lower(Patient.email) == flt.email_any_case.lower())
     if flt.email is not None:
         conditions.append(Patient.email == flt.email)
     if flt.phone is not None:
@@ -137,3 +174,34 @@ def view(reader: Reader, practice_id: int, patient_id: uuid.UUID) -> PatientView
         select(*_COLUMNS).where(Patient.practice_id == practice_id, Patient.id == patient_id)
     ).first()
     return PatientView(*row) if row is not None else None
+
+
+def sorted_page(
+    reader: Reader,
+    practice_id: int,
+    flt: PatientFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    sort: Sort = DEFAULT_SORT,
+) -> PatientPage:
+    """A page of the practice's patients ordered by ``sort`` (keys of ``SORT_FIELDS``;
+    ``BadRequest`` for others), the id breaking ties. ``total`` counts every match."""
+    ordering = order_by(sort, SORT_FIELDS, Patient.id)
+    condition = _where(practice_id, flt)
+    total = reader.scalar(select(func.count()).select_from(Patient).where(condition)) or 0
+    rows = reader.execute(
+        select(*_COLUMNS).where(condition).order_by(*ordering).limit(limit).offset(offset)
+    )
+    return PatientPage([PatientView(*row) for row in rows], int(total))
+
+
+def views(reader: Reader, practice_id: int, ids: Sequence[uuid.UUID]) -> list[PatientView]:
+    """The practice's patients with these ids, in the order of ``ids`` (others skipped)."""
+    if not ids:
+        return []
+    rows = reader.execute(
+        select(*_COLUMNS).where(Patient.practice_id == practice_id, Patient.id.in_(ids))
+    )
+    by_id = {view.id: view for view in (PatientView(*row) for row in rows)}
+    return [by_id[i] for i in ids if i in by_id]

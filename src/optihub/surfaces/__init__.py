@@ -7,10 +7,11 @@ app installs. A surface never imports another.
 ``SURFACES`` is the list the app installs, in this order.
 """
 
+from optihub.surfaces.fulfillment import surface as fulfillment
 from optihub.surfaces.labs import surface as labs
 from optihub.surfaces.partner import surface as partner
 from optihub.surfaces.practice import surface as practice
 
-SURFACES = (partner, labs, practice)
+SURFACES = (partner, labs, practice, fulfillment)
 
 __all__ = ["SURFACES"]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,6 +130,11 @@ class Order(Timestamps, Base):
     replacement_request_status: Mapped[str | None] = mapped_column(String(20))
     replacement_requested_at: Mapped[datetime | None] = mapped_column()
     replacement_request_reason: Mapped[str | None] = mapped_column(String(250))
+    # Fulfillment shipping: a prepaid label the caller supplies, the service level asked for,
+    # and the comments of a cancellation request.
+    custom_shipping: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    shipping_service_level: Mapped[str | None] = mapped_column(String(50))
+    cancellation_comments: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order",
@@ -167,6 +173,14 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money)
     retail_price: Mapped[Decimal] = mapped_column(Money)
     tax: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # A prescription product (Rx lenses, contact lenses) needs a valid prescription on file;
+    # ``prescription_id`` is the one linked to the line (None while unmatched).
+    prescription_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    prescription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("prescriptions.id", ondelete="SET NULL")
+    )
 
     order: Mapped[Order] = relationship(back_populates="lines", lazy="raise")
 

@@ -5,6 +5,7 @@ request's transaction makes a bulk write atomic: one refusal, nothing written.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,8 +42,48 @@ class Records:
                 raise
             raise Conflict(f'"[{index}]" {exc.message}', allowed=exc.allowed) from exc
 
+    @contextmanager
+    def batch(self, fields: Mapping[str, str]) -> Iterator[None]:
+        """A batch service's refusal (its errors carry the record ``index``; a conflict
+        says ``Record N: …``) named as the caller sent the records."""
+        try:
+            yield
+        except ValidationFailed as exc:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        self.prefix(e.index or 0) + dialect_field(e.field, fields), e.message
+                    )
+                    for e in exc.errors
+                ]
+            ) from exc
+        except Conflict as exc:
+            found = _RECORD.match(exc.message)
+            if found is None:
+                raise
+            index, message = int(found.group(1)), found.group(2)
+            named = f'"[{index}]" {message}' if self.bulk else message
+            raise Conflict(named, allowed=exc.allowed) from exc
+
+
+_RECORD = re.compile(r"^Record (\d+): (.*)$", re.DOTALL)
 
 Nested = Mapping[str, tuple[Mapping[str, Rule], int]]
+
+
+def record(body: Any, rules: Mapping[str, Rule], *, some: bool = False) -> dict[str, Any]:
+    """One object checked against ``rules`` (an array is refused); ``some``: it must
+    set at least one field (a patch)."""
+    if body is None:
+        refuse(['"value" is required'])
+    if not isinstance(body, dict):
+        refuse(['"value" must be of type object'])
+    if some and not body:
+        refuse(['"value" must have at least 1 key'])
+    errors: list[str] = []
+    checked = check_object(rules, body, "", errors)
+    refuse(errors)
+    return checked
 
 
 def records(body: Any, rules: Mapping[str, Rule], nested: Nested | None = None) -> Records:
@@ -103,4 +144,12 @@ def request_body(rules: Mapping[str, Rule], nested: Nested | None = None) -> dic
     schema = {
         "oneOf": [record, {"type": "array", "items": record, "minItems": 1, "maxItems": MAX_BULK}]
     }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def object_body(rules: Mapping[str, Rule], *, some: bool = False) -> dict[str, Any]:
+    """The route's ``openapi_extra``: one object (``some``: with at least one field)."""
+    schema = object_schema(rules)
+    if some:
+        schema["minProperties"] = 1
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

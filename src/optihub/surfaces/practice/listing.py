@@ -97,6 +97,11 @@ class ListQuery:
         # Past the last row anyway: bounded so the database never sees an overflowing offset.
         return min((self.page - 1) * self.page_size, MAX_OFFSET)
 
+    def sort_by(self, names: Mapping[str, str]) -> list[tuple[str, bool]]:
+        """The sort in the read layer's keys (``reads.sorting``): ``names`` maps each of
+        the dialect's sort fields to its read key."""
+        return [(names[key.field], key.descending) for key in self.sort]
+
     def pagination(self, total_count: int) -> dict[str, Any]:
         return {
             "page": self.page,

@@ -1,13 +1,16 @@
 """Practice API routes (EyeCloud Pro dialect) under ``/v2/{client_id}``: patients, stores,
-employees, orders. Thin: lists are read with the shared grammar (``listing``), orders
-through ``reads.orders``, writes go through the services, bodies are checked by ``bodies``.
+employees, appointments, orders, invoices, pricebooks and price tiers. Thin: list queries
+are parsed with the shared grammar (``listing``) and answered by the read layer
+(``reads.*``, sorted through ``reads.sorting`` with the sort fields ``mapping`` maps),
+writes go through the services, bodies are checked by ``bodies``.
 
 No ``from __future__ import annotations`` here: ``acting()`` builds its dependency's
 signature from a local (the scope requirement), which FastAPI must see evaluated.
 """
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -20,13 +23,21 @@ from pydantic import WithJsonSchema
 from optihub.auth.resource import Principal, require_scopes
 from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound
+from optihub.reads import appointments as appointment_reads
+from optihub.reads import employees as employee_reads
+from optihub.reads import invoices as invoice_reads
+from optihub.reads import locations as location_reads
 from optihub.reads import orders as order_reads
+from optihub.reads import patients as patient_reads
+from optihub.reads import pricebooks as pricebook_reads
 from optihub.reads.order_views import OrderFilter, Sort
 from optihub.services import orders as order_service
 from optihub.services import patients as patient_service
+from optihub.services import pricebooks as pricebook_service
 from optihub.services.context import Actor
+from optihub.services.frames import FrameDetails
 from optihub.surfaces import kit
-from optihub.surfaces.practice import bodies, listing, mapping, queries, schemas
+from optihub.surfaces.practice import bodies, listing, mapping, schemas
 from optihub.surfaces.practice.rules import Invalid, Rule, check, day_of
 from optihub.web import DbSession, database
 
@@ -89,7 +100,16 @@ StoresRead = Annotated[Acting, Depends(acting("read:stores"))]
 EmployeesRead = Annotated[Acting, Depends(acting("read:employees"))]
 OrdersRead = Annotated[Acting, Depends(acting("read:orders"))]
 OrdersCreate = Annotated[Acting, Depends(acting("create:orders"))]
+AppointmentsRead = Annotated[Acting, Depends(acting("read:appointments"))]
+InvoicesRead = Annotated[Acting, Depends(acting("read:invoices"))]
+FramesCreate = Annotated[Acting, Depends(acting("create:pricebooks:frames"))]
+FramesUpdate = Annotated[Acting, Depends(acting("update:pricebooks:frames"))]
+TiersRead = Annotated[Acting, Depends(acting("read:configurations:pricetiers"))]
+TiersCreate = Annotated[Acting, Depends(acting("create:configurations:pricetiers"))]
+TiersUpdate = Annotated[Acting, Depends(acting("update:configurations:pricetiers"))]
+TiersDelete = Annotated[Acting, Depends(acting("delete:configurations:pricetiers"))]
 WriteBody = Annotated[Any, Body(description="One record, or an array of them (bulk, atomic).")]
+ObjectBody = Annotated[Any, Body(description="One object.")]
 
 ORDER_NESTED: bodies.Nested = {"items": (mapping.ORDER_ITEM_IN, mapping.MAX_ITEMS)}
 
@@ -99,6 +119,15 @@ def _object_id(kind: str, raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(check(GUID, raw, "id")))
     except Invalid as exc:
+        raise NotFound(kind, raw) from exc
+
+
+@contextmanager
+def _named(kind: str, raw: str) -> Iterator[None]:
+    """A read's ``NotFound`` reported with the dialect's name for the record."""
+    try:
+        yield
+    except NotFound as exc:
         raise NotFound(kind, raw) from exc
 
 
@@ -117,19 +146,24 @@ def _listed(data: list[dict[str, Any]], query: listing.ListQuery, total: int) ->
 )
 def list_patients(request: Request, who: PatientsRead) -> Response:
     query = listing.parse(mapping.PATIENT_LIST, request.query_params)
-    filters = dict(query.filters)
-    if "dob" in filters:
-        filters["dob"] = day_of(filters["dob"])
+    filters = query.filters
+    flt = patient_reads.PatientFilter(
+        email_any_case=filters.get("email"),
+        phone=filters.get("phone"),
+        date_of_birth=day_of(filters["dob"]) if "dob" in filters else None,
+        first_name=filters.get("name_first"),
+        last_name=filters.get("name_last"),
+    )
     with database(request).reading() as reader:
-        found = queries.patients(
+        found = patient_reads.sorted_page(
             reader,
             who.practice_id,
-            **filters,
-            sort=query.sort,
+            flt,
+            sort=query.sort_by(mapping.PATIENT_SORT),
             limit=query.page_size,
             offset=query.offset,
         )
-    return _listed([mapping.patient_out(row) for row in found.rows], query, found.total)
+    return _listed([mapping.patient_out(view) for view in found.views], query, found.total)
 
 
 @router.get(
@@ -138,10 +172,10 @@ def list_patients(request: Request, who: PatientsRead) -> Response:
 def get_patient(request: Request, who: PatientsRead, id: ObjectId) -> Response:
     patient_id = _object_id("Patient", id)
     with database(request).reading() as reader:
-        row = queries.patient(reader, who.practice_id, patient_id)
-    if row is None:
+        view = patient_reads.view(reader, who.practice_id, patient_id)
+    if view is None:
         raise NotFound("Patient", id)
-    return kit.json_response(mapping.patient_out(row))
+    return kit.json_response(mapping.patient_out(view))
 
 
 @router.post(
@@ -159,8 +193,7 @@ def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = N
             patient = patient_service.create_patient(session, who.actor, _patient_details(record))
         created.append(patient.id)
     data = [
-        mapping.patient_out(row)
-        for row in queries.patients_by_id(session, who.practice_id, created)
+        mapping.patient_out(view) for view in patient_reads.views(session, who.practice_id, created)
     ]
     return kit.json_response({"data": data} if records.bulk else data[0], 201)
 
@@ -192,26 +225,25 @@ def _patient_details(record: dict[str, Any]) -> patient_service.PatientDetails:
 )
 def list_stores(request: Request, who: StoresRead) -> Response:
     query = listing.parse(mapping.STORE_LIST, request.query_params)
+    flt = location_reads.LocationFilter(name=query.filters.get("name"))
     with database(request).reading() as reader:
-        found = queries.stores(
+        found = location_reads.page(
             reader,
             who.practice_id,
-            **query.filters,
-            sort=query.sort,
+            flt,
+            sort=query.sort_by(mapping.STORE_SORT),
             limit=query.page_size,
             offset=query.offset,
         )
-    return _listed([mapping.store_out(row) for row in found.rows], query, found.total)
+    return _listed([mapping.store_out(view) for view in found.views], query, found.total)
 
 
 @router.get("/{client_id}/stores/{id}", response_model=schemas.Store, summary="Retrieve a store")
 def get_store(request: Request, who: StoresRead, id: ObjectId) -> Response:
     store_id = _object_id("Store", id)
-    with database(request).reading() as reader:
-        row = queries.store(reader, who.practice_id, store_id)
-    if row is None:
-        raise NotFound("Store", id)
-    return kit.json_response(mapping.store_out(row))
+    with _named("Store", id), database(request).reading() as reader:
+        view = location_reads.detail(reader, who.practice_id, store_id)
+    return kit.json_response(mapping.store_out(view))
 
 
 @router.get(
@@ -222,16 +254,24 @@ def get_store(request: Request, who: StoresRead, id: ObjectId) -> Response:
 )
 def list_employees(request: Request, who: EmployeesRead) -> Response:
     query = listing.parse(mapping.EMPLOYEE_LIST, request.query_params)
+    filters = query.filters
+    flt = employee_reads.EmployeeFilter(
+        first_name=filters.get("name_first"),
+        last_name=filters.get("name_last"),
+        is_doctor=filters.get("is_doctor"),
+        is_active=filters.get("is_active"),
+        location_id=filters.get("store_id"),
+    )
     with database(request).reading() as reader:
-        found = queries.employees(
+        found = employee_reads.page(
             reader,
             who.practice_id,
-            **query.filters,
-            sort=query.sort,
+            flt,
+            sort=query.sort_by(mapping.EMPLOYEE_SORT),
             limit=query.page_size,
             offset=query.offset,
         )
-    return _listed([mapping.employee_out(row) for row in found.rows], query, found.total)
+    return _listed([mapping.employee_out(view) for view in found.views], query, found.total)
 
 
 @router.get(
@@ -242,10 +282,38 @@ def list_employees(request: Request, who: EmployeesRead) -> Response:
 def get_employee(request: Request, who: EmployeesRead, id: ObjectId) -> Response:
     employee_id = _object_id("Employee", id)
     with database(request).reading() as reader:
-        row = queries.employee(reader, who.practice_id, employee_id)
-    if row is None:
-        raise NotFound("Employee", id)
-    return kit.json_response(mapping.employee_out(row))
+        view = employee_reads.detail(reader, who.practice_id, employee_id)
+    return kit.json_response(mapping.employee_out(view))
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/{client_id}/appointments",
+    response_model=schemas.AppointmentList,
+    summary="List appointments",
+    openapi_extra=mapping.APPOINTMENT_LIST.openapi(),
+)
+def list_appointments(request: Request, who: AppointmentsRead) -> Response:
+    query = listing.parse(mapping.APPOINTMENT_LIST, request.query_params)
+    filters = query.filters
+    flt = appointment_reads.AppointmentFilter(
+        date_from=day_of(filters["date_from"]) if "date_from" in filters else None,
+        date_to=day_of(filters["date_to"]) if "date_to" in filters else None,
+        location_id=filters.get("store_id"),
+        patient_id=filters.get("patient_id"),
+    )
+    with database(request).reading() as reader:
+        found = appointment_reads.page(
+            reader,
+            who.practice_id,
+            flt,
+            sort=query.sort_by(mapping.APPOINTMENT_SORT),
+            limit=query.page_size,
+            offset=query.offset,
+        )
+    return _listed([mapping.appointment_out(view) for view in found.views], query, found.total)
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -335,3 +403,249 @@ def _new_order(record: dict[str, Any]) -> order_service.NewOrder:
             for item in record.get("items", [])
         ],
     )
+
+
+# --- invoices ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/{client_id}/invoices",
+    response_model=schemas.InvoiceList,
+    summary="List invoices",
+    openapi_extra=mapping.INVOICE_LIST.openapi(),
+)
+def list_invoices(request: Request, who: InvoicesRead) -> Response:
+    query = listing.parse(mapping.INVOICE_LIST, request.query_params)
+    filters = query.filters
+    flt = invoice_reads.InvoiceFilter(
+        patient_id=filters.get("patient_id"),
+        order_id=filters.get("order_id"),
+        status=filters.get("status"),
+        created_from=day_of(filters["date_from"]) if "date_from" in filters else None,
+        created_to=day_of(filters["date_to"]) if "date_to" in filters else None,
+    )
+    with database(request).reading() as reader:
+        found = invoice_reads.page(
+            reader,
+            who.practice_id,
+            flt,
+            sort=query.sort_by(mapping.INVOICE_SORT),
+            limit=query.page_size,
+            offset=query.offset,
+        )
+    return _listed([mapping.invoice_out(view) for view in found.views], query, found.total)
+
+
+@router.get(
+    "/{client_id}/invoices/{id}", response_model=schemas.Invoice, summary="Retrieve an invoice"
+)
+def get_invoice(request: Request, who: InvoicesRead, id: ObjectId) -> Response:
+    invoice_id = _object_id("Invoice", id)
+    with database(request).reading() as reader:
+        view = invoice_reads.detail(reader, who.practice_id, invoice_id)
+    return kit.json_response(mapping.invoice_out(view))
+
+
+# --- pricebooks -------------------------------------------------------------------------------
+
+
+def _add_pricebook_list(kind: str) -> None:
+    """``GET /pricebooks/{kind}``: one route per pricebook, each with its own scope."""
+    reading = Annotated[Acting, Depends(acting(f"read:pricebooks:{kind}"))]
+
+    def list_pricebook(request: Request, who: reading) -> Response:
+        query = listing.parse(mapping.PRICEBOOK_LIST, request.query_params)
+        filters = query.filters
+        flt = pricebook_reads.PricebookFilter(
+            search=filters.get("search"),
+            updated_since=_start(filters["updated_since"]) if "updated_since" in filters else None,
+        )
+        with database(request).reading() as reader:
+            found = pricebook_reads.page(
+                reader,
+                who.practice_id,
+                kind,
+                flt,
+                sort=query.sort_by(mapping.PRICEBOOK_SORT),
+                limit=query.page_size,
+                offset=query.offset,
+            )
+        return _listed([mapping.pricebook_out(row) for row in found.views], query, found.total)
+
+    router.add_api_route(
+        f"/{{client_id}}/pricebooks/{kind}",
+        list_pricebook,
+        methods=["GET"],
+        name=f"list_pricebook_{kind}",
+        response_model=schemas.PricebookList,
+        summary=f"List the {kind} pricebook",
+        openapi_extra=mapping.PRICEBOOK_LIST.openapi(),
+    )
+
+
+def _frame_details(record: dict[str, Any]) -> FrameDetails:
+    return FrameDetails(
+        sku=record["sku"],
+        brand=record["brand"],
+        model=record["model"],
+        upc=record.get("upc"),
+        color=record.get("color"),
+        material=record.get("material"),
+        eye_size=record.get("eye_size"),
+        bridge=record.get("bridge"),
+        temple=record.get("temple"),
+        a=record.get("a"),
+        b=record.get("b"),
+        ed=record.get("ed"),
+        price=record.get("retail_price"),
+        wholesale_price=record.get("cost"),
+    )
+
+
+def _frame_out(session: Any, practice_id: int, frame_id: uuid.UUID) -> dict[str, Any]:
+    return mapping.pricebook_out(pricebook_reads.detail(session, practice_id, "frames", frame_id))
+
+
+@router.post(
+    "/{client_id}/pricebooks/frames",
+    status_code=201,
+    response_model=schemas.PricebookItem | schemas.PricebookBulk,
+    summary="Add frames to the frames pricebook (one, or an array: all or none)",
+    openapi_extra=bodies.request_body(mapping.FRAME_IN),
+)
+def create_frames(who: FramesCreate, session: DbSession, body: WriteBody = None) -> Response:
+    records = bodies.records(body, mapping.FRAME_IN)
+    with records.batch(mapping.FRAME_FIELDS):
+        frames = pricebook_service.create_frames(
+            session, who.actor, [_frame_details(record) for record in records.items]
+        )
+    data = [_frame_out(session, who.practice_id, frame.id) for frame in frames]
+    return kit.json_response({"data": data} if records.bulk else data[0], 201)
+
+
+@router.patch(
+    "/{client_id}/pricebooks/frames/{id}",
+    response_model=schemas.PricebookItem,
+    summary="Change a pricebook frame (names, retail price, cost)",
+    openapi_extra=bodies.object_body(mapping.FRAME_PATCH, some=True),
+)
+def patch_frame(
+    who: FramesUpdate, session: DbSession, id: ObjectId, body: ObjectBody = None
+) -> Response:
+    frame_id = _object_id("Frame", id)
+    record = bodies.record(body, mapping.FRAME_PATCH, some=True)
+    patch = pricebook_service.FramePatch(
+        brand=record.get("brand"),
+        model=record.get("model"),
+        color=record.get("color"),
+        material=record.get("material"),
+        upc=record.get("upc"),
+        price=record.get("retail_price"),
+        cost=record.get("cost"),
+    )
+    with bodies.Records([record], bulk=False).writing(0, mapping.FRAME_FIELDS):
+        pricebook_service.patch_frame(session, who.actor, frame_id, patch)
+    return kit.json_response(_frame_out(session, who.practice_id, frame_id))
+
+
+for _kind in mapping.PRICEBOOK_KINDS:
+    _add_pricebook_list(_kind)
+
+
+# --- price tiers ------------------------------------------------------------------------------
+
+
+def _tier_out(reader: Any, practice_id: int, tier_id: uuid.UUID, raw: str) -> dict[str, Any]:
+    with _named("Price tier", raw):
+        row = pricebook_reads.detail(reader, practice_id, "tierprices", tier_id)
+    return mapping.pricetier_out(row)
+
+
+@router.get(
+    "/{client_id}/configurations/pricetiers",
+    response_model=schemas.PriceTierList,
+    summary="List price tiers",
+    openapi_extra=mapping.PRICETIER_LIST.openapi(),
+)
+def list_pricetiers(request: Request, who: TiersRead) -> Response:
+    query = listing.parse(mapping.PRICETIER_LIST, request.query_params)
+    flt = pricebook_reads.PricebookFilter(search=query.filters.get("name"))
+    with database(request).reading() as reader:
+        found = pricebook_reads.page(
+            reader,
+            who.practice_id,
+            "tierprices",
+            flt,
+            sort=query.sort_by(mapping.PRICETIER_SORT),
+            limit=query.page_size,
+            offset=query.offset,
+        )
+    return _listed([mapping.pricetier_out(row) for row in found.views], query, found.total)
+
+
+@router.get(
+    "/{client_id}/configurations/pricetiers/{id}",
+    response_model=schemas.PriceTier,
+    summary="Retrieve a price tier",
+)
+def get_pricetier(request: Request, who: TiersRead, id: ObjectId) -> Response:
+    tier_id = _object_id("Price tier", id)
+    with database(request).reading() as reader:
+        return kit.json_response(_tier_out(reader, who.practice_id, tier_id, id))
+
+
+@router.post(
+    "/{client_id}/configurations/pricetiers",
+    status_code=201,
+    response_model=schemas.PriceTier,
+    summary="Create a price tier",
+    openapi_extra=bodies.object_body(mapping.PRICETIER_IN),
+)
+def create_pricetier(who: TiersCreate, session: DbSession, body: ObjectBody = None) -> Response:
+    record = bodies.record(body, mapping.PRICETIER_IN)
+    details = pricebook_service.PriceTierDetails(
+        name=record["name"],
+        description=record.get("description"),
+        discount_percent=record.get("discount_percent", Decimal("0")),
+        is_default=record.get("is_default", False),
+    )
+    with bodies.Records([record], bulk=False).writing(0, {}):
+        tier = pricebook_service.create_price_tier(session, who.actor, details)
+    return kit.json_response(_tier_out(session, who.practice_id, tier.id, str(tier.id)), 201)
+
+
+@router.patch(
+    "/{client_id}/configurations/pricetiers/{id}",
+    response_model=schemas.PriceTier,
+    summary="Change a price tier",
+    openapi_extra=bodies.object_body(mapping.PRICETIER_PATCH, some=True),
+)
+def update_pricetier(
+    who: TiersUpdate, session: DbSession, id: ObjectId, body: ObjectBody = None
+) -> Response:
+    tier_id = _object_id("Price tier", id)
+    record = bodies.record(body, mapping.PRICETIER_PATCH, some=True)
+    # An explicit null description clears it (the service's "").
+    cleared = isinstance(body, dict) and "description" in body and body["description"] is None
+    patch = pricebook_service.PriceTierPatch(
+        name=record.get("name"),
+        description="" if cleared else record.get("description"),
+        discount_percent=record.get("discount_percent"),
+        is_default=record.get("is_default"),
+    )
+    with bodies.Records([record], bulk=False).writing(0, {}), _named("Price tier", id):
+        pricebook_service.update_price_tier(session, who.actor, tier_id, patch)
+    return kit.json_response(_tier_out(session, who.practice_id, tier_id, id))
+
+
+@router.delete(
+    "/{client_id}/configurations/pricetiers/{id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a price tier (and the pricebook items priced for it)",
+)
+def delete_pricetier(who: TiersDelete, session: DbSession, id: ObjectId) -> Response:
+    tier_id = _object_id("Price tier", id)
+    with _named("Price tier", id):
+        pricebook_service.delete_price_tier(session, who.actor, tier_id)
+    return Response(status_code=204)

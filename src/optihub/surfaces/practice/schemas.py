@@ -4,7 +4,7 @@ are built from the same rules (``bodies``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -155,3 +155,102 @@ class OrderList(BaseModel):
 
 class OrderBulk(BaseModel):
     data: list[Order]
+
+
+class Appointment(BaseModel):
+    appointment_id: str
+    store_id: str
+    patient_id: str
+    employee_id: str | None = Field(description="The doctor or staff member seeing the patient.")
+    start_time: str = Field(description="ISO-8601, UTC")
+    end_time: str
+    type: str = Field(examples=["eye_exam", "follow_up", "contact_lens_fitting"])
+    status: str = Field(
+        examples=["scheduled", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
+    )
+    create_date: str
+    update_date: str
+
+
+class AppointmentList(BaseModel):
+    data: list[Appointment]
+    pagination: Pagination
+
+
+class InvoiceLine(BaseModel):
+    description: str
+    quantity: int
+    unit_price: float
+    tax: float
+    amount: float = Field(description="Quantity × unit price, before tax.")
+
+
+class InvoicePayment(BaseModel):
+    payment_id: str
+    amount: float
+    method: str
+    payer: str = Field(examples=["patient", "insurance"])
+    paid_date: str
+
+
+class Invoice(BaseModel):
+    invoice_id: str
+    invoice_number: str
+    order_id: str | None
+    patient_id: str | None
+    status: str = Field(examples=["open", "paid"])
+    currency: str
+    subtotal: float
+    tax_total: float
+    total: float
+    amount_paid: float
+    balance: float
+    lines: list[InvoiceLine]
+    payments: list[InvoicePayment]
+    create_date: str
+    update_date: str
+
+
+class InvoiceList(BaseModel):
+    data: list[Invoice]
+    pagination: Pagination
+
+
+class PricebookItem(BaseModel):
+    item_id: str = Field(description="frames: the catalog frame's id; tierprices: the tier's.")
+    kind: str
+    code: str = Field(description="frames: the SKU; tierprices: the tier's name.")
+    name: str = Field(description="frames: brand and model.")
+    retail_price: float | None
+    cost: float | None
+    attributes: dict[str, Any] = Field(
+        description="frames: brand, model, color, material, upc, measurements, currency, "
+        "is_active; tierprices: discount_percent, description, is_default; other kinds: the "
+        "item's own attributes."
+    )
+    create_date: str
+    update_date: str
+
+
+class PricebookList(BaseModel):
+    data: list[PricebookItem]
+    pagination: Pagination
+
+
+class PricebookBulk(BaseModel):
+    data: list[PricebookItem]
+
+
+class PriceTier(BaseModel):
+    pricetier_id: str
+    name: str
+    description: str | None
+    discount_percent: float
+    is_default: bool
+    create_date: str
+    update_date: str
+
+
+class PriceTierList(BaseModel):
+    data: list[PriceTier]
+    pagination: Pagination
