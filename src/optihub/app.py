@@ -19,6 +19,7 @@ from optihub.auth.tokens import RevocationList, TokenService
 from optihub.dashboard import install as install_dashboard
 from optihub.db.session import Database
 from optihub.events.worker import DeliveryWorker
+from optihub.services import stuck_orders
 from optihub.settings import Settings
 from optihub.surfaces import SURFACES
 from optihub.surfaces.kit import install_kit
@@ -40,13 +41,15 @@ tokens from OptiHub's own OAuth 2.1 / OpenID Connect server.
 
 def build_worker(app: FastAPI) -> DeliveryWorker:
     """The webhook delivery worker over this app's database and key, delivering each
-    surface's subscribers in that surface's shape."""
+    surface's subscribers in that surface's shape, and running the periodic jobs
+    (``order.stuck``)."""
     settings: Settings = app.state.settings
     return DeliveryWorker(
         app.state.db,
         decrypt=app.state.instance_key.decrypt,
         allowed_hosts=settings.webhook_allowed_hosts,
         renderers=app.state.surfaces.webhook_renderers(),
+        periodic=[stuck_orders.periodic()],
     )
 
 

@@ -24,15 +24,22 @@ def record_event(
     type: str,
     data: dict[str, Any],
     at: datetime | None = None,
+    id: str | None = None,
 ) -> Event:
     """Add an outbox row to the session: it commits or rolls back with the change itself.
 
     The row is only added (flushed with the rest), so a rolled-back change emits nothing.
+    ``id``: a deterministic event id (at most 40 characters) for an event that must exist
+    at most once (its primary key is then the guard, e.g. ``order.stuck``); else a new one.
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     event = Event(
-        id=new_event_id(), practice_id=practice_id, type=type, data=data, created_at=at or utcnow()
+        id=id or new_event_id(),
+        practice_id=practice_id,
+        type=type,
+        data=data,
+        created_at=at or utcnow(),
     )
     session.add(event)
     return event

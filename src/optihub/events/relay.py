@@ -1,12 +1,17 @@
-"""Fan outbox events out into one delivery per matching subscription, each event rendered
-once per surface that has subscribers for it, in that surface's shape."""
+"""Fan outbox events out into one delivery per matching subscription and event code, each
+code rendered once per surface that has subscribers for it, in that surface's shape.
+
+A surface's subscribers choose among the surface's own *event codes*, which need not be
+the core's event types: a surface's ``Shape`` says which codes a core event produces
+(``codes``) and renders the delivery body of one code (``body``). A plain ``Renderer``
+(``(session, event) -> body``) is a surface whose codes are the core's types.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from sqlalchemy import select
@@ -15,8 +20,25 @@ from sqlalchemy.orm import Session
 from optihub.db.models import Event, WebhookDelivery, WebhookSubscription
 
 # Renders the whole delivery body of an event for one surface's subscribers (None: the
-# surface does not deliver this event).
+# surface does not deliver this event); the event code is the event's type.
 Renderer = Callable[[Session, Event], dict[str, Any] | None]
+
+# What a subscription lists to get every code its surface offers.
+ALL = "*"
+
+
+@runtime_checkable
+class Shape(Protocol):
+    """How one surface's subscribers get events (``surfaces.kit.WebhookShape`` is one)."""
+
+    def codes(self, type: str, data: Mapping[str, Any]) -> Sequence[str]:
+        """The surface's event codes a core event (its type and data) produces, each once,
+        in the order they are delivered (empty: none of its subscribers gets it)."""
+        ...
+
+    def body(self, session: Session, event: Event, code: str) -> dict[str, Any] | None:
+        """The delivery body of ``event`` under ``code`` (None: not delivered)."""
+        ...
 
 
 def plain(_session: Session, event: Event) -> dict[str, Any]:
@@ -30,14 +52,40 @@ def plain(_session: Session, event: Event) -> dict[str, Any]:
     }
 
 
+class _Identity:
+    """A ``Renderer`` as a ``Shape``: one code, the event's type."""
+
+    def __init__(self, render: Renderer) -> None:
+        self.render = render
+
+    def codes(self, type: str, data: Mapping[str, Any]) -> Sequence[str]:
+        return (type,)
+
+    def body(self, session: Session, event: Event, code: str) -> dict[str, Any] | None:
+        return self.render(session, event)
+
+
+def as_shape(shape: Renderer | Shape) -> Shape:
+    return shape if isinstance(shape, Shape) else _Identity(shape)
+
+
+def webhook_id(event_id: str, event_type: str, code: str) -> str:
+    """``X-Webhook-Id`` of a delivery: the event id when the code is the event's own type
+    (every surface whose codes are the core's types), else ``{event id}:{code}`` (one event
+    that produces two codes is two deliveries, each with its own stable id)."""
+    return event_id if code == event_type else f"{event_id}:{code}"
+
+
 def relay_events(
     session: Session,
     now: datetime,
-    renderers: Mapping[str, Renderer] | None = None,
+    renderers: Mapping[str, Renderer | Shape] | None = None,
     batch: int = 200,
 ) -> int:
     """Create deliveries for not-yet-relayed events, oldest first; returns events relayed.
 
+    A subscription gets one delivery per code of the event that it lists (``*``: every
+    code its surface offers), so a subscription to everything gets each code once.
     Runs in the caller's transaction; on PostgreSQL the events are claimed with
     ``FOR UPDATE SKIP LOCKED`` so several workers relay different events.
     """
@@ -61,31 +109,35 @@ def relay_events(
             )
         )
     )
+    shapes = {name: as_shape(shape) for name, shape in (renderers or {}).items()}
+    fallback = _Identity(plain)
     for event in events:
-        wanted = [
-            s
-            for s in subscriptions
-            if s.practice_id == event.practice_id and ("*" in s.events or event.type in s.events)
-        ]
-        by_surface: defaultdict[str, list[WebhookSubscription]] = defaultdict(list)
-        for subscription in wanted:
-            by_surface[subscription.surface].append(subscription)
+        by_surface: dict[str, list[WebhookSubscription]] = {}
+        for subscription in subscriptions:
+            if subscription.practice_id == event.practice_id:
+                by_surface.setdefault(subscription.surface, []).append(subscription)
         for surface, subscribers in by_surface.items():
-            shaped = (renderers or {}).get(surface, plain)(session, event)
-            if shaped is None:
-                continue
-            body = orjson.dumps(shaped).decode()
-            for subscription in subscribers:
-                session.add(
-                    WebhookDelivery(
-                        practice_id=event.practice_id,
-                        subscription_id=subscription.id,
-                        event_id=event.id,
-                        payload=body,
-                        next_attempt_at=now,
-                        created_at=now,
+            shape = shapes.get(surface, fallback)
+            for code in dict.fromkeys(shape.codes(event.type, event.data)):
+                wanted = [s for s in subscribers if ALL in s.events or code in s.events]
+                if not wanted:
+                    continue
+                shaped = shape.body(session, event, code)
+                if shaped is None:
+                    continue
+                body = orjson.dumps(shaped).decode()
+                for subscription in wanted:
+                    session.add(
+                        WebhookDelivery(
+                            practice_id=event.practice_id,
+                            subscription_id=subscription.id,
+                            event_id=event.id,
+                            event_code=code,
+                            payload=body,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
                     )
-                )
         event.relayed_at = now
     session.flush()
     return len(events)

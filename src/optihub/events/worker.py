@@ -6,6 +6,9 @@
 * A 2xx is success; anything else, a timeout (10 s) or a refused address is a failed
   attempt, retried with exponential backoff and jitter for 24 hours, then marked failed;
   the subscription is then disabled with the reason recorded.
+* Periodic jobs (``Periodic``, e.g. ``services.stuck_orders``) run from the same loop,
+  each in its own transaction when due. Every worker runs them, so a job must be safe to
+  run twice at once (the stuck-order job records each event at most once).
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
-from optihub.db.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.db.session import Database
 from optihub.events.addresses import url_problem
-from optihub.events.relay import Renderer, relay_events
+from optihub.events.relay import Renderer, Shape, relay_events, webhook_id
 from optihub.events.signing import sign
 from optihub.logging import get_logger
 
@@ -47,8 +51,19 @@ def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
 
 
 @dataclass(frozen=True)
+class Periodic:
+    """A job the worker runs every ``every``: ``run(session, now)`` in one transaction of
+    its own (a failure is logged and rolled back; the job runs again when next due)."""
+
+    name: str
+    every: timedelta
+    run: Callable[[Session, datetime], object]
+
+
+@dataclass(frozen=True)
 class Job:
     delivery_id: uuid.UUID
+    # X-Webhook-Id: the event id, with the event code when it is not the event's type.
     event_id: str
     url: str
     secret_ciphertext: str
@@ -74,22 +89,43 @@ class DeliveryWorker:
         *,
         decrypt: Callable[[str], str],
         allowed_hosts: tuple[str, ...] = (),
-        renderers: Mapping[str, Renderer] | None = None,
+        renderers: Mapping[str, Renderer | Shape] | None = None,
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.db = db
         self.decrypt = decrypt
         self.allowed_hosts = allowed_hosts
         self.renderers = dict(renderers or {})
         self.clock = clock
+        self.periodic = tuple(periodic)
+        # When each periodic job is next due (the first run is at the first loop).
+        self._due: dict[str, datetime] = {}
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self.http = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
         self._stop = threading.Event()
 
+    def run_periodic(self, now: datetime) -> int:
+        """Run the periodic jobs that are due; returns how many ran."""
+        ran = 0
+        for job in self.periodic:
+            if self._due.get(job.name, now) > now:
+                continue
+            self._due[job.name] = now + job.every
+            ran += 1
+            try:
+                with self.db.transaction() as session:
+                    job.run(session, now)
+            except Exception:
+                log.exception("periodic_job_failed", job=job.name)
+        return ran
+
     def run_once(self, batch: int = 50) -> int:
-        """Relay new events, then deliver what is due; returns deliveries attempted."""
+        """Run due periodic jobs, relay new events, then deliver what is due; returns
+        deliveries attempted."""
         now = self.clock()
+        self.run_periodic(now)
         with self.db.transaction() as session:
             relay_events(session, now, self.renderers)
         jobs = self._claim(now, batch)
@@ -102,11 +138,12 @@ class DeliveryWorker:
         with self.db.transaction() as session:
             rows = list(
                 session.execute(
-                    select(WebhookDelivery, WebhookSubscription)
+                    select(WebhookDelivery, WebhookSubscription, Event.type)
                     .join(
                         WebhookSubscription,
                         WebhookSubscription.id == WebhookDelivery.subscription_id,
                     )
+                    .join(Event, Event.id == WebhookDelivery.event_id)
                     .where(
                         WebhookDelivery.status == "pending",
                         WebhookDelivery.next_attempt_at <= now,
@@ -122,12 +159,12 @@ class DeliveryWorker:
                 ).all()
             )
             jobs = []
-            for delivery, subscription in rows:
+            for delivery, subscription, event_type in rows:
                 delivery.locked_until = now + LEASE
                 jobs.append(
                     Job(
                         delivery.id,
-                        delivery.event_id,
+                        webhook_id(delivery.event_id, event_type, delivery.event_code),
                         subscription.url,
                         subscription.secret_ciphertext,
                         delivery.payload,

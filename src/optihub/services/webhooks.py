@@ -4,6 +4,12 @@ Signing secrets are encrypted at rest with the instance key and returned once, a
 URLs must be https and resolve only to public addresses, unless the operator allow-lists
 the host (``OPTIHUB_WEBHOOK_ALLOWED_HOSTS``: names or CIDRs); the delivery worker checks
 again at each delivery, so a name that later resolves inward is still refused.
+
+A subscription belongs to a surface and lists some of that surface's event codes
+(``event_types``: the surface's ``WebhookShape.events``, which need not be the core's event
+types), or ``*`` for all of them (a dialect's ``"all"`` is stored as ``["*"]``). The relay
+(``events.relay``) turns each core event into the codes it produces and delivers each code
+once to every subscription that lists it.
 """
 
 from __future__ import annotations
@@ -178,8 +184,15 @@ def list_subscriptions(
 @dataclass(frozen=True)
 class DeliveryRecord:
     delivery: WebhookDelivery
+    # The core event's type; ``event_code`` is what the surface's subscriber was sent.
     event_type: str
     attempts: list[WebhookAttempt]
+
+    @property
+    def event_code(self) -> str:
+        """The surface's event code this delivery announced (the event's type on surfaces
+        whose codes are the core's types)."""
+        return self.delivery.event_code
 
 
 def list_deliveries(

@@ -56,13 +56,14 @@ class WebhookSubscription(Timestamps, Base):
 
 
 class WebhookDelivery(Base):
-    """One event to one subscription; retried until delivered or given up."""
+    """One event under one of its surface's event codes to one subscription; retried until
+    delivered or given up."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index(None, "status", "next_attempt_at"),
         Index(None, "practice_id", "subscription_id", "created_at"),
-        Index(None, "subscription_id", "event_id", unique=True),
+        Index(None, "subscription_id", "event_id", "event_code", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -71,6 +72,9 @@ class WebhookDelivery(Base):
         ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
     )
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    # The surface's event code this delivery announces (the event's type on surfaces whose
+    # codes are the core's types; one event may produce several codes).
+    event_code: Mapped[str] = mapped_column(String(60))
     # The exact body sent on every attempt, fixed when the event was fanned out, so each
     # retry of one X-Webhook-Id carries the same bytes.
     payload: Mapped[str] = mapped_column(Text)

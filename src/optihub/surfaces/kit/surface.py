@@ -5,7 +5,7 @@ projection and webhook shape — the kit applies to every route under its prefix
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,16 +39,47 @@ log = get_logger("optihub.http")
 Envelope = Callable[[Problem], Any]
 # The whole delivery body a surface's subscribers get for an event (None: not theirs).
 WebhookRender = Callable[[Session, Event], dict[str, Any] | None]
+# The same for one of the surface's event codes: ``(session, event, code)``.
+WebhookCodeRender = Callable[[Session, Event, str], dict[str, Any] | None]
+# Which of the surface's event codes a core event produces: ``(type, data) -> codes``.
+WebhookMatch = Callable[[str, Mapping[str, Any]], Iterable[str]]
 
 MIB = 1 << 20
 
 
 @dataclass(frozen=True)
 class WebhookShape:
-    """The events a surface's subscribers may choose, and how a delivery body looks."""
+    """The event codes a surface's subscribers may choose (``events``), which of them each
+    core event produces (``match``), and how a delivery body looks (``render``).
+
+    By default the codes are the core's event types (``match``: a core event produces its
+    own type when ``events`` lists it) and ``render(session, event)`` makes the body. A
+    surface with codes of its own gives ``match`` and ``render_code(session, event, code)``
+    instead: the engine renders each code an event produces once and delivers it, signed
+    and retried, to the subscriptions that list it (``*``: all of the surface's codes).
+    """
 
     events: tuple[str, ...]
-    render: WebhookRender
+    render: WebhookRender | None = None
+    match: WebhookMatch | None = None
+    render_code: WebhookCodeRender | None = None
+
+    def __post_init__(self) -> None:
+        if (self.render is None) == (self.render_code is None):
+            raise ValueError("a WebhookShape takes exactly one of render and render_code")
+
+    def codes(self, type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """The codes the core event ``type`` with ``data`` produces, each once, only among
+        ``events``."""
+        produced = self.match(type, data) if self.match is not None else (type,)
+        return tuple(code for code in dict.fromkeys(produced) if code in self.events)
+
+    def body(self, session: Session, event: Event, code: str) -> dict[str, Any] | None:
+        """The delivery body of ``event`` under ``code`` (None: not delivered)."""
+        if self.render_code is not None:
+            return self.render_code(session, event, code)
+        assert self.render is not None
+        return self.render(session, event)
 
 
 def first_segment(path: str) -> str:
@@ -224,8 +255,9 @@ class Surfaces:
         owner = self.owner(path)
         return owner.max_body if owner is not None else None
 
-    def webhook_renderers(self) -> dict[str, WebhookRender]:
-        return {s.name: s.webhooks.render for s in self._installed if s.webhooks is not None}
+    def webhook_renderers(self) -> dict[str, WebhookShape]:
+        """Each installed surface's webhook shape, by surface name (what the relay takes)."""
+        return {s.name: s.webhooks for s in self._installed if s.webhooks is not None}
 
     def respond(self, path: str, exc: BaseException, request_id: str) -> Response:
         problem = problem_from(exc, request_id)
