@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
 from tests.conftest import _empty_all_tables
@@ -77,10 +79,19 @@ class Fuzzed:
     token: str
     # A generated UUID path parameter of one of these names is sometimes swapped for a real id.
     ids: dict[str, list[str]]
+    practice_id: int
 
     def aim_at_real_rows(self, case: schemathesis.Case) -> None:
-        """Half of the generated UUIDs become real ids, so reads and writes reach real rows."""
+        """Half of the generated UUIDs become real ids, so reads and writes reach real rows;
+        a valid practice id in the path (the practice API's ``client_id``) becomes the token's
+        practice (a schema-violating one stays, for the 400)."""
+        meta = getattr(case, "meta", None)
+        path = meta.components.get(ParameterLocation.PATH) if meta is not None else None
+        valid_path = path is None or path.mode == GenerationMode.POSITIVE
         for name, value in list((case.path_parameters or {}).items()):
+            if name == "client_id" and valid_path:
+                case.path_parameters[name] = str(self.practice_id)
+                continue
             real = self.ids.get(name)
             try:
                 generated = uuid.UUID(str(value))
@@ -143,9 +154,25 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
                 "order_id": [order["id"] for order in orders.json()["data"][:10]],
                 "webhook_id": [webhook_id],
                 "delivery_id": [delivery["id"] for delivery in deliveries.json()["data"][:5]],
+                # The practice API names every record's id `id`: some of each kind.
+                "id": practice_record_ids(db, practice_id),
             },
+            practice_id,
         )
     _empty_all_tables(db)
+
+
+def practice_record_ids(db: Any, practice_id: int) -> list[str]:
+    from optihub.db.models import Employee, Frame, Invoice, Location, Patient, PriceTier
+
+    ids: list[str] = []
+    with db.reading() as reader:
+        for model in (Patient, Location, Employee, Invoice, PriceTier, Frame):
+            found = reader.scalars(
+                select(model.id).where(model.practice_id == practice_id).limit(3)
+            ).all()
+            ids += [str(each) for each in found]
+    return ids
 
 
 schema = schemathesis.openapi.from_dict(openapi_document(), config=REPRODUCIBLE)

@@ -6,31 +6,43 @@ Every function runs in the caller's transaction and raises before writing anythi
 rule is broken. Orders are placed through ``services.orders.place_order`` (so
 ``order.created`` is emitted and the history starts there); sub-step changes (pause,
 unpause) are recorded in the history and emit ``order.status_changed``.
-
-A fulfillment order's *stage* is its canonical status read with its sub-step:
-``received``; ``picked``, ``verified`` and ``paused`` inside ``in_progress`` (``completed``
-reads as ``verified``: ready to ship); ``shipped``; ``delivered``; ``cancelled``.
+A fulfillment order's *stage* (``reads.fulfillment.stage``) is its canonical status read
+with its sub-step. Cancellation and replacement requests emit ``order.cancellation_requested``
+and ``order.replacement_requested``. Lookups (the order a caller names, its history, search)
+are in ``reads.fulfillment``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
-from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription, User
-from optihub.domain.orders import IN_PROGRESS_SUB_STATUSES, OrderStatus
+from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription
+from optihub.domain.events import OrderAttention
+from optihub.domain.orders import OrderStatus
 from optihub.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
+from optihub.reads import fulfillment as fulfillment_reads
 from optihub.reads import products as product_reads
+from optihub.reads.fulfillment import (
+    CANCELLABLE,
+    CLOSED,
+    PAUSED,
+    PICKED_STEPS,
+    REPLACEABLE,
+    SHIPPING_OPEN,
+    STAGES,
+    VERIFIED_STEPS,
+    stage,
+)
 from optihub.reads.products import Product
 from optihub.services import audit
 from optihub.services import orders as order_service
@@ -40,41 +52,6 @@ from optihub.services.patients import PatientDetails, create_patient, get_patien
 
 S = OrderStatus
 CENTS = Decimal("0.01")
-
-# Sub-steps inside in_progress, by the stage they read as.
-PAUSED = "paused"
-VERIFIED_STEPS: tuple[str, ...] = ("verified", "packed")
-PICKED_STEPS: tuple[str | None, ...] = (
-    None,
-    *(s for s in IN_PROGRESS_SUB_STATUSES if s not in VERIFIED_STEPS),
-)
-STAGES: tuple[str, ...] = (
-    "received",
-    "picked",
-    "verified",
-    "paused",
-    "shipped",
-    "delivered",
-    "cancelled",
-)
-# Stages in which a cancellation may be requested; shipping may change before verified.
-CANCELLABLE = ("received", "picked", "verified")
-SHIPPING_OPEN = ("received", "picked", "paused")
-CLOSED = ("shipped", "delivered", "cancelled")
-REPLACEABLE = ("shipped", "delivered")
-
-
-def stage(status: str, sub_status: str | None) -> str:
-    """The fulfillment stage of an order in ``status`` with ``sub_status``."""
-    if status == S.IN_PROGRESS:
-        if sub_status == PAUSED:
-            return "paused"
-        return "verified" if sub_status in VERIFIED_STEPS else "picked"
-    if status == S.COMPLETED:
-        return "verified"
-    if status == S.DRAFT:
-        return "received"
-    return status
 
 
 @dataclass(frozen=True)
@@ -245,26 +222,10 @@ def _patient_address(patient: Patient) -> Address | None:
     )
 
 
-def _existing_external_id(session: Session, practice_id: int, external_id: str) -> Order | None:
-    return session.scalar(
-        select(Order).where(Order.practice_id == practice_id, Order.external_id == external_id)
-    )
-
-
 def _check_prescription_ids(
     session: Session, practice_id: int, patient_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> None:
-    if not ids:
-        return
-    found = set(
-        session.scalars(
-            select(Prescription.id).where(
-                Prescription.practice_id == practice_id,
-                Prescription.patient_id == patient_id,
-                Prescription.id.in_(list(ids)),
-            )
-        )
-    )
+    found = fulfillment_reads.prescription_ids_of(session, practice_id, patient_id, ids)
     errors = [
         FieldError(f"prescription_ids[{i}]", "No such prescription of this patient.")
         for i, rx_id in enumerate(ids)
@@ -328,7 +289,9 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
     """
     resolved = _resolve_products(session, actor.practice_id, request.products)
     if request.external_id is not None:
-        holder = _existing_external_id(session, actor.practice_id, request.external_id)
+        holder = fulfillment_reads.order_with_external_id(
+            session, actor.practice_id, request.external_id
+        )
         if holder is not None:
             raise Conflict(
                 f"external_id {request.external_id} already belongs to order "
@@ -428,30 +391,15 @@ def _merge(
 # -- prescriptions --------------------------------------------------------------------------
 
 
-def _valid_prescriptions(
-    session: Session, practice_id: int, patient_id: uuid.UUID, today: date
-) -> list[Prescription]:
-    """The patient's unexpired prescriptions, newest issue first."""
-    return list(
-        session.scalars(
-            select(Prescription)
-            .where(
-                Prescription.practice_id == practice_id,
-                Prescription.patient_id == patient_id,
-                or_(Prescription.expires_on.is_(None), Prescription.expires_on >= today),
-            )
-            .order_by(Prescription.issued_on.desc(), Prescription.created_at.desc())
-        )
-    )
-
-
 def _match(session: Session, order: Order, preferred: Sequence[uuid.UUID] = ()) -> int:
     """Link each unmatched prescription product of ``order`` to the patient's newest valid
     prescription of the right kind (one of ``preferred`` when one fits). Returns links made."""
     waiting = [ln for ln in order.lines if ln.prescription_required and ln.prescription_id is None]
     if not waiting or order.patient_id is None:
         return 0
-    candidates = _valid_prescriptions(session, order.practice_id, order.patient_id, date.today())
+    candidates = fulfillment_reads.valid_prescriptions(
+        session, order.practice_id, order.patient_id, date.today()
+    )
     wanted = set(preferred)
     candidates.sort(key=lambda rx: rx.id not in wanted)  # stable: newest first within each
     linked = 0
@@ -576,7 +524,9 @@ def update_order(
         )
     if "external_id" in changes.given and changes.external_id != order.external_id:
         if changes.external_id is not None:
-            holder = _existing_external_id(session, actor.practice_id, changes.external_id)
+            holder = fulfillment_reads.order_with_external_id(
+                session, actor.practice_id, changes.external_id
+            )
             if holder is not None:
                 raise Conflict(
                     f"external_id {changes.external_id} already belongs to order "
@@ -667,6 +617,16 @@ def unpause(session: Session, actor: Actor, order_id: uuid.UUID) -> Order:
     return order
 
 
+def _announce(session: Session, order: Order, kind: OrderAttention, **extra: Any) -> None:
+    """Flush the request and record its event (the order as events carry it, plus the
+    caller's ``comments`` or ``reason``) in the same transaction."""
+    session.flush()
+    data = order_service.order_event_data(order) | extra
+    record_event(
+        session, practice_id=order.practice_id, type=kind.value, data=data, at=order.updated_at
+    )
+
+
 def request_cancellation(
     session: Session, actor: Actor, order_id: uuid.UUID, comments: str | None
 ) -> Order:
@@ -684,7 +644,7 @@ def request_cancellation(
     order.cancellation_requested = True
     order.cancellation_comments = comments
     order.updated_at = utcnow()
-    session.flush()
+    _announce(session, order, OrderAttention.ORDER_CANCELLATION_REQUESTED, comments=comments)
     audit.record(session, actor, "order.cancellation_requested", "order", order.id)
     return order
 
@@ -708,7 +668,7 @@ def request_replacement(session: Session, actor: Actor, order_id: uuid.UUID, rea
     order.replacement_requested_at = utcnow()
     order.replacement_request_reason = reason
     order.updated_at = order.replacement_requested_at
-    session.flush()
+    _announce(session, order, OrderAttention.ORDER_REPLACEMENT_REQUESTED, reason=reason)
     audit.record(session, actor, "order.replacement_requested", "order", order.id)
     return order
 
@@ -785,159 +745,6 @@ def decline_replacement(session: Session, actor: Actor, order_id: uuid.UUID) -> 
     return order
 
 
-# -- lookups --------------------------------------------------------------------------------
-
-
-def resolve_order_id(
-    session: Session, practice_id: int, reference: str, hidden: Sequence[str] = ()
-) -> uuid.UUID:
-    """The practice's order a caller names by id, order number or external id (tried in
-    that order). ``NotFound`` for none (and for a hidden status)."""
-    conditions = []
-    with contextlib.suppress(ValueError):
-        conditions.append(Order.id == uuid.UUID(reference))
-    conditions += [Order.number == reference, Order.external_id == reference]
-    for condition in conditions:
-        found = session.scalar(
-            select(Order.id).where(
-                Order.practice_id == practice_id,
-                condition,
-                Order.status.not_in(list(hidden)) if hidden else true(),
-            )
-        )
-        if found is not None:
-            return found
-    raise NotFound("Order", reference)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    stage: str
-    at: datetime
-    duration_seconds: int
-    user_id: uuid.UUID | None
-    first_name: str | None
-    last_name: str | None
-
-
-def status_history(session: Session, practice_id: int, order_id: uuid.UUID) -> list[HistoryEntry]:
-    """The order's stages, oldest first: when each began, how long the order spent in the
-    one before (seconds; 0 for the first), and who made the change (a staff user's names;
-    an app or the system by its label)."""
-    order = order_service.get_order(session, practice_id, order_id)
-    user_ids = {h.actor_user_id for h in order.history if h.actor_user_id is not None}
-    names = (
-        {
-            row[0]: (row[1], row[2])
-            for row in session.execute(
-                select(User.id, User.first_name, User.last_name).where(User.id.in_(list(user_ids)))
-            )
-        }
-        if user_ids
-        else {}
-    )
-    entries = []
-    previous: datetime | None = None
-    for change in order.history:
-        duration = int((change.at - previous).total_seconds()) if previous is not None else 0
-        known = names.get(change.actor_user_id) if change.actor_user_id else None
-        entries.append(
-            HistoryEntry(
-                stage=stage(change.to_status, change.sub_status),
-                at=change.at,
-                duration_seconds=max(duration, 0),
-                user_id=change.actor_user_id if known else None,
-                first_name=known[0] if known else change.actor_label,
-                last_name=known[1] if known else None,
-            )
-        )
-        previous = change.at
-    return entries
-
-
-# Search ranks (see docs/fulfillment-api.md, "Search").
-RANK_EXACT_ID = 100  # the order number or external id, exactly
-RANK_ID_PREFIX = 80  # the order number or external id starts with the query
-RANK_EXACT_EMAIL = 70
-RANK_EXACT_NAME = 60  # first, last or "first last", exactly
-RANK_NAME_PREFIX = 50  # a name or the email starts with the query
-RANK_ID_CONTAINS = 40
-RANK_NAME_CONTAINS = 30
-SEARCH_CANDIDATES = 500
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    rank: int
-    order_id: uuid.UUID
-
-
-def _rank(query: str, number: str, external_id: str | None, names: list[str], email: str) -> int:
-    ids = [number.lower()] + ([external_id.lower()] if external_id else [])
-    if query in ids:
-        return RANK_EXACT_ID
-    if any(i.startswith(query) for i in ids):
-        return RANK_ID_PREFIX
-    if email and query == email:
-        return RANK_EXACT_EMAIL
-    if query in names:
-        return RANK_EXACT_NAME
-    if any(n.startswith(query) for n in [*names, email] if n):
-        return RANK_NAME_PREFIX
-    if any(query in i for i in ids):
-        return RANK_ID_CONTAINS
-    return RANK_NAME_CONTAINS
-
-
-def search(
-    session: Session,
-    practice_id: int,
-    query: str,
-    *,
-    limit: int,
-    hidden: Sequence[str] = (),
-) -> list[SearchHit]:
-    """The practice's orders whose number, external id, patient name or email contain
-    ``query`` (case-insensitive), best rank first, newest first within a rank."""
-    term = query.strip().lower()
-    if not term:
-        raise BadRequest("q: give something to search for", field="q")
-    full_name = func.lower(Patient.first_name + " " + Patient.last_name)
-    rows = session.execute(
-        select(
-            Order.id,
-            Order.number,
-            Order.external_id,
-            Order.created_at,
-            Patient.first_name,
-            Patient.last_name,
-            Patient.email,
-        )
-        .outerjoin(Patient, (Patient.id == Order.patient_id) & (Patient.practice_id == practice_id))
-        .where(
-            Order.practice_id == practice_id,
-            Order.status.not_in(list(hidden)) if hidden else true(),
-            or_(
-                func.lower(Order.number).contains(term, autoescape=True),
-                func.lower(Order.external_id).contains(term, autoescape=True),
-                full_name.contains(term, autoescape=True),
-                func.lower(Patient.email).contains(term, autoescape=True),
-            ),
-        )
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(SEARCH_CANDIDATES)
-    ).all()
-    scored = []
-    for order_id, number, external_id, created_at, first, last, email in rows:
-        names = [n.lower() for n in (first, last) if n]
-        if first and last:
-            names.append(f"{first} {last}".lower())
-        rank = _rank(term, number, external_id, names, (email or "").lower())
-        scored.append((rank, created_at, order_id))
-    scored.sort(key=lambda hit: (-hit[0], -hit[1].timestamp(), str(hit[2])))
-    return [SearchHit(rank, order_id) for rank, _, order_id in scored[:limit]]
-
-
 __all__ = [
     "CANCELLABLE",
     "PAUSED",
@@ -945,13 +752,11 @@ __all__ = [
     "STAGES",
     "VERIFIED_STEPS",
     "Address",
-    "HistoryEntry",
     "OrderChanges",
     "OrderRequest",
     "PatientRef",
     "Placed",
     "ProductLine",
-    "SearchHit",
     "Shipping",
     "decline_replacement",
     "fulfil_replacement",
@@ -961,10 +766,7 @@ __all__ = [
     "place",
     "request_cancellation",
     "request_replacement",
-    "resolve_order_id",
-    "search",
     "stage",
-    "status_history",
     "unpause",
     "update_order",
 ]

@@ -98,6 +98,11 @@ def create_spectacle_prescription(
     session.add(prescription)
     session.flush()
     audit.record(session, actor, "prescription.created", "prescription", prescription.id)
+    # Automatic matching: the patient's open fulfillment orders waiting for an Rx get it.
+    # Imported here: services.fulfillment builds on services.orders, which imports this.
+    from optihub.services import fulfillment
+
+    fulfillment.match_patient_orders(session, actor, patient_id)
     return prescription
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import Exists, String, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from optihub.db.models import Event, Order, OrderLine
+from optihub.db.models import Event, Order, OrderLine, Practice
 from optihub.domain.events import OrderAttention
 from optihub.domain.orders import OrderStatus
 from optihub.events.outbox import record_event
@@ -67,25 +67,35 @@ def _unmatched(order_id: Any) -> Exists:
 
 
 def stuck_candidates(session: Session, now: datetime, limit: int = 200) -> list[uuid.UUID]:
-    """Ids of the orders stuck at ``now`` and not announced yet, oldest first."""
+    """Ids of the orders stuck at ``now`` and not announced yet, oldest first.
+
+    One query per practice, each ``practice_id = p AND created_at`` in the window: a range
+    of the orders' ``(practice_id, created_at, id)`` index, so a run reads the window's
+    orders only, never the whole table."""
     # The order id as 32 hex digits in SQL: PostgreSQL's uuid text has dashes; SQLite
     # stores the hex digits already.
     hex_id = func.replace(cast(Order.id, String), "-", "")
     announced = exists().where(Event.id == literal(EVENT_ID_PREFIX) + hex_id)
-    return list(
-        session.scalars(
-            select(Order.id)
-            .where(
-                Order.status.in_(OPEN_STATUSES),
-                Order.created_at <= now - STUCK_AFTER,
-                Order.created_at > now - STUCK_AFTER - LOOKBACK,
-                _unmatched(Order.id),
-                ~announced,
+    found: list[tuple[datetime, uuid.UUID]] = []
+    for practice_id in list(session.scalars(select(Practice.id).order_by(Practice.id))):
+        found += [
+            (created_at, order_id)
+            for created_at, order_id in session.execute(
+                select(Order.created_at, Order.id)
+                .where(
+                    Order.practice_id == practice_id,
+                    Order.created_at > now - STUCK_AFTER - LOOKBACK,
+                    Order.created_at <= now - STUCK_AFTER,
+                    Order.status.in_(OPEN_STATUSES),
+                    _unmatched(Order.id),
+                    ~announced,
+                )
+                .order_by(Order.created_at, Order.id)
+                .limit(limit)
             )
-            .order_by(Order.created_at, Order.id)
-            .limit(limit)
-        )
-    )
+        ]
+    found.sort()
+    return [order_id for _, order_id in found[:limit]]
 
 
 def _still_stuck(order: Order, now: datetime) -> list[OrderLine] | None:

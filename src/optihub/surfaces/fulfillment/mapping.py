@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from optihub.domain.orders import OrderStatus, VocabularyTable
 from optihub.errors import BadRequest
-from optihub.services.fulfillment import PAUSED, PICKED_STEPS, VERIFIED_STEPS
+from optihub.reads.fulfillment import PAUSED, PICKED_STEPS, VERIFIED_STEPS
 
 S = OrderStatus
 SURFACE = "fulfillment"
 
 # Fulfillment word → canonical state. An order in in_progress shows picked, verified or
-# paused by its sub-step (``services.fulfillment.stage``); the table's own choice for
+# paused by its sub-step (``reads.fulfillment.stage``); the table's own choice for
 # in_progress is the sub-step a bare in_progress order reads as.
 STATUSES = VocabularyTable(
     SURFACE,
@@ -96,9 +96,12 @@ def status_filter(
     return statuses, ((S.IN_PROGRESS.value, ordered),)
 
 
-# (method, path below /fulfillment/v1) → scope. The auth front and notifications are
-# another part of this dialect (not installed yet).
+# (method, path below /fulfillment/v1) → scope (None: called without an access token).
 ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
+    # Sign-in: login takes a password, refresh the refresh token as bearer.
+    ("POST", "/auth/login"): None,
+    ("POST", "/auth/refresh"): None,
+    ("GET", "/auth/verify"): "fulfillment:read",
     ("GET", "/orders"): "fulfillment:read",
     ("POST", "/orders"): "fulfillment:write",
     ("GET", "/orders/{order_id}"): "fulfillment:read",
@@ -109,6 +112,13 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/orders/{order_id}/products/{product_id}/prescription"): "fulfillment:write",
     ("GET", "/orders/{order_id}/status_history"): "fulfillment:read",
     ("GET", "/search/orders"): "fulfillment:read",
+    ("GET", "/notifications/events"): "fulfillment:read",
+    ("POST", "/notifications"): "fulfillment:write",
+    ("GET", "/notifications/webhooks"): "fulfillment:read",  # OptiHub: the list
+    ("PUT", "/notifications/webhooks/{webhook_id}"): "fulfillment:write",
+    ("DELETE", "/notifications/webhooks/{webhook_id}"): "fulfillment:write",
+    ("GET", "/notifications/sample/{event_code}"): "fulfillment:read",
+    ("POST", "/notifications/sample"): "fulfillment:write",
 }
 
 # Pages: ``per_page`` up to 200 (the vendor's maximum); ``page`` bounded so the offset

@@ -9,8 +9,8 @@ from typing import Any
 
 from optihub.domain.orders import OrderStatus
 from optihub.reads.documents import Projection
+from optihub.reads.fulfillment import stage
 from optihub.reads.order_views import LineView, OrderView
-from optihub.services.fulfillment import stage
 from optihub.surfaces.fulfillment.mapping import SURFACE
 
 

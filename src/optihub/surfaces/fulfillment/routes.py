@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.reads import fulfillment as fulfillment_reads
 from optihub.reads import orders as order_reads
 from optihub.reads.orders import OrderFilter, Sort
 from optihub.services import fulfillment as fulfillment_service
@@ -62,7 +63,7 @@ def _order_body(session: Session, practice_id: int, order_id: uuid.UUID) -> byte
 
 
 def _resolve(session: Session, practice_id: int, reference: str) -> uuid.UUID:
-    return fulfillment_service.resolve_order_id(session, practice_id, reference, HIDDEN)
+    return fulfillment_reads.resolve_order_id(session, practice_id, reference, HIDDEN)
 
 
 def _link(request: Request, page: int) -> str:
@@ -346,7 +347,7 @@ def get_status_history(
 ) -> Response:
     practice_id = kit.single_practice(principal)
     found = _resolve(session, practice_id, order_id)
-    entries = fulfillment_service.status_history(session, practice_id, found)
+    entries = fulfillment_reads.status_history(session, practice_id, found)
     return kit.json_response(
         [
             {
@@ -375,7 +376,7 @@ def search_orders(
     q: Annotated[str, Query(min_length=1, max_length=100, description="What to look for")],
 ) -> Response:
     practice_id = kit.single_practice(principal)
-    hits = fulfillment_service.search(session, practice_id, q, limit=SEARCH_LIMIT, hidden=HIDDEN)
+    hits = fulfillment_reads.search(session, practice_id, q, limit=SEARCH_LIMIT, hidden=HIDDEN)
     results = [
         b'{"rank":%d,' % hit.rank + _order_body(session, practice_id, hit.order_id)[1:]
         for hit in hits

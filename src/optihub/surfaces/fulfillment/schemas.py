@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from optihub.surfaces.fulfillment.notifications import ALL, EVENTS
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
@@ -237,3 +247,129 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def _known_codes(codes: list[str] | str) -> list[str] | str:
+    if isinstance(codes, str):
+        if codes != ALL:
+            raise ValueError('give a list of event codes or "all"')
+        return codes
+    unknown = [code for code in codes if code not in EVENTS]
+    if unknown:
+        raise ValueError(
+            f'unknown event code {", ".join(unknown)}; allowed: {", ".join(EVENTS)} or "all"'
+        )
+    if not codes:
+        raise ValueError('give at least one event code (or "all")')
+    return codes
+
+
+EventCode = Annotated[str, Field(min_length=1, max_length=100)]
+EventCodes = Annotated[
+    list[EventCode] | str,
+    Field(max_length=20, description='Event codes (GET /notifications/events) or "all"'),
+]
+
+
+class NotificationCreate(Request):
+    url: Url
+    event_codes: EventCodes
+
+    @field_validator("event_codes")
+    @classmethod
+    def known(cls, value: list[str] | str) -> list[str] | str:
+        return _known_codes(value)
+
+
+class NotificationUpdate(Request):
+    """Either or both; what is left out stays."""
+
+    url: Url | None = None
+    event_codes: EventCodes | None = None
+
+    @field_validator("event_codes")
+    @classmethod
+    def known(cls, value: list[str] | str | None) -> list[str] | str | None:
+        return None if value is None else _known_codes(value)
+
+
+class SampleRequest(Request):
+    event_code: EventCode
+    webhook_url: Url
+
+    @field_validator("event_code")
+    @classmethod
+    def known(cls, value: str) -> str:
+        _known_codes([value])
+        return value
+
+
+class EventInfo(BaseModel):
+    event_code: str
+    description: str
+
+
+class Subscription(BaseModel):
+    id: str
+    url: str
+    event_codes: list[str] | str = Field(description='The codes, or "all"')
+    enabled: bool
+    created_at: str | None
+    updated_at: str | None
+    last_delivery_at: str | None
+    last_status: str | None = Field(description="delivered, failing or disabled")
+    disabled_reason: str | None
+
+
+class SubscriptionCreated(Subscription):
+    secret: str = Field(description="The signing secret (whsec_…): shown only here, once")
+
+
+class Sample(BaseModel):
+    event_code: str
+    payload_preview: dict[str, Any] = Field(description='The delivery body: {"event_code","data"}')
+
+
+class SampleSent(BaseModel):
+    event_code: str
+    webhook_url: str
+    webhook_id: str = Field(description="The X-Webhook-Id sent (test_…)")
+    delivered: bool = Field(description="The receiver answered 2xx")
+    status_code: int | None = Field(description="The receiver's status (null: no answer)")
+    error: str | None = Field(description="Why there was no answer (refused, timeout, …)")
+
+
+# -- auth -----------------------------------------------------------------------------------
+
+
+class Login(Request):
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    practice_id: StrictInt | None = Field(
+        default=None, description="OptiHub: the practice, for a user of several"
+    )
+
+
+class NoBody(Request):
+    """Nothing: the refresh token is the bearer."""
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    is_active: bool
+    created_at: str | None
+    updated_at: str | None
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_at: str = Field(description="When the access token expires (60 minutes)")
+    user: User
