@@ -213,9 +213,9 @@ def test_an_unchanged_page_is_served_again_after_reading_only_the_version(
         statements.append(sql)
         return fetch(sql, parameters)
 
-    async def counting_async(sql, parameters):
+    async def counting_async(sql, parameters, **options):
         statements.append(sql)
-        return await fetch_async(sql, parameters)
+        return await fetch_async(sql, parameters, **options)
 
     # PostgreSQL reads on the event loop's async connections; SQLite on its own connection.
     if db.dialect == "postgresql":

@@ -21,6 +21,17 @@ import psycopg
 SIZE = 4
 
 
+class _Round:
+    """Callers of one shared statement: the next round is sent when the one in flight
+    returns, for everyone who asked meanwhile."""
+
+    __slots__ = ("flying", "next")
+
+    def __init__(self) -> None:
+        self.flying = False
+        self.next: asyncio.Future[list[Any]] | None = None
+
+
 class AsyncReads:
     """The async connections of one event loop."""
 
@@ -29,6 +40,46 @@ class AsyncReads:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._open: set[psycopg.AsyncConnection[Any]] = set()
         self._slots = asyncio.Semaphore(size)
+        self._rounds: dict[tuple[str, tuple[Any, ...]], _Round] = {}
+
+    async def fetch_shared(self, sql: str, parameters: Any) -> list[Any]:
+        """``fetch`` for a small statement many requests repeat (a version row): callers
+        that ask while the same statement is in flight share the *next* execution, which
+        starts after they asked, so each sees everything committed before it asked; under
+        load one round trip answers them all, and a lone caller just runs it."""
+        key = (sql, tuple(parameters))
+        found = self._rounds.get(key)
+        if found is None:
+            found = self._rounds[key] = _Round()
+        if not found.flying:  # nobody else: run it now, then the round of who came meanwhile
+            found.flying = True
+            try:
+                return await self.fetch(sql, parameters)
+            finally:
+                self._next_round(key, found)
+        if found.next is None:
+            found.next = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(found.next)
+
+    def _next_round(self, key: tuple[str, tuple[Any, ...]], found: _Round) -> None:
+        """After an execution: send the next one for those who asked meanwhile, if any."""
+        if found.next is not None:
+            asyncio.get_running_loop().create_task(self._fly(key, found))  # still flying
+            return
+        found.flying = False
+        if self._rounds.get(key) is found:
+            del self._rounds[key]
+
+    async def _fly(self, key: tuple[str, tuple[Any, ...]], found: _Round) -> None:
+        waiting, found.next = found.next, None
+        assert waiting is not None
+        try:
+            waiting.set_result(await self.fetch(key[0], key[1]))
+        except Exception as exc:  # each caller gets the failure
+            waiting.set_exception(exc)
+            waiting.exception()  # retrieved: no "never retrieved" warning
+        finally:
+            self._next_round(key, found)
 
     async def fetch(self, sql: str, parameters: Any) -> list[Any]:
         async with self._slots:

@@ -192,14 +192,22 @@ class Database:
             self._release()
             raise
 
-    async def fetch_raw_async(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    async def fetch_raw_async(
+        self, sql: str, parameters: Sequence[Any], *, shared: bool = False
+    ) -> list[Any]:
         """``fetch_raw`` for the event loop: on PostgreSQL the statement runs on one of the
         loop's async connections, and the loop serves other requests while it waits; on
-        SQLite it is ``fetch_raw`` (an in-process read, shorter than a hand-off)."""
+        SQLite it is ``fetch_raw`` (an in-process read, shorter than a hand-off).
+
+        ``shared``: concurrent callers of the same statement and parameters share one
+        execution that starts after each of them asked (``AsyncReads.fetch_shared``)."""
         if self._async_reads is None:
             return self.fetch_raw(sql, parameters)
         refuse_nul(parameters)
-        return await self._async_reads.current().fetch(sql, parameters)
+        reads = self._async_reads.current()
+        if shared:
+            return await reads.fetch_shared(sql, parameters)
+        return await reads.fetch(sql, parameters)
 
     async def close_async_reads(self) -> None:
         """Close the running loop's async connections (at application shutdown)."""

@@ -342,26 +342,28 @@ def _hot(db: Database) -> _HotSQL | None:
     return _hot_sql[key]
 
 
-# Each hot read is a plan of statements (``_Steps``: it yields a statement and its
-# parameters, receives the rows, and returns the result, or None for the Core fallback),
-# run on a blocking connection (``stored_page``) or on the event loop (``stored_page_async``).
-_Steps = Generator[tuple[str, list[Any]], list[Any], Any]
+# Each hot read is a plan of statements (``_Steps``: it yields a statement, its parameters
+# and whether concurrent readers may share its execution, receives the rows, and returns
+# the result, or None for the Core fallback), run on a blocking connection (``stored_page``)
+# or on the event loop (``stored_page_async``).
+_Steps = Generator[tuple[str, list[Any], bool], list[Any], Any]
 
 
 def _run(db: Database, steps: _Steps) -> Any:
     try:
-        statement = next(steps)
+        sql, parameters, _shared = next(steps)
         while True:
-            statement = steps.send(db.fetch_raw(*statement))
+            sql, parameters, _shared = steps.send(db.fetch_raw(sql, parameters))
     except StopIteration as done:
         return done.value
 
 
 async def _run_async(db: Database, steps: _Steps) -> Any:
     try:
-        statement = next(steps)
+        sql, parameters, shared = next(steps)
         while True:
-            statement = steps.send(await db.fetch_raw_async(*statement))
+            rows = await db.fetch_raw_async(sql, parameters, shared=shared)
+            sql, parameters, shared = steps.send(rows)
     except StopIteration as done:
         return done.value
 
@@ -377,7 +379,7 @@ def _page_steps(
     hidden = tuple(flt.hidden_statuses)
     copies = _copies_of(db)[0]
     key = ("page", practice_id, projection, statuses, hidden, limit, offset)
-    versions = yield hot.version, [practice_id]
+    versions = yield hot.version, [practice_id], True  # the version row: shared
     if versions:
         found: DocumentPage | None = copies.get(key, versions[0][0])
         if found is not None:
@@ -386,7 +388,7 @@ def _page_steps(
     parameters: list[Any] = [practice_id, *counted] if counted else []
     parameters += [practice_id, projection, practice_id, *(statuses or ()), *hidden]
     parameters += [limit, offset]
-    rows = yield sql, parameters
+    rows = yield sql, parameters, False
     items = [row[0] for row in rows]
     # No rows: no total either. A document missing: Core renders it.
     if not items or None in items:
@@ -409,14 +411,14 @@ def _detail_steps(
         return None
     copies = _copies_of(db)[1]
     key = ("detail", practice_id, projection, order_id, hidden_statuses)
-    versions = yield hot.version, [practice_id]
+    versions = yield hot.version, [practice_id], True  # the version row: shared
     if versions:
         found: bytes | None = copies.get(key, versions[0][0])
         if found is not None:
             return found
     parameters = [practice_id, projection, practice_id, *hidden_statuses]
     parameters.append(hot.order_id(order_id))
-    rows = yield hot.detail(len(hidden_statuses)), parameters
+    rows = yield hot.detail(len(hidden_statuses)), parameters, False
     if not rows:
         raise NotFound("Order", order_id)
     row = rows[0]
