@@ -62,6 +62,7 @@ HARNESS: dict[str, Harness] = {
     "labs": Harness(headers=bearer_and_user_email),
     "practice": Harness(path_values=lambda caller: {"client_id": str(caller.practice_id)}),
     "fulfillment": Harness(),
+    "portal": Harness(),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}
@@ -138,10 +139,11 @@ def test_every_surface_has_a_harness():
 def test_every_route_is_in_the_scope_table(app, name):
     surface = BY_NAME[name]
     assert surface.scopes, "a surface declares its scope table"
+    # A surface mounted under another's prefix (/api/v1/partner under /api) owns its paths.
     under = {
         (method, path[len(surface.prefix) :])
         for method, path in route_scopes(app.routes)
-        if path.startswith(surface.prefix + "/")
+        if path.startswith(surface.prefix + "/") and app.state.surfaces.owner(path) is surface
     }
     assert under == set(surface.scopes)
 
@@ -244,7 +246,10 @@ def query_parameters(app: Any, surface: Surface, kind: str) -> list[tuple[str, s
     """(method, path, name) of every query parameter of ``kind`` the surface documents."""
     found = []
     for path, operations in app.openapi()["paths"].items():
-        if not path.startswith(surface.prefix + "/"):
+        if (
+            not path.startswith(surface.prefix + "/")
+            or app.state.surfaces.owner(path) is not surface
+        ):
             continue
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
@@ -294,6 +299,10 @@ def test_nul_characters_in_bodies_write_nothing(call, db, name):
             b'"note": "\\u0000", "sku": "\\u0000", "events": ["*"], "quantity": 1}',
             headers={"Content-Type": "application/json"},
         )
+        if surface.scopes[(method, path)] is None and response.status_code == 400:
+            # A dialect's own token call answers in OAuth's shape ({"error": ...}).
+            assert "error" in response.json(), response.text
+            continue
         in_envelope(surface, response, (400, 404, 422))
     assert table_counts(db) == before
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+import traceback
+from typing import Any
 
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -46,3 +50,39 @@ BOUNDED = settings(
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
+
+# Seconds one generated request may take. A shared CI machine can stall for seconds; a
+# request that truly hangs still fails, and ``call_and_validate`` then prints what every
+# thread was doing and which database sessions were waiting, so the cause is in the log.
+REQUEST_TIMEOUT = 60
+
+
+def call_and_validate(case: Any, app: Any, **kwargs: Any) -> Any:
+    """``case.call_and_validate`` with the timeout above and a diagnosis on a timeout."""
+    try:
+        return case.call_and_validate(app=app, timeout=REQUEST_TIMEOUT, **kwargs)
+    except requests.exceptions.Timeout:
+        _diagnose(app)
+        raise
+
+
+def _diagnose(app: Any) -> None:
+    print("\n--- a request timed out: every thread's stack ---", file=sys.stderr)
+    for thread_id, frame in sys._current_frames().items():
+        print(f"\nthread {thread_id}:", file=sys.stderr)
+        traceback.print_stack(frame, file=sys.stderr)
+    db = getattr(getattr(app, "state", None), "db", None)
+    if db is None or db.dialect != "postgresql":
+        return
+    print("\n--- PostgreSQL sessions (not idle) ---", file=sys.stderr)
+    try:
+        with db.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT pid, state, wait_event_type, wait_event, "
+                "pg_blocking_pids(pid), left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND state <> 'idle'"
+            ).all()
+        for row in rows:
+            print(tuple(row), file=sys.stderr)
+    except Exception as exc:  # the diagnosis must not hide the timeout
+        print(f"(could not read pg_stat_activity: {exc})", file=sys.stderr)

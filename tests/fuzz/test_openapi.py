@@ -39,7 +39,7 @@ from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
 from tests.conftest import _empty_all_tables
-from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE
+from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE, call_and_validate
 
 # Operations left out, by label ("GET /path"), with the reason. Keep it the only place.
 EXCLUDED: dict[str, str] = {}
@@ -186,8 +186,9 @@ def test_operation(case, fuzzed):
     fuzzed.aim_at_real_rows(case)
     # The document was read once at import; each backend's app answers (in-process, ASGI),
     # over https as deployments must (Authlib refuses OAuth over plain http).
-    case.call_and_validate(
-        app=fuzzed.app,
+    call_and_validate(
+        case,
+        fuzzed.app,
         base_url="https://testserver",
         headers={"Authorization": f"Bearer {fuzzed.token}"},
         checks=CHECKS,

@@ -55,7 +55,7 @@ from sqlalchemy import select
 
 from tests.conftest import _empty_all_tables
 from tests.conftest import testdata_dir as shared_testdata
-from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE
+from tests.fuzz.common import BOUNDED, CHECKS, REPRODUCIBLE, call_and_validate
 
 LAB_SCOPES = "lab_orders:write lab_orders:read lab_catalog:read"
 # The combined document: every operation OptiHub must satisfy as a whole (the four split
@@ -507,8 +507,8 @@ def test_vendor_operation(case, fuzzed):
         if case.operation.label == "POST /v1/oauth/token"
         else {"Authorization": f"Bearer {fuzzed.token}"}
     )
-    case.call_and_validate(
-        app=fuzzed.app, base_url="https://testserver", headers=headers, checks=CHECKS
+    call_and_validate(
+        case, fuzzed.app, base_url="https://testserver", headers=headers, checks=CHECKS
     )
 
 

@@ -16,7 +16,7 @@ from optihub.services.context import Actor
 from optihub.services.patients import get_patient
 
 
-def _eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye:
+def eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye:
     return PrescriptionEye(
         practice_id=practice_id,
         side=side,
@@ -91,7 +91,7 @@ def create_spectacle_prescription(
         prescriber_name=prescriber_name,
     )
     prescription.eyes = [
-        _eye_row(actor.practice_id, side, eye)
+        eye_row(actor.practice_id, side, eye)
         for side, eye in (("right", rx.right), ("left", rx.left))
         if eye is not None
     ]

@@ -10,8 +10,9 @@ app installs. A surface never imports another.
 from optihub.surfaces.fulfillment import surface as fulfillment
 from optihub.surfaces.labs import surface as labs
 from optihub.surfaces.partner import surface as partner
+from optihub.surfaces.portal import surface as portal
 from optihub.surfaces.practice import surface as practice
 
-SURFACES = (partner, labs, practice, fulfillment)
+SURFACES = (partner, labs, practice, fulfillment, portal)
 
 __all__ = ["SURFACES"]

@@ -37,6 +37,7 @@ from optihub.db.models.order import (
     Payment,
 )
 from optihub.db.models.patient import Appointment, Patient, PatientRelationship
+from optihub.db.models.portal import PortalRecord, PortalStatusMapping, PrescriptionFile
 from optihub.db.models.practice import (
     Employee,
     Location,
@@ -81,9 +82,12 @@ __all__ = [
     "Patient",
     "PatientRelationship",
     "Payment",
+    "PortalRecord",
+    "PortalStatusMapping",
     "Practice",
     "Prescription",
     "PrescriptionEye",
+    "PrescriptionFile",
     "PriceTier",
     "PricebookItem",
     "RevokedAccessToken",

@@ -18,6 +18,7 @@ from limits import parse as parse_rate
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
@@ -117,16 +118,30 @@ class Surface:
     # framework on their happy path. Not used when the surface rate-limits (the limit is a
     # dependency of its routes).
     hot_routes: Callable[[HotRoutes, str], None] | None = None
+    # Routes outside the prefix (e.g. a dialect's token call at the site root), mounted
+    # as they are; their errors are in the dialect's envelope too.
+    root_router: APIRouter | None = None
+    # Renders an error from the problem and the request's headers, for a dialect whose
+    # error body follows ``Accept`` (JSON or XML); None: ``envelope`` as JSON.
+    render: Callable[[Problem, Mapping[str, str]], Response] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            return True
+        return self.root_router is not None and any(
+            path == getattr(route, "path", None) for route in self.root_router.routes
+        )
 
-    def problem_response(self, problem: Problem) -> Response:
+    def problem_response(
+        self, problem: Problem, request_headers: Mapping[str, str] | None = None
+    ) -> Response:
         if problem.code == "invalid_transition" and self.vocabulary is not None:
             problem = translate_transition(problem, self.vocabulary)
         if problem.status in self.statuses:
             problem = replace(problem, status=self.statuses[problem.status])
+        if self.render is not None:
+            return self.render(problem, request_headers or {})
         return json_response(self.envelope(problem), problem.status, headers=problem.headers)
 
     def install(self, app: FastAPI) -> None:
@@ -135,15 +150,15 @@ class Surface:
         surfaces: Surfaces = app.state.surfaces
         surfaces.add(self)
         dependencies = [Depends(self._rate_limit)] if self.rate_limit else []
+        responses: dict[int | str, dict[str, Any]] = {
+            status: {"model": self.error_model, "description": DESCRIPTIONS[status]}
+            for status in self.error_statuses
+        }
         app.include_router(
-            self.router,
-            prefix=self.prefix,
-            dependencies=dependencies,
-            responses={
-                status: {"model": self.error_model, "description": DESCRIPTIONS[status]}
-                for status in self.error_statuses
-            },
+            self.router, prefix=self.prefix, dependencies=dependencies, responses=responses
         )
+        if self.root_router is not None:
+            app.include_router(self.root_router, responses=responses)
         if self.projection is not None:
             documents.register(self.projection)
         if self.hot_routes is not None and self.rate_limit is None:
@@ -259,13 +274,19 @@ class Surfaces:
         """Each installed surface's webhook shape, by surface name (what the relay takes)."""
         return {s.name: s.webhooks for s in self._installed if s.webhooks is not None}
 
-    def respond(self, path: str, exc: BaseException, request_id: str) -> Response:
+    def respond(
+        self,
+        path: str,
+        exc: BaseException,
+        request_id: str,
+        request_headers: Mapping[str, str] | None = None,
+    ) -> Response:
         problem = problem_from(exc, request_id)
         if problem.status >= 500:
             log.error("unhandled_error", exc_info=exc, path=path)
         owner = self.owner(path)
         if owner is not None:
-            return owner.problem_response(problem)
+            return owner.problem_response(problem, request_headers)
         for prefix, render in self._error_bodies:
             if path == prefix or path.startswith(prefix + "/"):
                 return render(problem)
@@ -280,7 +301,7 @@ def install_kit(app: FastAPI, redis_url: str = "") -> Surfaces:
 
     async def handle(request: Request, exc: Exception) -> Response:
         request_id = str(request.scope.get("state", {}).get("request_id", ""))
-        response = surfaces.respond(request.url.path, exc, request_id)
+        response = surfaces.respond(request.url.path, exc, request_id, request.headers)
         if response.status_code >= 500:
             response.headers["X-Request-Id"] = request_id
         return response
@@ -289,7 +310,7 @@ def install_kit(app: FastAPI, redis_url: str = "") -> Surfaces:
         app.add_exception_handler(kind, handle)
 
     async def refuse(scope: Scope, exc: Exception) -> ASGIApp:
-        return surfaces.respond(scope["path"], exc, "")
+        return surfaces.respond(scope["path"], exc, "", Headers(scope=scope))
 
     app.add_middleware(BodyLimit, limit_of=surfaces.body_limit, refuse=refuse)
     return surfaces

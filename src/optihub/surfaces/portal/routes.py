@@ -1,0 +1,402 @@
+"""The portal sync routes: the token call, then per resource ``GET``/``POST``/``DELETE``
+``/api/{Resource}`` (read, create-or-update, delete by ``externalId``) and the two searches.
+
+A body is read as JSON or XML by its ``Content-Type`` (``application/json``, ``text/json``,
+``application/xml``, ``text/xml``; none means JSON) and answered in the format ``Accept``
+prefers (JSON by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from optihub.auth.resource import Principal, require_scopes
+from optihub.auth.routes import client_credentials_token
+from optihub.db.session import refuse_nul
+from optihub.errors import AuthError, FieldError, NotFound, PayloadTooLarge, ValidationFailed
+from optihub.services import portal_sync
+from optihub.services.context import Actor
+from optihub.surfaces import kit
+from optihub.surfaces.kit.responses import JSON, XML, wants_xml
+from optihub.surfaces.portal import codec, values
+from optihub.web import DbSession
+
+SCOPE = "portal:sync"
+TOKEN_TTL_SECONDS = 3600
+# A prescription's PDF, decoded (the body limit allows for its base64 text around it).
+MAX_FILE_BYTES = 10 << 20
+MAX_PER_PAGE = 100
+JSON_TYPES = {"application/json", "text/json", ""}
+XML_TYPES = {"application/xml", "text/xml"}
+
+router = APIRouter()
+root_router = APIRouter()
+
+Syncing = Annotated[Principal, Depends(require_scopes(SCOPE))]
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        practice_id=kit.single_practice(principal),
+        via="portal",
+        client_id=principal.client_id,
+        label=f"app:{principal.client_id}",
+    )
+
+
+# -- the token call ------------------------------------------------------------------------
+
+
+def _oauth_error(error: str, description: str) -> Response:
+    return kit.json_response(
+        {"error": error, "error_description": description},
+        400,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def token(
+    request: Request,
+    session: DbSession,
+    grant_type: Annotated[str | None, Form(max_length=50)] = None,
+    username: Annotated[str | None, Form(max_length=200)] = None,
+    password: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    """The practice's synchronization credentials (a connected confidential app's client
+    id and secret, sent as ``username`` / ``password``) for a bearer token."""
+    if grant_type != "password":
+        return _oauth_error("unsupported_grant_type", "Only grant_type=password is supported.")
+    if not username or not password:
+        return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+    try:
+        access = client_credentials_token(
+            request, session, client_id=username, client_secret=password, ttl=TOKEN_TTL_SECONDS
+        )
+    except AuthError:
+        return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+    except Exception as exc:  # connected to no practice, or to several
+        message = getattr(exc, "message", None)
+        if message is None:
+            raise
+        return _oauth_error("invalid_grant", str(message))
+    return kit.json_response(
+        {"access_token": access, "token_type": "bearer", "expires_in": TOKEN_TTL_SECONDS},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+TOKEN_DOC: dict[str, Any] = {
+    "summary": "Get a token",
+    "description": "Form-encoded `grant_type=password&username=…&password=…` with the "
+    "practice's synchronization credentials (a connected app's client id and secret).",
+    "response_description": "`{access_token, token_type, expires_in}`",
+}
+router.add_api_route("/token", token, methods=["POST"], **TOKEN_DOC)
+root_router.add_api_route("/token", token, methods=["POST"], **TOKEN_DOC)
+
+
+# -- bodies --------------------------------------------------------------------------------
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def decoded(model: codec.Model, request: Request, body: bytes) -> dict[str, Any]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if media in JSON_TYPES:
+            return codec.decode_json(model, body)
+        if media in XML_TYPES:
+            return codec.decode_xml(model, body)
+    except codec.Invalid as exc:
+        raise ValidationFailed(
+            [
+                FieldError(key, message)
+                for key, messages in exc.model_state.items()
+                for message in messages
+            ],
+            exc.message,
+        ) from exc
+    raise HTTPException(
+        415,
+        f"The request entity's media type '{media}' is not supported for this resource.",
+    )
+
+
+def answer(request: Request, model: codec.Model, record: dict[str, Any], **kw: Any) -> Response:
+    typed = values.typed(model, record)
+    if wants_xml(request.headers):
+        return Response(codec.encode_xml(model, typed), media_type=XML, **kw)
+    return Response(codec.encode_json(model, typed), media_type=JSON, **kw)
+
+
+def _external_id(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        raise ValidationFailed(
+            [FieldError("externalId", "The externalId field is required.")],
+            "The request is invalid.",
+        )
+    return raw
+
+
+ExternalIdParam = Annotated[
+    str | None,
+    Query(
+        alias="externalId",
+        max_length=100,
+        description="The record's id in the integrating system.",
+    ),
+]
+
+
+def _not_found(model: codec.Model, external_id: str) -> NotFound:
+    noun = portal_sync.KINDS[model.resource].noun
+    error = NotFound(noun, external_id)
+    error.message = f"No {noun} with ExternalId '{external_id}' exists."
+    return error
+
+
+# -- per resource --------------------------------------------------------------------------
+
+
+def _reader(model: codec.Model) -> Callable[..., Response]:
+    def read(
+        request: Request, who: Syncing, session: DbSession, external: ExternalIdParam = None
+    ) -> Response:
+        external_id = _external_id(external)
+        found = portal_sync.read(session, kit.single_practice(who), model.resource, external_id)
+        if found is None:
+            raise _not_found(model, external_id)
+        return answer(request, model, found)
+
+    return read
+
+
+def _writer(model: codec.Model) -> Callable[..., Response]:
+    def write(request: Request, who: Syncing, session: DbSession, body: RawBody) -> Response:
+        record = decoded(model, request, body)
+        file = record.get("FileContent")
+        if file is not None and len(file) > MAX_FILE_BYTES:
+            raise PayloadTooLarge(MAX_FILE_BYTES)
+        done = portal_sync.upsert(
+            session, actor_of(who), model.resource, values.plain(model, record), file=file
+        )
+        shown = portal_sync.read(
+            session, kit.single_practice(who), model.resource, str(record["ExternalId"])
+        )
+        assert shown is not None
+        headers = {
+            "X-Portal-Change": "created"
+            if done.created
+            else "updated"
+            if done.changed
+            else "unchanged"
+        }
+        if done.notes:
+            # Which eyes' text was kept as sent without structured values.
+            headers["X-Rx-Text-Not-Read"] = ", ".join(done.notes)
+        return answer(request, model, shown, headers=headers)
+
+    return write
+
+
+def _deleter(model: codec.Model) -> Callable[..., Response]:
+    def remove(
+        request: Request, who: Syncing, session: DbSession, external: ExternalIdParam = None
+    ) -> Response:
+        external_id = _external_id(external)
+        practice_id = kit.single_practice(who)
+        found = portal_sync.read(session, practice_id, model.resource, external_id)
+        try:
+            portal_sync.remove(session, actor_of(who), model.resource, external_id)
+        except NotFound:
+            raise _not_found(model, external_id) from None
+        if found is None:  # its core row was gone already
+            return Response(status_code=204)
+        return answer(request, model, found)
+
+    return remove
+
+
+def _body_doc(model: codec.Model) -> dict[str, Any]:
+    schema = values.json_schema(model)
+    xml_schema = {"type": "string", "description": f"A `<{model.name}>` document."}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                "text/json": {"schema": schema},
+                "application/xml": {"schema": xml_schema},
+                "text/xml": {"schema": xml_schema},
+            },
+        }
+    }
+
+
+def _response_doc(model: codec.Model) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": f"The {model.name}",
+            "content": {
+                "application/json": {"schema": values.json_schema(model, for_input=False)},
+                "application/xml": {"schema": {"type": "string"}},
+            },
+        }
+    }
+
+
+for _model in codec.MODELS.values():
+    _noun = portal_sync.KINDS[_model.resource].noun
+    router.add_api_route(
+        f"/{_model.resource}",
+        _reader(_model),
+        methods=["GET"],
+        summary=f"Read a {_noun}",
+        responses=_response_doc(_model),
+        response_class=Response,
+        operation_id=f"get_{_model.resource}",
+    )
+    router.add_api_route(
+        f"/{_model.resource}",
+        _writer(_model),
+        methods=["POST"],
+        summary=f"Create or update a {_noun}",
+        description=f"Creates a {_noun} or updates the one with the same `ExternalId`.",
+        openapi_extra=_body_doc(_model),
+        responses=_response_doc(_model),
+        response_class=Response,
+        operation_id=f"post_{_model.resource}",
+    )
+    router.add_api_route(
+        f"/{_model.resource}",
+        _deleter(_model),
+        methods=["DELETE"],
+        summary=f"Delete a {_noun}",
+        responses=_response_doc(_model),
+        response_class=Response,
+        operation_id=f"delete_{_model.resource}",
+    )
+
+
+# -- search --------------------------------------------------------------------------------
+
+PageParam = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
+PerPageParam = Annotated[
+    int,
+    Query(alias="itemsPerPage", ge=1, le=MAX_PER_PAGE, description="Rows per page (1-100)."),
+]
+
+
+def _contains(wanted: str | None, value: Any) -> bool:
+    return wanted is None or (value is not None and wanted.lower() in str(value).lower())
+
+
+def _same(wanted: bool | None, value: Any) -> bool:
+    return wanted is None or (value is not False) == wanted
+
+
+def _page(
+    request: Request,
+    session: DbSession,
+    who: Principal,
+    model: codec.Model,
+    matches: Callable[[dict[str, Any]], bool],
+    page: int,
+    per_page: int,
+) -> Response:
+    found = portal_sync.search(
+        session,
+        kit.single_practice(who),
+        model.resource,
+        matches,
+        page=page,
+        per_page=per_page,
+    )
+    total_pages = -(-found.total // per_page)
+    first = (page - 1) * per_page + 1 if found.rows else 0
+    block = {
+        "TotalItems": found.total,
+        "ItemsPerPage": per_page,
+        "CurrentPage": page,
+        "TotalPages": total_pages,
+        "FirstRowOnPage": first,
+        "LastRowOnPage": first + len(found.rows) - 1 if found.rows else 0,
+        "Rows": [values.typed(model, row) for row in found.rows],
+    }
+    if wants_xml(request.headers):
+        return Response(codec.encode_page_xml(model, block), media_type=XML)
+    return Response(codec.encode_page_json(model, block), media_type=JSON)
+
+
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/locations/search", summary="Search locations", response_class=Response)
+def search_locations(
+    request: Request,
+    who: Syncing,
+    session: DbSession,
+    name: Text = None,
+    active: bool | None = None,
+    city: Text = None,
+    state: Text = None,
+    page: PageParam = 1,
+    per_page: PerPageParam = 10,
+) -> Response:
+    refuse_nul([name, city, state])
+
+    def matches(row: dict[str, Any]) -> bool:
+        return (
+            _contains(name, row.get("Name"))
+            and _same(active, row.get("Active"))
+            and _contains(city, row.get("City"))
+            and _contains(state, row.get("State"))
+        )
+
+    return _page(request, session, who, codec.MODELS["Locations"], matches, page, per_page)
+
+
+@router.get("/users/search", summary="Search users", response_class=Response)
+def search_users(
+    request: Request,
+    who: Syncing,
+    session: DbSession,
+    active: bool | None = None,
+    username: Text = None,
+    first_name: Annotated[str | None, Query(alias="firstName", max_length=200)] = None,
+    last_name: Annotated[str | None, Query(alias="lastName", max_length=200)] = None,
+    page: PageParam = 1,
+    per_page: PerPageParam = 10,
+) -> Response:
+    refuse_nul([username, first_name, last_name])
+
+    def matches(row: dict[str, Any]) -> bool:
+        return (
+            _same(active, row.get("Active"))
+            and _contains(username, row.get("Username"))
+            and _contains(first_name, row.get("FirstName"))
+            and _contains(last_name, row.get("LastName"))
+        )
+
+    return _page(request, session, who, codec.MODELS["Users"], matches, page, per_page)
+
+
+ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
+    ("POST", "/token"): None,
+    ("GET", "/locations/search"): SCOPE,
+    ("GET", "/users/search"): SCOPE,
+} | {
+    (method, f"/{resource}"): SCOPE
+    for resource in codec.MODELS
+    for method in ("GET", "POST", "DELETE")
+}
