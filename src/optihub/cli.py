@@ -387,6 +387,61 @@ def client_rate_limit(
     _emit(value, as_json, f"{client_id}: {rate or 'the default rate of each surface'}")
 
 
+# --------------------------------------------------------------------------- portal
+
+portal_app = typer.Typer(help="The portal sync API (MVE dialect).", no_args_is_help=True)
+app.add_typer(portal_app, name="portal")
+
+
+@portal_app.command("status-map")
+def portal_status_map(
+    practice: Annotated[int, typer.Option("--practice", help="The practice id.")],
+    name: Annotated[
+        str | None,
+        typer.Argument(help='The practice\'s own status name, e.g. "Ready for pickup".'),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Argument(
+            help="The canonical state it means (draft, received, in_progress, completed, "
+            'shipped, delivered, cancelled); "default" maps the name by name again.',
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Map one of the practice's order-status names to a canonical state, or list the
+    practice's mappings (no NAME). Orders synced later with that status name move there."""
+    from optihub.db.models import Practice
+    from optihub.domain.orders import OrderStatus
+    from optihub.errors import FieldError, NotFound
+    from optihub.services import portal_sync
+
+    try:
+        with _database() as db, db.transaction() as session:
+            if session.get(Practice, practice) is None:
+                raise NotFound("Practice", practice)
+            if name is not None:
+                if status is None:
+                    raise ValidationFailed([FieldError("status", "Give a STATUS (or default).")])
+                wanted = status.strip().lower()
+                allowed = [s.value for s in OrderStatus]
+                if wanted != "default" and wanted not in allowed:
+                    raise ValidationFailed(
+                        [FieldError("status", f"Must be one of: {', '.join(allowed)}, default.")]
+                    )
+                portal_sync.set_status_mapping(
+                    session, practice, name, None if wanted == "default" else OrderStatus(wanted)
+                )
+            mappings = portal_sync.status_mappings(session, practice)
+    except OptiHubError as exc:
+        _fail(exc)
+    value = {"practice_id": practice, "mappings": dict(mappings)}
+    human = "\n".join(f"{n!r} -> {s}" for n, s in mappings) or (
+        "No mappings: status names map by name (see docs/portal-api.md)."
+    )
+    _emit(value, as_json, human)
+
+
 # --------------------------------------------------------------------------- tracing
 
 tracing_app = typer.Typer(help="Frame tracings (OMA/DCS files).", no_args_is_help=True)

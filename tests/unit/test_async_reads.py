@@ -15,8 +15,8 @@ from optihub.db.async_reads import AsyncReads
 class Recorded(AsyncReads):
     """``fetch`` answers with the number of the execution, after the test lets it."""
 
-    def __init__(self) -> None:
-        super().__init__({})
+    def __init__(self, parallel: int = 1) -> None:
+        super().__init__({}, parallel=parallel)
         self.sent = 0
         self.release: list[asyncio.Event] = []
 
@@ -83,3 +83,28 @@ def test_a_failed_execution_fails_its_callers_and_the_next_one_runs():
         assert not reads._rounds  # nothing left behind
 
     asyncio.run(scenario())
+
+
+def test_up_to_parallel_executions_run_at_once_then_callers_share_the_next():
+    async def scenario() -> list[Any]:
+        reads = Recorded(parallel=2)
+        first = asyncio.create_task(reads.fetch_shared("SELECT version", [1]))
+        second = asyncio.create_task(reads.fetch_shared("SELECT version", [1]))
+        await settle()
+        assert reads.sent == 2  # two run at once, each for its own caller
+        later = [asyncio.create_task(reads.fetch_shared("SELECT version", [1])) for _ in range(3)]
+        await settle()
+        assert reads.sent == 2  # the third and later callers wait for the next execution
+        reads.release[1].set()
+        await settle()
+        assert reads.sent == 3  # sent when one of the two returned, after they asked
+        for gate in (reads.release[0], reads.release[2]):
+            gate.set()
+        results = [await first, await second, *[await each for each in later]]
+        await settle()
+        assert not reads._rounds  # nothing left in flight
+        return results
+
+    first, second, *later = asyncio.run(scenario())
+    assert (first, second) == ([(1,)], [(2,)])
+    assert later == [[(3,)]] * 3

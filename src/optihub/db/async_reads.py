@@ -19,6 +19,8 @@ import psycopg
 # Statements in flight at once per event loop (the server has two cores' worth of work to
 # overlap; more connections only queue inside PostgreSQL).
 SIZE = 4
+# Executions of one shared statement in flight at once; callers beyond them share the next.
+SHARED_PARALLEL = 1
 
 
 class _Round:
@@ -28,15 +30,18 @@ class _Round:
     __slots__ = ("flying", "next")
 
     def __init__(self) -> None:
-        self.flying = False
+        self.flying = 0  # executions in flight
         self.next: asyncio.Future[list[Any]] | None = None
 
 
 class AsyncReads:
     """The async connections of one event loop."""
 
-    def __init__(self, connect_kwargs: dict[str, Any], size: int = SIZE) -> None:
+    def __init__(
+        self, connect_kwargs: dict[str, Any], size: int = SIZE, parallel: int = SHARED_PARALLEL
+    ) -> None:
         self._kwargs = connect_kwargs
+        self._parallel = parallel
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._open: set[psycopg.AsyncConnection[Any]] = set()
         self._slots = asyncio.Semaphore(size)
@@ -51,8 +56,8 @@ class AsyncReads:
         found = self._rounds.get(key)
         if found is None:
             found = self._rounds[key] = _Round()
-        if not found.flying:  # nobody else: run it now, then the round of who came meanwhile
-            found.flying = True
+        if found.flying < self._parallel:  # run it now, then the round of who came meanwhile
+            found.flying += 1
             try:
                 return await self.fetch(sql, parameters)
             finally:
@@ -62,12 +67,13 @@ class AsyncReads:
         return await asyncio.shield(found.next)
 
     def _next_round(self, key: tuple[str, tuple[Any, ...]], found: _Round) -> None:
-        """After an execution: send the next one for those who asked meanwhile, if any."""
+        """After an execution: send the next one for those who asked meanwhile, if any (it
+        takes over the finished execution's place)."""
         if found.next is not None:
             asyncio.get_running_loop().create_task(self._fly(key, found))  # still flying
             return
-        found.flying = False
-        if self._rounds.get(key) is found:
+        found.flying -= 1
+        if not found.flying and self._rounds.get(key) is found:
             del self._rounds[key]
 
     async def _fly(self, key: tuple[str, tuple[Any, ...]], found: _Round) -> None:

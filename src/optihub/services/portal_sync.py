@@ -75,7 +75,6 @@ DEFAULT_STATUS_NAMES: dict[str, OrderStatus] = {
     "inprocess": OrderStatus.IN_PROGRESS,
     "processing": OrderStatus.IN_PROGRESS,
     "atlab": OrderStatus.IN_PROGRESS,
-    "sentolab": OrderStatus.IN_PROGRESS,
     "senttolab": OrderStatus.IN_PROGRESS,
     "inlab": OrderStatus.IN_PROGRESS,
     "readyforpickup": OrderStatus.COMPLETED,
@@ -83,7 +82,6 @@ DEFAULT_STATUS_NAMES: dict[str, OrderStatus] = {
     "readyforpickupdispense": OrderStatus.COMPLETED,
     "completed": OrderStatus.COMPLETED,
     "complete": OrderStatus.COMPLETED,
-    "received from lab": OrderStatus.COMPLETED,
     "receivedfromlab": OrderStatus.COMPLETED,
     "shipped": OrderStatus.SHIPPED,
     "pickedup": OrderStatus.DELIVERED,
@@ -173,10 +171,14 @@ def _required(errors: list[FieldError], record: Mapping[str, Any], name: str) ->
         errors.append(FieldError(name, f"The {name} field is required."))
 
 
-def fingerprint(record: Mapping[str, Any], file: bytes | None = None) -> str:
+def fingerprint(
+    record: Mapping[str, Any], file: bytes | None = None, file_sent: bool = True
+) -> str:
     digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
     if file is not None:
         digest.update(hashlib.sha256(file).digest())
+    elif not file_sent:
+        digest.update(b"file kept")
     return digest.hexdigest()
 
 
@@ -190,6 +192,8 @@ class Sync:
     session: Session
     actor: Actor
     notes: list[str] = field(default_factory=list)
+    # False when the record left ``FileContent`` out: a stored PDF stays as it is.
+    file_sent: bool = True
 
     @property
     def practice_id(self) -> int:
@@ -628,15 +632,16 @@ def status_for(session: Session, practice_id: int, name: str | None) -> OrderSta
     """The canonical state a practice's status name means (its own mapping first)."""
     if not name:
         return None
-    mapped = session.scalar(
-        select(PortalStatusMapping.status).where(
-            PortalStatusMapping.practice_id == practice_id,
-            PortalStatusMapping.name == name.strip().lower(),
-        )
-    )
-    if mapped is not None:
-        return OrderStatus(mapped)
     key = status_key(name)
+    # The practice's own names, matched as the defaults are (case, spaces and punctuation
+    # aside); a practice has a handful, so they are read whole.
+    for mapped_name, mapped in session.execute(
+        select(PortalStatusMapping.name, PortalStatusMapping.status).where(
+            PortalStatusMapping.practice_id == practice_id
+        )
+    ):
+        if status_key(mapped_name) == key:
+            return OrderStatus(mapped)
     for known, status in DEFAULT_STATUS_NAMES.items():
         if status_key(known) == key:
             return status
@@ -648,13 +653,14 @@ def set_status_mapping(
 ) -> None:
     """Map a status name of the practice to a canonical state (None: back to by-name)."""
     key = name.strip().lower()
-    if not key or len(key) > 100:
+    if not status_key(key) or len(key) > 100:
         raise ValidationFailed([FieldError("name", "A status name has 1 to 100 characters.")])
-    session.execute(
-        delete(PortalStatusMapping).where(
-            PortalStatusMapping.practice_id == practice_id, PortalStatusMapping.name == key
-        )
-    )
+    for existing in session.scalars(
+        select(PortalStatusMapping).where(PortalStatusMapping.practice_id == practice_id)
+    ):
+        if status_key(existing.name) == status_key(key):
+            session.delete(existing)
+    session.flush()
     if status is not None:
         session.add(PortalStatusMapping(practice_id=practice_id, name=key, status=status.value))
     session.flush()
@@ -699,8 +705,10 @@ def _money(errors: list[FieldError], value: Any, name: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _target_status(sync: Sync, errors: list[FieldError], record: Record) -> OrderStatus:
-    status = OrderStatus.RECEIVED
+def _target_status(sync: Sync, errors: list[FieldError], record: Record) -> OrderStatus | None:
+    """The state the record asks for; None when its status name means nothing known (the
+    order then stays where it is, a new one starts as received)."""
+    status = None
     entry = sync.linked_entry("OrderStatuses", _text(record, "OrderStatusExternalId"))
     external_id = _text(record, "OrderStatusExternalId")
     if external_id is not None and entry is None:
@@ -710,9 +718,7 @@ def _target_status(sync: Sync, errors: list[FieldError], record: Record) -> Orde
             )
         )
     elif entry is not None:
-        mapped = status_for(sync.session, sync.practice_id, entry.body.get("Name"))
-        if mapped is not None:
-            status = mapped
+        status = status_for(sync.session, sync.practice_id, entry.body.get("Name"))
     if record.get("PickupDate"):
         status = OrderStatus.DELIVERED
     return status
@@ -743,7 +749,14 @@ def _write_order(
         tax = _money(errors, detail.get("Tax1"), f"{at}.Tax1") + _money(
             errors, detail.get("Tax2"), f"{at}.Tax2"
         )
-        description = (_text(detail, "ProductDescription") or "Item")[:300]
+        description = _text(detail, "ProductDescription") or "Item"
+        if len(description) > 300:
+            errors.append(
+                FieldError(
+                    f"{at}.ProductDescription",
+                    "The field ProductDescription must be a string with a maximum length of 300.",
+                )
+            )
         lines.append(
             order_service.LineItem(
                 description=description,
@@ -791,7 +804,7 @@ def _write_order(
             sync.actor,
             order_service.NewOrder(
                 type=kind,
-                status=OrderStatus.RECEIVED,
+                status=OrderStatus.DRAFT if target == OrderStatus.DRAFT else OrderStatus.RECEIVED,
                 patient_id=patient_id,
                 location_id=location_id,
                 physician_id=physician_id,
@@ -838,20 +851,34 @@ def _write_order(
     pickup = _day(record.get("PickupDate"))
     order.pickup_date = pickup
     sync.session.flush()
-    steps = _path(OrderStatus(order.status), target)
+    steps = _path(OrderStatus(order.status), target) if target is not None else []
+    if steps is None and _asked_before(sync, record):
+        steps = []  # moved on elsewhere since the system last sent this state: it stays
     if steps is None:
         raise ValidationFailed(
             [
                 FieldError(
                     "PickupDate" if record.get("PickupDate") else "OrderStatusExternalId",
                     f"The order is {order.status.replace('_', ' ')}; it cannot become "
-                    f"{target.value.replace('_', ' ')}.",
+                    f"{target.value.replace('_', ' ') if target else ''}.",
                 )
             ]
         )
     for step in steps:
         order_service.change_order_status(sync.session, sync.actor, order.id, step)
     return order.id
+
+
+def _asked_before(sync: Sync, record: Record) -> bool:
+    """Whether the order's last record asked for the same state (same status, pickup date
+    or none): an order moved past it since (by the lab, another surface) is then not being
+    moved back, and stays where it is."""
+    previous = sync.entry("Orders", str(record["ExternalId"]))
+    if previous is None:
+        return False
+    return _text(previous.body, "OrderStatusExternalId") == _text(
+        record, "OrderStatusExternalId"
+    ) and bool(previous.body.get("PickupDate")) == bool(record.get("PickupDate"))
 
 
 def _remove_order(sync: Sync, row_id: uuid.UUID) -> None:
@@ -879,7 +906,7 @@ def _check_file(errors: list[FieldError], record: Record, file: bytes | None) ->
 def _store_file(sync: Sync, prescription_id: uuid.UUID, record: Record, file: bytes | None) -> None:
     existing = sync.session.get(PrescriptionFile, prescription_id)
     if file is None:
-        if existing is not None:
+        if existing is not None and sync.file_sent:
             sync.session.delete(existing)
         return
     if existing is None:
@@ -911,9 +938,12 @@ def _prescription(
 def _dates(
     record: Record, prescribed: str, expirations: tuple[str, str]
 ) -> tuple[date, date | None]:
-    issued = _day(record.get(prescribed)) or utcnow().date()
     ends = [d for d in (_day(record.get(name)) for name in expirations) if d is not None]
-    return issued, (min(ends) if ends else None)
+    expires = min(ends) if ends else None
+    # Without a prescribed date: today, or the expiration date when that is earlier (an
+    # old prescription synced late).
+    issued = _day(record.get(prescribed)) or min(utcnow().date(), expires or utcnow().date())
+    return issued, expires
 
 
 def _write_glasses(
@@ -974,6 +1004,8 @@ def _write_contacts(
     errors: list[FieldError] = []
     patient_id = sync.link(errors, record, "PatientExternalId", "Patients", required=True)
     _check_file(errors, record, file)
+    _fits(errors, record, "LensNameRightEye", 100)
+    _fits(errors, record, "LensNameLeftEye", 100)
     issued, expires = _dates(
         record, "PrescribedDate", ("ExpirationDateRightEye", "ExpirationDateLeftEye")
     )
@@ -1291,14 +1323,24 @@ class Upserted:
 
 
 def upsert(
-    session: Session, actor: Actor, resource: str, record: Record, *, file: bytes | None = None
+    session: Session,
+    actor: Actor,
+    resource: str,
+    record: Record,
+    *,
+    file: bytes | None = None,
+    file_sent: bool = True,
 ) -> Upserted:
     """Create or update the record ``record["ExternalId"]`` names; the same record twice
-    changes nothing the second time. Raises ``ValidationFailed`` (nothing written)."""
+    changes nothing the second time. A prescription's PDF is ``file``; ``file_sent`` False
+    (the record left it out) keeps the stored one. Raises ``ValidationFailed`` (nothing
+    written)."""
     kind = KINDS[resource]
     external_id = str(record["ExternalId"])
-    digest = fingerprint(record, file)
-    sync = Sync(session, actor)
+    if resource == "ContactLensPrescriptions" and record.get("Active") is None:
+        record = {**record, "Active": True}  # the dialect's default
+    digest = fingerprint(record, file, file_sent)
+    sync = Sync(session, actor, file_sent=file_sent)
     entry = sync.entry(resource, external_id, lock=True)
     if entry is not None and entry.digest == digest and _exists(sync, resource, entry.record_id):
         return Upserted(entry.record_id, created=False, changed=False)

@@ -31,8 +31,8 @@ Choices where the integrator's own API is silent:
   names case-insensitively, in any order and any namespace; the XML root's local name must
   be the model's name exactly. When a member repeats, the last one wins.
 * JSON numbers for string members are taken as their text (zip codes sent as numbers);
-  JSON strings for bool/int/decimal members are parsed like XML text. Booleans are
-  ``true``/``false``/``1``/``0``, any case.
+  bool/int/decimal members take JSON's own booleans and numbers only (what the OpenAPI
+  document says). In XML, booleans are ``true``/``false``/``1``/``0``, any case.
 * Datetimes: ISO-8601 date, or date and time, with ``Z`` or ``±HH:MM`` (no offset = UTC);
   fractional seconds beyond microseconds (.NET writes 100 ns ticks) are truncated. Times:
   ``HH:MM[:SS[.fraction]]``, written back as ``HH:MM:SS`` (plus microseconds if any).
@@ -652,6 +652,9 @@ def _json_value(field: Field, raw: Any, path: str, errors: _Errors) -> Any:
             rows.append(_json_object(sub, item, f"{path}[{index}]", errors))
         return rows
     if isinstance(raw, str):
+        # Instants, times and files travel as text; booleans and numbers as JSON's own.
+        if kind in ("bool", "int", "decimal"):
+            raise _not_valid(raw, field)
         return _parse_text(field, raw)
     if kind == "bool":
         if isinstance(raw, bool):

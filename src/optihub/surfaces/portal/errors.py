@@ -18,6 +18,8 @@ from optihub.surfaces.portal.codec import encode_error_json, encode_error_xml
 
 INVALID = "The request is invalid."
 DENIED = "Authorization has been denied for this request."
+# Query parameters the routes check themselves: named as sent, not as a body member.
+QUERY_PARAMETERS = frozenset({"externalId"})
 
 
 class ErrorBody(BaseModel):
@@ -35,7 +37,11 @@ def model_state(problem: Problem) -> dict[str, list[str]] | None:
         if not field or not message:
             continue
         key = str(field)
-        if not framework and not (key == "model" or key.startswith("model.")):
+        if (
+            not framework
+            and key not in QUERY_PARAMETERS
+            and not (key == "model" or key.startswith("model."))
+        ):
             key = f"model.{key}"
         state.setdefault(key, []).append(str(message))
     return state or None

@@ -13,12 +13,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.routes import client_credentials_token
 from optihub.db.session import refuse_nul
-from optihub.errors import AuthError, FieldError, NotFound, PayloadTooLarge, ValidationFailed
+from optihub.errors import (
+    AuthError,
+    FieldError,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    human_size,
+)
 from optihub.services import portal_sync
 from optihub.services.context import Actor
 from optihub.surfaces import kit
@@ -63,15 +71,15 @@ def _oauth_error(error: str, description: str) -> Response:
 def token(
     request: Request,
     session: DbSession,
-    grant_type: Annotated[str | None, Form(max_length=50)] = None,
-    username: Annotated[str | None, Form(max_length=200)] = None,
-    password: Annotated[str | None, Form(max_length=500)] = None,
+    grant_type: Annotated[str | None, Form()] = None,
+    username: Annotated[str | None, Form()] = None,
+    password: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The practice's synchronization credentials (a connected confidential app's client
     id and secret, sent as ``username`` / ``password``) for a bearer token."""
     if grant_type != "password":
         return _oauth_error("unsupported_grant_type", "Only grant_type=password is supported.")
-    if not username or not password:
+    if not username or not password or len(username) > 200 or len(password) > 500:
         return _oauth_error("invalid_grant", "The user name or password is incorrect.")
     try:
         access = client_credentials_token(
@@ -90,7 +98,20 @@ def token(
     )
 
 
+class TokenBody(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class TokenError(BaseModel):
+    error: str
+    error_description: str
+
+
 TOKEN_DOC: dict[str, Any] = {
+    "response_model": TokenBody,
+    "responses": {400: {"model": TokenError, "description": "OAuth's error body"}},
     "summary": "Get a token",
     "description": "Form-encoded `grant_type=password&username=…&password=…` with the "
     "practice's synchronization credentials (a connected app's client id and secret).",
@@ -186,9 +207,17 @@ def _writer(model: codec.Model) -> Callable[..., Response]:
         record = decoded(model, request, body)
         file = record.get("FileContent")
         if file is not None and len(file) > MAX_FILE_BYTES:
-            raise PayloadTooLarge(MAX_FILE_BYTES)
+            too_large = PayloadTooLarge(MAX_FILE_BYTES)
+            too_large.message = f"The file is over {human_size(MAX_FILE_BYTES)}"
+            raise too_large
         done = portal_sync.upsert(
-            session, actor_of(who), model.resource, values.plain(model, record), file=file
+            session,
+            actor_of(who),
+            model.resource,
+            values.plain(model, record),
+            file=file,
+            # A record that leaves FileContent out keeps the PDF stored with it.
+            file_sent="FileContent" in record,
         )
         shown = portal_sync.read(
             session, kit.single_practice(who), model.resource, str(record["ExternalId"])

@@ -9,7 +9,15 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from optihub.surfaces.portal.codec import SUB_MODELS, Field, Model
+from optihub.surfaces.portal.codec import (
+    DECIMAL_MAX,
+    INT_MAX,
+    INT_MIN,
+    SUB_MODELS,
+    Field,
+    Model,
+    max_length,
+)
 
 
 def _fields(model: Model) -> dict[str, Field]:
@@ -75,16 +83,25 @@ def _typed(field: Field, value: Any) -> Any:
 
 # -- OpenAPI -------------------------------------------------------------------------------
 
+# Strings: ``_string`` (a JSON number is taken for a string member too: an integrating
+# system may send a zip code as a number).
 _SCHEMAS: dict[str, dict[str, Any]] = {
-    "string": {"type": "string"},
     "bool": {"type": "boolean"},
-    "int": {"type": "integer", "format": "int32"},
-    "decimal": {"type": "number"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "time": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}:[0-9]{2}$"},
-    "bytes": {"type": "string", "format": "byte"},
+    "int": {"type": "integer", "minimum": INT_MIN, "maximum": INT_MAX},
+    "decimal": {"type": "number", "minimum": -DECIMAL_MAX, "maximum": DECIMAL_MAX},
+    # Instants (ISO-8601; a date alone is midnight UTC), times and base64 files are text.
+    "datetime": {"type": "string"},
+    "time": {"type": "string"},
+    "bytes": {"type": "string"},
     "strings": {"type": "array", "items": {"type": "string"}},
 }
+
+
+def _string(field: Field) -> dict[str, Any]:
+    text: dict[str, Any] = {"type": "string", "maxLength": max_length(field)}
+    if field.required:
+        text["minLength"] = 1
+    return {"anyOf": [text, {"type": "number"}]}
 
 
 def camel(name: str) -> str:
@@ -101,6 +118,8 @@ def json_schema(model: Model, *, for_input: bool = True) -> dict[str, Any]:
                 "type": "array",
                 "items": json_schema(SUB_MODELS[field.model or ""], for_input=for_input),
             }
+        elif field.kind == "string":
+            schema = _string(field)
         else:
             schema = dict(_SCHEMAS[field.kind])
         if not field.required:
@@ -111,7 +130,7 @@ def json_schema(model: Model, *, for_input: bool = True) -> dict[str, Any]:
     if model.has_base:
         if not for_input:
             properties["id"] = {"type": "string", "format": "uuid"}
-        properties["externalId"] = {"type": "string", "minLength": 1, "maxLength": 100}
+        properties["externalId"] = _string(Field("ExternalId", "string", True))
         required.append("externalId")
     out: dict[str, Any] = {"type": "object", "title": model.name, "properties": properties}
     if required:
