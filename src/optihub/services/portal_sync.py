@@ -402,7 +402,7 @@ def _write_employee(
         employee = _own(sync, Employee, row_id) or Employee(practice_id=sync.practice_id)
         core = _employee_core(record)
         employee.first_name = core["FirstName"] or ""
-        employee.last_name = core["LastName"] or (_text(record, "Username") or "")
+        employee.last_name = core["LastName"] or _stand_in(record)
         employee.email = core["EmailAddress"]
         employee.is_active = core["Active"]
         employee.is_doctor = doctor
@@ -427,6 +427,11 @@ def _write_employee(
     return write
 
 
+def _stand_in(record: Record) -> str:
+    """A user without a last name is listed by username (as much as the column holds)."""
+    return (_text(record, "Username") or "")[:100]
+
+
 def _employee_view(session: Session, practice_id: int, row_id: uuid.UUID) -> Record | None:
     row = session.get(Employee, row_id)
     if row is None or row.practice_id != practice_id:
@@ -441,7 +446,7 @@ def _employee_view(session: Session, practice_id: int, row_id: uuid.UUID) -> Rec
 
 def _user_core(record: Record) -> Record:
     core = _employee_core(record)
-    core["LastName"] = core["LastName"] or _text(record, "Username")
+    core["LastName"] = core["LastName"] or _stand_in(record) or None
     return core
 
 

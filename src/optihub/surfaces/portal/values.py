@@ -88,7 +88,7 @@ def _typed(field: Field, value: Any) -> Any:
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "bool": {"type": "boolean"},
     "int": {"type": "integer", "minimum": INT_MIN, "maximum": INT_MAX},
-    "decimal": {"type": "number", "minimum": -DECIMAL_MAX, "maximum": DECIMAL_MAX},
+    "decimal": {"type": "number", "minimum": -int(DECIMAL_MAX), "maximum": int(DECIMAL_MAX)},
     # Instants (ISO-8601; a date alone is midnight UTC), times and base64 files are text.
     "datetime": {"type": "string"},
     "time": {"type": "string"},
