@@ -230,13 +230,20 @@ def openapi(
     settings = Settings.from_env(
         {"OPTIHUB_DATABASE_URL": "sqlite://", "OPTIHUB_SECRET_KEY": "openapi-document-only"}
     )
-    document = create_app(settings).openapi()
+    application = create_app(settings)
+    document = application.openapi()
     if surface is not None or postman is not None:
         chosen = next((s for s in SURFACES if s.name == surface), None)
         if chosen is None:
             names = ", ".join(s.name for s in SURFACES)
             _fail(OptiHubError(f"--surface must name one of: {names}"))
-        document["paths"] = postman_collection.surface_paths(document, chosen.prefix)
+        # The paths the surface owns (one mounted under another's prefix keeps its own).
+        owner = application.state.surfaces.owner
+        document["paths"] = {
+            path: operations
+            for path, operations in document.get("paths", {}).items()
+            if owner(path) is chosen
+        }
         if postman is not None:
             title = f"OptiHub {chosen.name} API"
             found = postman_collection.collection(document, chosen.prefix, title)

@@ -65,3 +65,14 @@ def test_unknown_states_and_practices_are_refused(db, monkeypatch, tmp_path):
     assert "Practice 999 not found" in missing.output
     with db.transaction() as s:
         assert portal_sync.status_mappings(s, practice.id) == []
+
+
+def test_the_portal_openapi_document_holds_its_own_paths_only(tmp_path):
+    output = tmp_path / "portal.json"
+    done = CliRunner().invoke(cli, ["openapi", "--surface", "portal", "--output", str(output)])
+    assert done.exit_code == 0, done.output
+    paths = set(json.loads(output.read_text())["paths"])
+    # Its token call at the site root too, and nothing of the partner API under /api/v1.
+    assert {"/api/token", "/token", "/api/Patients", "/api/locations/search"} <= paths
+    assert not any(path.startswith("/api/v1/") for path in paths)
+    assert len(paths) == 17  # 13 resources, 2 searches, the token call twice
