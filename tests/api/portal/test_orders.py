@@ -250,3 +250,16 @@ def test_an_order_moved_on_elsewhere_can_still_be_updated(basics, post, get, db,
     assert post("Orders", order("S-GONE", receiptNote="call first")).status_code == 200
     assert stored(db).status == "delivered"
     assert history(db)[-1] == ("completed", "delivered")
+
+
+def test_a_draft_status_makes_a_draft_order_that_moves_on(basics, post, db) -> None:
+    assert post("OrderStatuses", {"externalId": "S-DRAFT", "name": "Draft"}).status_code == 200
+    response = post("Orders", order("S-DRAFT"))
+    assert response.status_code == 200, response.text
+    assert stored(db).status == "draft"
+    assert post("Orders", order("S-NEW")).status_code == 200
+    assert stored(db).status == "received"
+    assert history(db) == [(None, "draft"), ("draft", "received")]
+    # Once received, never a draft again.
+    invalid(post("Orders", order("S-DRAFT")), "model.OrderStatusExternalId")
+    assert stored(db).status == "received"
