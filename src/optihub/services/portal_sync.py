@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import delete, select
@@ -104,6 +104,7 @@ PDF_MAGIC = b"%PDF-"
 APPOINTMENT_LENGTH = timedelta(minutes=30)
 
 Record = dict[str, Any]
+_Row = TypeVar("_Row")
 
 
 def status_key(name: str) -> str:
@@ -941,14 +942,39 @@ def _prescription(
 
 
 def _dates(
-    record: Record, prescribed: str, expirations: tuple[str, str]
+    errors: list[FieldError], record: Record, expirations: tuple[str, str]
 ) -> tuple[date, date | None]:
+    """Issued on the prescribed date, expiring on the earlier eye's expiration date."""
     ends = [d for d in (_day(record.get(name)) for name in expirations) if d is not None]
     expires = min(ends) if ends else None
     # Without a prescribed date: today, or the expiration date when that is earlier (an
     # old prescription synced late).
-    issued = _day(record.get(prescribed)) or min(utcnow().date(), expires or utcnow().date())
+    issued = _day(record.get("PrescribedDate")) or min(utcnow().date(), expires or utcnow().date())
+    if expires is not None and expires < issued:
+        errors.append(
+            FieldError(expirations[0], "An expiration date cannot be before the prescribed date.")
+        )
     return issued, expires
+
+
+def _save_prescription(
+    sync: Sync,
+    prescription: Prescription,
+    eyes: list[PrescriptionEye],
+    notes: list[str],
+    record: Record,
+    file: bytes | None,
+) -> uuid.UUID:
+    """Store the eyes read from the text, the notes (text not read as an Rx, comments) and
+    the PDF, then give the patient's waiting orders this prescription when it fits."""
+    prescription.eyes = eyes
+    prescription.notes = "\n".join(notes) or None
+    sync.notes += [note.split(" ", 1)[0].lower() for note in notes if "not read" in note]
+    sync.session.add(prescription)
+    sync.session.flush()
+    _store_file(sync, prescription.id, record, file)
+    _matched(sync, prescription.patient_id)
+    return prescription.id
 
 
 def _write_glasses(
@@ -964,15 +990,7 @@ def _write_glasses(
             )
         )
     _check_file(errors, record, file)
-    issued, expires = _dates(
-        record, "PrescribedDate", ("RightEyeExpirationDate", "LeftEyeExpirationDate")
-    )
-    if expires is not None and expires < issued:
-        errors.append(
-            FieldError(
-                "RightEyeExpirationDate", "An expiration date cannot be before the prescribed date."
-            )
-        )
+    issued, expires = _dates(errors, record, ("RightEyeExpirationDate", "LeftEyeExpirationDate"))
     if errors:
         raise ValidationFailed(errors)
     assert patient_id is not None
@@ -993,14 +1011,7 @@ def _write_glasses(
         comment = _text(record, f"{side}EyeComments")
         if comment:
             notes.append(f"{side} eye: {comment}")
-    prescription.eyes = eyes
-    prescription.notes = "\n".join(notes) or None
-    sync.notes += [note.split(" ", 1)[0].lower() for note in notes if "not read" in note]
-    sync.session.add(prescription)
-    sync.session.flush()
-    _store_file(sync, prescription.id, record, file)
-    _matched(sync, patient_id)
-    return prescription.id
+    return _save_prescription(sync, prescription, eyes, notes, record, file)
 
 
 def _write_contacts(
@@ -1011,15 +1022,7 @@ def _write_contacts(
     _check_file(errors, record, file)
     _fits(errors, record, "LensNameRightEye", 100)
     _fits(errors, record, "LensNameLeftEye", 100)
-    issued, expires = _dates(
-        record, "PrescribedDate", ("ExpirationDateRightEye", "ExpirationDateLeftEye")
-    )
-    if expires is not None and expires < issued:
-        errors.append(
-            FieldError(
-                "ExpirationDateRightEye", "An expiration date cannot be before the prescribed date."
-            )
-        )
+    issued, expires = _dates(errors, record, ("ExpirationDateRightEye", "ExpirationDateLeftEye"))
     if errors:
         raise ValidationFailed(errors)
     assert patient_id is not None
@@ -1053,14 +1056,7 @@ def _write_contacts(
         comment = _text(record, f"Comment{side}Eye")
         if comment:
             notes.append(f"{side} eye: {comment}")
-    prescription.eyes = eyes
-    prescription.notes = "\n".join(notes) or None
-    sync.notes += [note.split(" ", 1)[0].lower() for note in notes if "not read" in note]
-    sync.session.add(prescription)
-    sync.session.flush()
-    _store_file(sync, prescription.id, record, file)
-    _matched(sync, patient_id)
-    return prescription.id
+    return _save_prescription(sync, prescription, eyes, notes, record, file)
 
 
 def _matched(sync: Sync, patient_id: uuid.UUID) -> None:
@@ -1271,13 +1267,15 @@ _CORE_ROWS: dict[str, Any] = {
 }
 
 
-def _own(sync: Sync, model: Any, row_id: uuid.UUID | None, *options: Any) -> Any:
+def _own(sync: Sync, model: type[_Row], row_id: uuid.UUID | None, *options: Any) -> _Row | None:
+    """The practice's row of ``model`` with that id (None: no id, or not the practice's)."""
     if row_id is None:
         return None
-    row = sync.session.scalar(
-        select(model)
+    table: Any = model
+    row: _Row | None = sync.session.scalar(
+        select(table)
         .options(*options)
-        .where(model.practice_id == sync.practice_id, model.id == row_id)
+        .where(table.practice_id == sync.practice_id, table.id == row_id)
     )
     return row
 
@@ -1295,7 +1293,9 @@ def _free_external_id(sync: Sync, model: Any, external_id: str) -> str | None:
 def _adopt(sync: Sync, resource: str, external_id: str) -> uuid.UUID | None:
     """A core row that another surface made with this external id, taken over on first sync
     (patients, locations and appointments; orders are taken over in ``_write_order``)."""
-    model = {"Patients": Patient, "Locations": Location, "Appointments": Appointment}.get(resource)
+    model: Any = {"Patients": Patient, "Locations": Location, "Appointments": Appointment}.get(
+        resource
+    )
     if model is None:
         return None
     found = sync.session.scalar(
