@@ -172,6 +172,38 @@ def _required(errors: list[FieldError], record: Mapping[str, Any], name: str) ->
         errors.append(FieldError(name, f"The {name} field is required."))
 
 
+# The address members locations and patients share, with the core columns' lengths.
+ADDRESS: tuple[tuple[str, int], ...] = (
+    ("Address1", 200),
+    ("Address2", 200),
+    ("City", 100),
+    ("State", 50),
+    ("ZipCode", 20),
+)
+
+
+def _address(record: Mapping[str, Any]) -> Record:
+    return {name: _text(record, name) for name, _limit in ADDRESS}
+
+
+def _address_of(row: Location | Patient) -> Record:
+    return {
+        "Address1": row.address_line1,
+        "Address2": row.address_line2,
+        "City": row.city,
+        "State": row.state,
+        "ZipCode": row.postal_code,
+    }
+
+
+def _set_address(row: Location | Patient, core: Record) -> None:
+    row.address_line1 = core["Address1"]
+    row.address_line2 = core["Address2"]
+    row.city = core["City"]
+    row.state = core["State"]
+    row.postal_code = core["ZipCode"]
+
+
 def fingerprint(
     record: Mapping[str, Any], file: bytes | None = None, file_sent: bool = True
 ) -> str:
@@ -261,11 +293,7 @@ class Kind:
 def _location_core(record: Record) -> Record:
     return {
         "Name": _text(record, "Name"),
-        "Address1": _text(record, "Address1"),
-        "Address2": _text(record, "Address2"),
-        "City": _text(record, "City"),
-        "State": _text(record, "State"),
-        "ZipCode": _text(record, "ZipCode"),
+        **_address(record),
         "Phone": _text(record, "Phone"),
     }
 
@@ -277,11 +305,7 @@ def _write_location(
     _required(errors, record, "Name")
     for name, limit in (
         ("Name", 200),
-        ("Address1", 200),
-        ("Address2", 200),
-        ("City", 100),
-        ("State", 50),
-        ("ZipCode", 20),
+        *ADDRESS,
         ("Phone", 20),
     ):
         _fits(errors, record, name, limit)
@@ -301,11 +325,7 @@ def _write_location(
     location = _own(sync, Location, row_id) or Location(practice_id=sync.practice_id)
     core = _location_core(record)
     location.name = core["Name"]
-    location.address_line1 = core["Address1"]
-    location.address_line2 = core["Address2"]
-    location.city = core["City"]
-    location.state = core["State"]
-    location.postal_code = core["ZipCode"]
+    _set_address(location, core)
     location.phone = core["Phone"]
     country = _text(record, "Country")
     if country and len(country) == 2:
@@ -338,11 +358,7 @@ def _location_view(session: Session, practice_id: int, row_id: uuid.UUID) -> Rec
         return None
     return {
         "Name": row.name,
-        "Address1": row.address_line1,
-        "Address2": row.address_line2,
-        "City": row.city,
-        "State": row.state,
-        "ZipCode": row.postal_code,
+        **_address_of(row),
         "Phone": row.phone,
     }
 
@@ -476,11 +492,7 @@ def _patient_core(record: Record) -> Record:
         "EmailAddress": _text(record, "EmailAddress"),
         "Phone": _digits(_text(record, "Phone")),
         "Birthday": birthday.isoformat() if birthday else None,
-        "Address1": _text(record, "Address1"),
-        "Address2": _text(record, "Address2"),
-        "City": _text(record, "City"),
-        "State": _text(record, "State"),
-        "ZipCode": _text(record, "ZipCode"),
+        **_address(record),
         "Notes": _text(record, "Notes"),
     }
 
@@ -494,11 +506,7 @@ def _write_patient(
         ("FirstName", 50),
         ("LastName", 50),
         ("EmailAddress", 254),
-        ("Address1", 200),
-        ("Address2", 200),
-        ("City", 100),
-        ("State", 50),
-        ("ZipCode", 20),
+        *ADDRESS,
     ):
         _fits(errors, record, name, limit)
     phone = _text(record, "Phone")
@@ -521,11 +529,7 @@ def _write_patient(
     patient.email = core["EmailAddress"]
     patient.phone = core["Phone"]
     patient.date_of_birth = birthday
-    patient.address_line1 = core["Address1"]
-    patient.address_line2 = core["Address2"]
-    patient.city = core["City"]
-    patient.state = core["State"]
-    patient.postal_code = core["ZipCode"]
+    _set_address(patient, core)
     patient.notes = core["Notes"]
     patient.home_location_id = location_id
     country = _text(record, "Country")
@@ -546,11 +550,7 @@ def _patient_view(session: Session, practice_id: int, row_id: uuid.UUID) -> Reco
         "EmailAddress": row.email,
         "Phone": row.phone,
         "Birthday": row.date_of_birth.isoformat() if row.date_of_birth else None,
-        "Address1": row.address_line1,
-        "Address2": row.address_line2,
-        "City": row.city,
-        "State": row.state,
-        "ZipCode": row.postal_code,
+        **_address_of(row),
         "Notes": row.notes,
     }
 
