@@ -13,14 +13,14 @@ from optihub.db.async_reads import AsyncReads
 
 
 class Recorded(AsyncReads):
-    """``fetch`` answers with the number of the execution, after the test lets it."""
+    """``fetch_small`` answers with the number of the execution, after the test lets it."""
 
     def __init__(self, parallel: int = 1) -> None:
         super().__init__({}, parallel=parallel)
         self.sent = 0
         self.release: list[asyncio.Event] = []
 
-    async def fetch(self, sql: str, parameters: Any) -> list[Any]:
+    async def fetch_small(self, sql: str, parameters: Any) -> list[Any]:
         self.sent += 1
         number = self.sent
         gate = asyncio.Event()
