@@ -156,6 +156,11 @@ class KeyRing:
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at > self._refresh_seconds
 
+    @property
+    def due(self) -> bool:
+        """Half-way to stale: time to reload in the background, before anyone must wait."""
+        return time.monotonic() - self._loaded_at > self._refresh_seconds / 2
+
     def _maybe_refresh(self, force: bool = False) -> None:
         age = time.monotonic() - self._loaded_at
         if age > self._refresh_seconds or (force and age > 1.0):

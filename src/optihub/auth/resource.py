@@ -14,6 +14,8 @@ business (``optihub.surfaces.kit.practice``): a token may grant several.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,9 @@ from starlette.types import Scope
 from optihub.auth.tokens import InvalidToken, TokenService
 from optihub.domain.scopes import IMPLIED
 from optihub.errors import AuthError
+from optihub.logging import get_logger
+
+log = get_logger("optihub.auth")
 
 
 @dataclass(frozen=True)
@@ -106,17 +111,45 @@ def authenticate_cached(request: Request) -> Principal | None:
         return None
 
 
-def _refresh_caches(tokens: TokenService) -> None:
-    if tokens.revocations.stale:
-        tokens.revocations.refresh()
-    if tokens.keyring.stale:
-        tokens.keyring.load()
+async def _reload_caches(tokens: TokenService) -> None:
+    if tokens.revocations.due:
+        await tokens.revocations.refresh_async()
+    if tokens.keyring.due:  # rare (minutes apart), and it decrypts the signing key
+        await run_in_threadpool(tokens.keyring.load)
+
+
+# The reload in progress, per event loop and token service: one at a time.
+_reloads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Task[None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _reload(tokens: TokenService) -> asyncio.Task[None]:
+    """The reload of the revocation list and key ring, started if none is running, once for
+    every request that asks meanwhile."""
+    loop = asyncio.get_running_loop()
+    running = _reloads.setdefault(loop, {})
+    found = running.get(id(tokens))
+    if found is None:
+        found = running[id(tokens)] = loop.create_task(_reload_caches(tokens))
+        found.add_done_callback(lambda done: _reloaded(running, id(tokens), done))
+    return found
+
+
+def _reloaded(running: dict[int, asyncio.Task[None]], key: int, done: asyncio.Task[None]) -> None:
+    running.pop(key, None)
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("auth_cache_reload_failed", error=type(done.exception()).__name__)
 
 
 async def _fresh_caches(tokens: TokenService) -> None:
-    if tokens.revocations.stale or tokens.keyring.stale:
-        # The periodic reloads touch the database: keep them off the event loop.
-        await run_in_threadpool(_refresh_caches, tokens)
+    """Revocations and keys no older than their refresh interval. Half-way there, one
+    reload starts in the background and requests go on: under steady traffic nobody waits,
+    and a request after a quiet spell waits for the reload as before."""
+    if tokens.revocations.due or tokens.keyring.due:
+        reload = _reload(tokens)
+        if tokens.revocations.stale or tokens.keyring.stale:
+            await asyncio.shield(reload)
 
 
 def _check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from optihub.auth.keys import ALGORITHM, KeyRing
 from optihub.db.base import utcnow
@@ -63,6 +63,11 @@ class AccessTokenClaims:
     kid: str = ""
 
 
+_LIVE_REVOCATIONS = select(RevokedAccessToken.jti).where(
+    RevokedAccessToken.expires_at > bindparam("now")
+)
+
+
 class RevocationList:
     """Revoked access-token ids, cached in memory and refreshed every few seconds."""
 
@@ -72,18 +77,45 @@ class RevocationList:
         self._loaded_at = -1e9
         self._jtis: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+        self._sql: tuple[str, Any] | None = None
 
     @property
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at > self._refresh_seconds
 
+    @property
+    def due(self) -> bool:
+        """Half-way to stale: time to reload in the background, before anyone must wait."""
+        return time.monotonic() - self._loaded_at > self._refresh_seconds / 2
+
     def refresh(self) -> None:
         with self._db.reading() as connection:
-            jtis = frozenset(
-                connection.scalars(
-                    select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at > utcnow())
-                )
+            jtis = frozenset(connection.scalars(_LIVE_REVOCATIONS, {"now": utcnow()}))
+        self._loaded(jtis)
+
+    async def refresh_async(self) -> None:
+        """``refresh`` on the event loop: one statement on the loop's own read connection
+        (PostgreSQL: awaited, the loop serves other requests meanwhile), no worker thread to
+        contend with the loop for the interpreter."""
+        sql, now = self._statement()
+        rows = await self._db.fetch_raw_async(sql, [now(utcnow())])
+        self._loaded(frozenset(row[0] for row in rows))
+
+    def _statement(self) -> tuple[str, Any]:
+        """The statement in the database's own parameter style, and the column's conversion
+        of its parameter (SQLite stores timestamps as text)."""
+        if self._sql is None:
+            dialect = self._db.engine.dialect
+            column = RevokedAccessToken.__table__.c.expires_at
+            processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+            sql = (
+                "SELECT jti FROM revoked_access_tokens"  # noqa: S608 (a placeholder, no value)
+                f" WHERE expires_at > {self._db.placeholder}"
             )
+            self._sql = (sql, processor or (lambda value: value))
+        return self._sql
+
+    def _loaded(self, jtis: frozenset[str]) -> None:
         with self._lock:
             self._jtis = jtis
             self._loaded_at = time.monotonic()

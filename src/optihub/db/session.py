@@ -129,6 +129,10 @@ def _make_engine(parsed: Any, url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+# The positional parameter marker of each DBAPI parameter style ``fetch_raw`` speaks.
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
 class Database:
     """An engine plus its session factory."""
 
@@ -162,6 +166,11 @@ class Database:
         """A connection for read-only queries; on SQLite it never waits for the write lock."""
         with self.engine.connect().execution_options(optihub_read_only=True) as connection:
             yield connection
+
+    @property
+    def placeholder(self) -> str:
+        """The positional parameter marker of ``fetch_raw`` statements on this database."""
+        return PLACEHOLDERS[self.engine.dialect.paramstyle]
 
     def fetch_raw(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """The rows of one read-only statement in the DBAPI's own parameter style, on this

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Dialect, and_, func, select
 
 from optihub.db.models import Order, OrderCount, OrderDocument
-from optihub.db.session import Database
+from optihub.db.session import PLACEHOLDERS, Database
 from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound
 from optihub.reads import documents
@@ -219,7 +219,7 @@ _DOCUMENT_JOIN = (
     " AND order_documents.order_id = orders.id AND order_documents.projection = {p}"
     " WHERE orders.practice_id = {p}"
 )
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_PLACEHOLDERS = PLACEHOLDERS
 
 
 def _in_list(column: str, count: int, placeholder: str, negate: bool = False) -> str:
