@@ -19,7 +19,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Generator, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, and_, func, select
@@ -65,6 +65,23 @@ class DocumentPage:
     total: int
     # The sort position of the last item (when asked for: pollers build their cursor on it).
     last: Keyset | None = None
+    # Response bodies a surface assembled from this page (``body``).
+    bodies: dict[Hashable, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def body(self, key: Hashable, assemble: Callable[[DocumentPage], bytes]) -> bytes:
+        """The response body ``assemble`` makes of this page, made once per ``key``: a
+        page served again from its copy (the order version unchanged) is served with the
+        bytes assembled the first time. ``key`` names everything else the body depends on
+        (the surface, and its paging parameters)."""
+        found = self.bodies.get(key)
+        if found is None:
+            found = assemble(self)
+            if len(self.bodies) < BODIES_PER_PAGE:
+                self.bodies[key] = found
+        return found
+
+
+BODIES_PER_PAGE = 4
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def test_hot_requests_are_counted_under_the_route_template(client, shop, auth):
     [None, [OrderStatus.RECEIVED.value], [OrderStatus.RECEIVED.value, OrderStatus.DRAFT.value]],
 )
 @pytest.mark.parametrize(("limit", "offset"), [(2, 0), (50, 0), (1, 2)])
-def test_stored_page_is_the_core_page(db, shop, statuses, limit, offset):
+def test_stored_page_is_the_core_page(db, app, shop, statuses, limit, offset):
+    # ``app``: the partner projection is registered when its surface is installed.
     flt = OrderFilter(statuses=statuses, hidden_statuses=HIDDEN)
     hot = order_reads.stored_page(db, shop.practice_id, "partner", flt, limit=limit, offset=offset)
     with db.reading() as reader:
@@ -128,7 +129,7 @@ def test_stored_page_is_the_core_page(db, shop, statuses, limit, offset):
     assert (hot.items, hot.total) == (core.items, core.total)
 
 
-def test_stored_page_of_a_poll_is_the_core_page(db, shop):
+def test_stored_page_of_a_poll_is_the_core_page(db, app, shop):
     flt = OrderFilter(hidden_statuses=HIDDEN, updated_since=None, after=None)
     hot = order_reads.stored_page(
         db, shop.practice_id, "partner", flt, limit=5, sort=Sort.UPDATED, with_last=True
@@ -140,7 +141,7 @@ def test_stored_page_of_a_poll_is_the_core_page(db, shop):
     assert hot == core
 
 
-def test_stored_detail_is_the_core_detail(db, shop):
+def test_stored_detail_is_the_core_detail(db, app, shop):
     for order_id in shop.orders:
         hot = order_reads.stored_detail(db, shop.practice_id, "partner", order_id, HIDDEN)
         with db.reading() as reader:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -113,10 +114,19 @@ async def _orders_page(
         sort=Sort.UPDATED if poll.active else Sort.NEWEST,
         with_last=poll.active,
     )
-    pagination = kit.offset_page(page.total, limit, offset, len(page.items))
     if poll.active:
+        pagination = kit.offset_page(page.total, limit, offset, len(page.items))
         pagination["next_cursor"] = poll.next_cursor(page.last)
-    return page_body(page.items, pagination)
+        return page_body(page.items, pagination)
+    return page.body((SURFACE, limit, offset), _assemble(limit, offset))
+
+
+def _assemble(limit: int, offset: int) -> Callable[[order_reads.DocumentPage], bytes]:
+    def assemble(page: order_reads.DocumentPage) -> bytes:
+        pagination = kit.offset_page(page.total, limit, offset, len(page.items))
+        return page_body(page.items, pagination)
+
+    return assemble
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail, summary="One order")
