@@ -1,7 +1,7 @@
 """Partner API throughput with wrk, beside a bare-framework floor, at growing order counts.
 
     .venv/bin/python bench/run.py [--sizes 10000,100000,1000000] [--databases sqlite,postgresql]
-                                  [--clients 1,4,16] [--seconds 5] [--out bench/last-run.md]
+                                  [--clients 1,4,16] [--seconds 10] [--out bench/last-run.md]
                                   [--keep DIR] [--seed-only]
 
 Quick mode while developing:
@@ -992,7 +992,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int_list, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--databases", type=name_list, default=["sqlite", "postgresql"])
     parser.add_argument("--clients", type=int_list, default=[1, 4, 16])
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=10)  # p99 over 5 s moved ±20%
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "last-run.md")
     parser.add_argument(
         "--keep",
