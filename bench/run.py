@@ -1,7 +1,7 @@
 """Partner API throughput with wrk, beside a bare-framework floor, at growing order counts.
 
     .venv/bin/python bench/run.py [--sizes 10000,100000,1000000] [--databases sqlite,postgresql]
-                                  [--clients 1,4,16] [--seconds 10] [--p99-runs 3]
+                                  [--clients 1,4,16] [--seconds 10] [--p99-runs 5]
                                   [--out bench/last-run.md]
                                   [--keep DIR] [--seed-only]
 
@@ -17,8 +17,12 @@ an hour per database; ``--seed-only`` seeds without measuring), starts one uvico
 loopback port (uvloop, httptools, OptiHub's JSON access log on), and a bare Starlette app
 (bench/floor.py) serving the exact bytes the real server returned for each endpoint. wrk
 (one thread, N keep-alive connections, installed with apt-get when missing) drives every
-endpoint and its own floor for the same time, after a 1 s warm-up. Everything stays on
-127.0.0.1; every wrk run is time-limited; servers are stopped and temp dirs removed on exit.
+endpoint and its own floor for the same time, after a 1 s warm-up. The servers of the
+smallest and largest sizes stay up until every size is measured; then the list at the most
+clients runs on them in turns (``--p99-runs`` rounds, the order swapped each round), and the
+medians of those p99s are compared, so both sizes meet the same moments of the machine.
+Everything stays on 127.0.0.1; every wrk run is time-limited; servers are stopped and temp dirs
+removed on exit.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -564,13 +568,14 @@ class Row:
     clients: int
     result: Result
     floor: Result | None  # None: this row is a floor
-    # p99 of this row's repeat runs (the list at the most clients: the p99 compared across
-    # sizes is the median of the row's run and these)
-    repeats: list[float] = field(default_factory=list)
 
-    def p99s(self) -> list[float]:
-        first = [self.result.p99] if self.result.p99 is not None else []
-        return first + self.repeats
+
+@dataclass
+class Held:
+    """A size's server, kept up after its rows for the p99 compared across sizes."""
+
+    base: str
+    auth: list[str]
 
 
 def fmt_ms(value: float | None) -> str:
@@ -598,16 +603,20 @@ def table(rows: list[Row]) -> list[str]:
     return out
 
 
-def summary(rows: list[Row], sizes: list[int], clients: list[int]) -> list[str]:
-    def find_row(size: int, n: int) -> Row | None:
-        for row in rows:
-            if row.endpoint == "list" and row.orders == size and row.clients == n:
-                return row
-        return None
+def summary(
+    rows: list[Row],
+    sizes: list[int],
+    clients: list[int],
+    turns: dict[int, list[float]] | None = None,
+) -> list[str]:
+    """The goal lines under a database's table. ``turns``: p99s of the list at the most
+    clients, by size, from the runs taken in turns on the smallest and largest size."""
 
     def find(size: int, n: int) -> Result | None:
-        found = find_row(size, n)
-        return found.result if found else None
+        for row in rows:
+            if row.endpoint == "list" and row.orders == size and row.clients == n:
+                return row.result
+        return None
 
     def plural(n: int) -> str:
         return f"{n} client" if n == 1 else f"{n} clients"
@@ -628,16 +637,16 @@ def summary(rows: list[Row], sizes: list[int], clients: list[int]) -> list[str]:
         value = "n/a** (needs two sizes)"
     out.append(
         f"- list p99 at {max(sizes):,} orders ÷ p99 at {min(sizes):,} orders, "
-        f"{plural(hi)}: **{value}"
+        f"{plural(hi)}, the rows above: **{value}"
     )
-    small_row, big_row = find_row(min(sizes), hi), find_row(max(sizes), hi)
-    if small_row and big_row and small_row.repeats and min(sizes) != max(sizes):
-        a, b = statistics.median(small_row.p99s()), statistics.median(big_row.p99s())
-        runs = len(small_row.p99s())
+    small_p99s, big_p99s = (turns or {}).get(min(sizes)), (turns or {}).get(max(sizes))
+    if small_p99s and big_p99s and min(sizes) != max(sizes):
+        small_p99, big_p99 = statistics.median(small_p99s), statistics.median(big_p99s)
         out.append(
-            f"- the same, median of {runs} runs of {plural(hi)} each: **{b / a:.2f}** "
-            f"({fmt_ms(b)} ms of {', '.join(map(fmt_ms, big_row.p99s()))} ÷ {fmt_ms(a)} ms "
-            f"of {', '.join(map(fmt_ms, small_row.p99s()))})"
+            f"- the same, median of {len(big_p99s)} runs each taken in turns with both servers "
+            f"up: **{big_p99 / small_p99:.2f}** ({fmt_ms(big_p99)} ms of "
+            f"{', '.join(map(fmt_ms, big_p99s))} ÷ {fmt_ms(small_p99)} ms of "
+            f"{', '.join(map(fmt_ms, small_p99s))})"
         )
     return out
 
@@ -813,6 +822,9 @@ def bench_database(
     folder.mkdir(parents=True, exist_ok=True)
     seeded = Seeded(name, folder, server_url)
     rows: list[Row] = []
+    turns: dict[int, list[float]] = {}
+    held: dict[int, Held] = {}
+    held_servers = ExitStack()  # the smallest and largest size's servers, until the turns
     try:
         data_dir = workdir / "data"
         data_dir.mkdir()
@@ -824,9 +836,16 @@ def bench_database(
             OPTIHUB_LOG_LEVEL="info",
             OPTIHUB_LOG_JSON="true",
         )
+        # Every size is seeded before any server starts: a size is seeded in a copy of the
+        # smaller one, and PostgreSQL copies a database only while nobody is connected to it.
+        seeded_sizes: dict[int, tuple[Database, Practice]] = {}
         smaller = None
         for size in args.sizes:
             db, practice = seed_size(seeded, size, smaller, env)
+            db.dispose()  # its pool reconnects when measured
+            seeded_sizes[size] = (db, practice)
+            smaller = size
+        for size, (db, practice) in seeded_sizes.items():
             try:
                 if size == args.sizes[0] and db.engine.dialect.name == "postgresql":
                     with db.reading() as conn:
@@ -839,20 +858,27 @@ def bench_database(
                 if not args.seed_only:
                     ids = sample_ids(db, DETAIL_IDS)
                     size_env = env | {"OPTIHUB_DATABASE_URL": seeded.url(size)}
-                    rows += bench_size(
-                        name, size, db, size_env, practice, ids, workdir, args, wrk_binary
+                    hold = held_servers if size in (args.sizes[0], args.sizes[-1]) else None
+                    size_rows, server = bench_size(
+                        name, size, db, size_env, practice, ids, workdir, args, wrk_binary, hold
                     )
+                    rows += size_rows
+                    if hold is not None:
+                        held[size] = server
             finally:
                 db.dispose()
-            smaller = size
+        if len(held) > 1 and args.p99_runs:
+            wrk = Wrk(wrk_binary, dict(os.environ))
+            turns = take_turns(name, wrk, {size: held[size] for size in sorted(held)}, args)
     finally:
+        held_servers.close()
         if rows:
             section = [
                 f"## {name}",
                 "",
                 *table(rows),
                 "",
-                *summary(rows, args.sizes, args.clients),
+                *summary(rows, args.sizes, args.clients, turns),
                 "",
             ]
             say("\n" + "\n".join(section))
@@ -870,7 +896,9 @@ def bench_size(
     workdir: Path,
     args: argparse.Namespace,
     wrk_binary: str,
-) -> list[Row]:
+    hold: ExitStack | None = None,
+) -> tuple[list[Row], Held]:
+    """The size's rows. With ``hold``, its server stays up until that stack is closed."""
     port = free_port()
     server_env = env | {
         "OPTIHUB_PORT": str(port),
@@ -884,7 +912,9 @@ def bench_size(
     floor_dir.mkdir()
     server_log = workdir / f"server-{size}.log"
     say(f"[{name} {size:,}] starting the server (log: {server_log.name})")
-    with uvicorn(["bench.app:create", "--factory"], server_env, server_log, port) as base:
+    with ExitStack() as own:
+        server = uvicorn(["bench.app:create", "--factory"], server_env, server_log, port)
+        base = (hold or own).enter_context(server)
         with httpx.Client(
             base_url=base, trust_env=False, timeout=60, headers={"Authorization": f"Bearer {token}"}
         ) as client:
@@ -917,7 +947,7 @@ def bench_size(
     details = set(re.findall(r'"path": ?"/api/v1/partner/orders/([0-9a-f-]{36})"', log))
     lines = len(ACCESS_LINE.findall(log))
     say(f"  server access log: {lines:,} request lines; detail requests hit {len(details):,} ids")
-    return rows
+    return rows, Held(base, auth)
 
 
 def drive(
@@ -948,17 +978,33 @@ def drive(
                     f"  {result.rps:,.0f} req/s, p50 {fmt_ms(result.p50)} ms, "
                     f"p99 {fmt_ms(result.p99)} ms, errors {result.errors}{ratio}"
                 )
-                row = Row(size, label, clients, result, floor_result)
-                if label == "list" and clients == max(args.clients):
-                    for _ in range(args.p99_runs - 1):  # the p99 compared across sizes
-                        again = wrk.run(url, clients, args.seconds, headers, script)
-                        if again.p99 is not None:
-                            row.repeats.append(again.p99)
-                    if row.repeats:
-                        say(f"  p99 of the repeat runs: {', '.join(map(fmt_ms, row.repeats))} ms")
-                rows.append(row)
+                rows.append(Row(size, label, clients, result, floor_result))
                 floor_result = floor_result or result
     return rows
+
+
+def take_turns(
+    name: str, wrk: Wrk, servers: dict[int, Held], args: argparse.Namespace
+) -> dict[int, list[float]]:
+    """p99s of the list at the most clients, by size: ``--p99-runs`` rounds over the held
+    servers, the order swapped each round, each run after a 1 s warm-up."""
+    clients = max(args.clients)
+    sizes = list(servers)
+    p99s: dict[int, list[float]] = {size: [] for size in sizes}
+    for round_ in range(args.p99_runs):
+        for size in sizes if round_ % 2 == 0 else sizes[::-1]:
+            held = servers[size]
+            say(
+                f"[{name} {size:,}] list, {clients} clients, in turns "
+                f"({round_ + 1} of {args.p99_runs}): 1 s warm-up + {args.seconds} s"
+            )
+            url = held.base + LIST_PATH
+            wrk.run(url, clients, 1, held.auth, None)
+            result = wrk.run(url, clients, args.seconds, held.auth, None)
+            say(f"  {result.rps:,.0f} req/s, p99 {fmt_ms(result.p99)} ms, errors {result.errors}")
+            if result.p99 is not None:
+                p99s[size].append(result.p99)
+    return p99s
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -1004,8 +1050,9 @@ def describe(wrk_binary: str, args: argparse.Namespace) -> list[str]:
         f"Python {platform.python_version()}",
         f"- load: {wrk_version.split(' [')[0]}, one thread, N keep-alive connections, "
         f"{args.seconds} s per row after a 1 s warm-up, on the same cores as the server; "
-        f"the list at the most clients runs {args.p99_runs} times (the p99 compared across "
-        "sizes is their median)",
+        f"for the p99 compared across sizes, the list at the most clients runs {args.p99_runs} "
+        "more times on the smallest and on the largest size, in turns, with both servers up "
+        "(the order swapped each round), and their medians are compared",
         "- server: one uvicorn process (uvloop, httptools), OptiHub's JSON access log on",
         "- floor: bare Starlette app (bench/floor.py), same uvicorn flags, returning the "
         "exact bytes the server returned for that endpoint; same requests (headers, paths)",
@@ -1028,9 +1075,10 @@ def main() -> int:
     parser.add_argument(
         "--p99-runs",
         type=int,
-        default=3,
+        default=5,
         metavar="N",
-        help="runs of the list at the most clients, whose median p99 is compared across sizes",
+        help="rounds of the list at the most clients on the smallest and largest size, in "
+        "turns, whose median p99s are compared (0: compare the rows' own runs only)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "last-run.md")
     parser.add_argument(
@@ -1047,8 +1095,8 @@ def main() -> int:
     args.sizes = sorted(set(args.sizes))
     if args.seconds < 1:
         parser.error("--seconds must be at least 1")
-    if args.p99_runs < 1:
-        parser.error("--p99-runs must be at least 1")
+    if args.p99_runs < 0:
+        parser.error("--p99-runs must be 0 or more")
 
     wrk_binary = ensure_wrk()
     report = describe(wrk_binary, args)
