@@ -869,7 +869,7 @@ def bench_database(
                 db.dispose()
         if len(held) > 1 and args.p99_runs:
             wrk = Wrk(wrk_binary, dict(os.environ))
-            turns = take_turns(name, wrk, {size: held[size] for size in sorted(held)}, args)
+            turns = take_turns(name, wrk, held, args)  # held in ascending size
     finally:
         held_servers.close()
         if rows:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -114,19 +113,16 @@ async def _orders_page(
         sort=Sort.UPDATED if poll.active else Sort.NEWEST,
         with_last=poll.active,
     )
-    if poll.active:
-        pagination = kit.offset_page(page.total, limit, offset, len(page.items))
-        pagination["next_cursor"] = poll.next_cursor(page.last)
-        return page_body(page.items, pagination)
-    return page.body((SURFACE, limit, offset), _assemble(limit, offset))
 
+    def assemble(of: order_reads.DocumentPage) -> bytes:
+        pagination = kit.offset_page(of.total, limit, offset, len(of.items))
+        if poll.active:
+            pagination["next_cursor"] = poll.next_cursor(of.last)
+        return page_body(of.items, pagination)
 
-def _assemble(limit: int, offset: int) -> Callable[[order_reads.DocumentPage], bytes]:
-    def assemble(page: order_reads.DocumentPage) -> bytes:
-        pagination = kit.offset_page(page.total, limit, offset, len(page.items))
-        return page_body(page.items, pagination)
-
-    return assemble
+    if poll.active:  # a poll's page is read fresh each time: nothing to keep
+        return assemble(page)
+    return page.body((SURFACE, limit, offset), assemble)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail, summary="One order")
