@@ -6,6 +6,9 @@ free loopback port, used through OPTIHUB_TEST_DATABASE_URL, and removed at the e
 Redis (package `redis-server`) is started the same way for the shared rate-limit tests,
 through OPTIHUB_TEST_REDIS_URL. With CI=true, both are required: failing to start either
 fails the run.
+
+The suite runs on every core (pytest-xdist, ``OPTIHUB_TEST_WORKERS`` to choose another
+number, 1 for one process); each worker has its own databases (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -200,6 +203,18 @@ def ensure_chromium() -> None:
         say("chromium is not installed and could not be installed: browser tests will fail")
 
 
+def workers(args: list[str]) -> list[str]:
+    """xdist's options: one worker per core, unless the arguments say otherwise.
+
+    ``worksteal``: a worker that runs out of tests takes half of the other's queue, so one
+    slow file (the fuzzers, the browser tests) does not leave a core idle at the end.
+    """
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses", "--dist")) for a in args):
+        return []
+    count = int(os.environ.get("OPTIHUB_TEST_WORKERS") or os.cpu_count() or 1)
+    return ["-n", str(count), "--dist", "worksteal"] if count > 1 else []
+
+
 def main() -> int:
     os.chdir(ROOT)
     ensure_chromium()
@@ -219,7 +234,7 @@ def main() -> int:
                 say("CI=true requires PostgreSQL; failing")
                 return 1
             say("databases under test: sqlite only")
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *workers(args), *args]
         say(" ".join(command))
         result = subprocess.run(command, env=env, check=False)
     return result.returncode

@@ -7,22 +7,52 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
+from argon2.profiles import Parameters as HashParameters
 
-_hasher = PasswordHasher()
+# RFC 9106's second recommendation (argon2id, t=3, 64 MiB, p=4): argon2-cffi's defaults.
+PRODUCTION_PARAMETERS = RFC_9106_LOW_MEMORY
 
-# Verified against when the user does not exist, so a wrong email costs as much as a wrong
-# password and response times don't reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+class _Hashing:
+    """The hasher in use and the dummy hash verified when there is nothing to verify.
+
+    A wrong email costs as much as a wrong password, so response times don't reveal which
+    accounts exist: the dummy hash is made with the same parameters as real ones.
+    """
+
+    def __init__(self, parameters: HashParameters) -> None:
+        self.parameters = parameters
+        self.hasher = PasswordHasher.from_parameters(parameters)
+        self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+
+_hashing = _Hashing(PRODUCTION_PARAMETERS)
+
+
+def use_hash_parameters(parameters: HashParameters) -> None:
+    """Hash with other parameters from now on. The test suite's set-up uses the cheapest
+    ones (a production-cost hash takes ~250 ms and fixtures make thousands); nothing else
+    calls this. A hash keeps its own parameters, so stored hashes still verify."""
+    global _hashing
+    _hashing = _Hashing(parameters)
+
+
+def hash_parameters() -> HashParameters:
+    return _hashing.parameters
 
 
 def hash_secret(secret: str) -> str:
-    return _hasher.hash(secret)
+    return _hashing.hasher.hash(secret)
 
 
 def verify_secret(secret_hash: str | None, secret: str) -> bool:
     """True when ``secret`` matches; never raises for a malformed or missing hash."""
+    hashing = _hashing
     try:
-        return _hasher.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
+        return hashing.hasher.verify(secret_hash or hashing.dummy_hash, secret) and (
+            secret_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
