@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
@@ -32,14 +33,10 @@ from optihub.web import DbSession
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "frame-ancestors 'none'; default-src 'self'; style-src 'self' 'unsafe-inline'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-}
+STATIC_URL = "/static/auth"
+# What pages add to the headers every response carries (``web.SECURITY_HEADERS``: the
+# content security policy, no framing, no referrer, nosniff).
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def render(
@@ -380,5 +377,10 @@ def install(app: FastAPI) -> None:
         max_age=8 * 3600,
         same_site="lax",
         https_only=urlsplit(settings.issuer).scheme == "https",
+    )
+    app.mount(
+        STATIC_URL,
+        StaticFiles(directory=str(Path(__file__).parent / "static")),
+        name="auth-static",
     )
     app.include_router(router)
