@@ -4,6 +4,7 @@ kit's handlers.)"""
 
 from __future__ import annotations
 
+import hmac
 import os
 import random
 import secrets
@@ -360,6 +361,25 @@ def install_operational_routes(app: FastAPI) -> None:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": db.dialect})
 
+    install_metrics(app)
+
+
+def install_metrics(app: FastAPI) -> None:
+    """``/metrics`` for the operator only: with ``OPTIHUB_METRICS_TOKEN`` set it answers a
+    request carrying ``Authorization: Bearer <token>`` (401 otherwise); without it the route
+    does not exist (404), so nothing about the traffic is public by default."""
+    token: str = app.state.settings.metrics_token
+    if not token:
+        return
+    expected = token.encode()
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode("latin-1"), expected):
+            return JSONResponse(
+                {"error": {"code": "unauthorized", "message": "The metrics token is required."}},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,16 +1,20 @@
 """Security headers on every response: pages, each API dialect, hot routes, the API
-reference, errors; HSTS only over https."""
+reference, errors; HSTS only over https; /metrics only for the operator."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from optihub.app import create_app
 from optihub.services import users
 from tests import factories
 
 EMAIL = "noor@harbor.test"
+METRICS_TOKEN = "metrics-token-for-the-operator-0123456789"
 
 
 def assert_hardened(response) -> None:
@@ -153,3 +157,42 @@ def test_hsts_behind_a_proxy_only_when_the_proxy_is_trusted(app, trusted, proto,
         for path in ("/healthz", "/login"):
             response = client.get(path, headers={"X-Forwarded-Proto": proto})
             assert ("strict-transport-security" in response.headers) is expected, path
+
+
+# --- /metrics ------------------------------------------------------------------------------------
+
+
+def test_metrics_are_not_served_without_an_operator_token(client):
+    response = client.get("/metrics")
+    assert response.status_code in (401, 403, 404)
+    assert "optihub_http_requests_total" not in response.text
+
+
+@pytest.fixture
+def metrics_client(settings, db):
+    app = create_app(replace(settings, metrics_token=METRICS_TOKEN), database=db)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Basic {METRICS_TOKEN}", f"Bearer {METRICS_TOKEN}x", "Bearer"],
+)
+def test_metrics_refuse_anyone_without_the_token(metrics_client, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = metrics_client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "optihub_http_requests_total" not in response.text
+    assert_hardened(response)
+
+
+def test_metrics_answer_the_operator(metrics_client):
+    metrics_client.get("/healthz")
+    response = metrics_client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200
+    assert 'optihub_http_requests_total{method="GET",route="/healthz",status="200"}' in (
+        response.text
+    )
+    assert_hardened(response)
