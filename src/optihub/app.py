@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from optihub import __version__
 from optihub.apidocs import install_api_docs
@@ -29,6 +29,7 @@ from optihub.web import (
     RequestContextMiddleware,
     hot_routes,
     install_operational_routes,
+    security_headers,
     skip_on_paths,
 )
 
@@ -63,16 +64,30 @@ class OptiHub(FastAPI):
     """FastAPI, with the hot routes (``web.HotRoutes``) served before the application:
     the health check and surfaces' hot reads on their happy path skip the middleware
     stack, routing and dependency resolution; every other request, and every hot request
-    the handler declines, goes through the application as usual."""
+    the handler declines, goes through the application as usual.
+
+    Every HTTP response, whoever answers it (a hot route, a route, an error handler, the
+    last-resort 500), carries the constant security headers (``web.security_headers``):
+    added here, outside everything else, so nothing can answer without them."""
 
     hot_routes: HotRoutes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.hot_routes is not None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self.hot_routes is not None:
             scope["app"] = self
             if await self.hot_routes.serve(scope, send):
                 return
-        await super().__call__(scope, receive, send)
+        extra = security_headers(scope)
+
+        async def send_hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await super().__call__(scope, receive, send_hardened)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -132,7 +147,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Stylesheets and scripts: no session read, and no Set-Cookie that would make them uncacheable.
+ASSET_PREFIXES = ("/static/", "/docs/static/")
 
 
 def _sessionless(surfaces: Surfaces, path: str) -> bool:
-    return path in OPERATIONAL_PATHS or surfaces.owner(path) is not None
+    return (
+        path in OPERATIONAL_PATHS
+        or path.startswith(ASSET_PREFIXES)
+        or surfaces.owner(path) is not None
+    )

@@ -179,7 +179,11 @@ def serve(
         # OptiHub's own access log (JSON, with the request id) replaces uvicorn's.
         access_log=False,
         log_config=None,
+        # The scheme and client a trusted proxy names (uvicorn's FORWARDED_ALLOW_IPS,
+        # loopback by default) are the request's: https there turns HSTS on.
         proxy_headers=True,
+        # No "server: uvicorn" banner: it tells a scanner what to try.
+        server_header=False,
     )
 
 

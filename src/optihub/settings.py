@@ -33,6 +33,8 @@ class Settings:
     run_worker_in_server: bool = True
     redis_url: str = ""
     secret_key: str = ""
+    # Bearer token that opens /metrics; empty: /metrics is not served.
+    metrics_token: str = ""
 
     @property
     def issuer(self) -> str:
@@ -74,4 +76,5 @@ class Settings:
             run_worker_in_server=_bool(source.get("OPTIHUB_RUN_WORKER"), True),
             redis_url=source.get("OPTIHUB_REDIS_URL", ""),
             secret_key=source.get("OPTIHUB_SECRET_KEY", ""),
+            metrics_token=source.get("OPTIHUB_METRICS_TOKEN", "").strip(),
         )

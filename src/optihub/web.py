@@ -4,6 +4,7 @@ kit's handlers.)"""
 
 from __future__ import annotations
 
+import hmac
 import os
 import random
 import secrets
@@ -62,6 +63,35 @@ def db_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
+# Sent with every response, the hot routes' included (a constant list appended as the
+# response starts: no per-request work beyond that). One policy serves the pages, the API
+# reference and the JSON APIs: every script and stylesheet is a file this server serves (no
+# inline script or style, no CDN); images may be data: URIs (Swagger UI's icons). No
+# ``form-action``: the consent form's answer redirects to the app's own redirect URI.
+CONTENT_SECURITY_POLICY = (
+    "frame-ancestors 'none'; default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'"
+)
+HSTS_MAX_AGE = 365 * 24 * 3600
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+# Over https only (the request's scheme: TLS at uvicorn, or a proxy uvicorn trusts saying
+# ``X-Forwarded-Proto: https``); over plain http a browser would ignore it anyway.
+HTTPS_SECURITY_HEADERS = (
+    *SECURITY_HEADERS,
+    (b"strict-transport-security", f"max-age={HSTS_MAX_AGE}".encode()),
+)
+
+
+def security_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """The constant headers every response to this request carries."""
+    return HTTPS_SECURITY_HEADERS if scope.get("scheme") == "https" else SECURITY_HEADERS
+
+
 # A hot route's handler: the response body of its happy path (a 200 JSON body), or None
 # (or an exception) to let the full application answer the request.
 HotHandler = Callable[[Scope], Awaitable[bytes | None]]
@@ -107,8 +137,9 @@ class HotRoutes:
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Answer an HTTP request if it is a hot route's and its handler has the body, with
-        what ``RequestContextMiddleware`` adds (request id, access log, metrics); False
-        (nothing sent) when the application has to answer it."""
+        what ``RequestContextMiddleware`` adds (request id, access log, metrics) and the
+        security headers every response carries; False (nothing sent) when the application
+        has to answer it."""
         if scope["method"] != "GET":
             return False
         hot = self.find(scope["path"])
@@ -134,6 +165,7 @@ class HotRoutes:
                         (b"content-length", str(len(body)).encode()),
                         (b"content-type", b"application/json"),
                         (b"x-request-id", rid),
+                        *security_headers(scope),
                     ],
                 }
             )
@@ -329,6 +361,25 @@ def install_operational_routes(app: FastAPI) -> None:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": db.dialect})
 
+    install_metrics(app)
+
+
+def install_metrics(app: FastAPI) -> None:
+    """``/metrics`` for the operator only: with ``OPTIHUB_METRICS_TOKEN`` set it answers a
+    request carrying ``Authorization: Bearer <token>`` (401 otherwise); without it the route
+    does not exist (404), so nothing about the traffic is public by default."""
+    token: str = app.state.settings.metrics_token
+    if not token:
+        return
+    expected = token.encode()
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode("latin-1"), expected):
+            return JSONResponse(
+                {"error": {"code": "unauthorized", "message": "The metrics token is required."}},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

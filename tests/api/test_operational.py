@@ -37,9 +37,15 @@ def test_request_id_is_generated_or_echoed(client):
     )
 
 
-def test_metrics_count_requests_by_route(client):
-    client.get("/healthz")
-    body = client.get("/metrics").text
+def test_metrics_count_requests_by_route(settings, db):
+    from dataclasses import replace
+
+    from optihub.app import create_app
+
+    app = create_app(replace(settings, metrics_token="operator-token"), database=db)
+    with TestClient(app) as client:
+        client.get("/healthz")
+        body = client.get("/metrics", headers={"Authorization": "Bearer operator-token"}).text
     assert 'optihub_http_requests_total{method="GET",route="/healthz",status="200"}' in body
 
 

@@ -90,3 +90,30 @@ def test_serve_with_demo_on_a_chosen_port_then_again_without_duplicates(env):
         check=True,
     )
     assert listed.stdout.strip().splitlines()[-1].count('"id"') == 1
+
+
+def test_serve_sends_no_banner_and_hardened_headers(env):
+    """Behind a proxy it trusts (uvicorn's ``FORWARDED_ALLOW_IPS``, loopback by default) the
+    scheme it names decides HSTS; /metrics answers only the operator's token."""
+    token = "operator-metrics-token-0123456789abcdef"
+    port = int(env["OPTIHUB_PORT"])
+    process = start({**env, "OPTIHUB_METRICS_TOKEN": token, "FORWARDED_ALLOW_IPS": "127.0.0.1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(port, process)
+        for path in ("/healthz", "/login", "/docs", "/api/v1/partner/orders", "/nowhere"):
+            plain = httpx.get(base + path)
+            assert "server" not in plain.headers, path
+            assert plain.headers["x-content-type-options"] == "nosniff", path
+            assert "frame-ancestors 'none'" in plain.headers["content-security-policy"], path
+            assert "strict-transport-security" not in plain.headers, path
+            proxied = httpx.get(base + path, headers={"X-Forwarded-Proto": "https"})
+            assert proxied.headers["strict-transport-security"].startswith("max-age="), path
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        wrong = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert metrics.status_code == 200
+        assert "optihub_http_requests_total" in metrics.text
+    finally:
+        stop(process)

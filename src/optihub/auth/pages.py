@@ -1,15 +1,18 @@
 """Server-rendered pages: sign in, consent, connected apps, developer apps.
 
 Every form carries a CSRF token bound to the session; every POST answers 303; pages may
-not be framed. Sessions are Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure
-under https), keyed from the instance key, holding only the user id, the CSRF token and a
-one-time flash (a new app's secret, shown once).
+not be framed. The cookie is Starlette's signed session (HttpOnly, SameSite=Lax, Secure
+under https), keyed from the instance key, holding the id of a server-side session
+(``services.staff_sessions``: sign-out deletes it, so a kept copy of the cookie opens
+nothing), the CSRF token, the email shown in the header, and after registering an app the
+one-time id of its details: the client secret itself waits on the server, encrypted, and
+is shown once.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -17,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,20 +30,16 @@ from optihub.auth.throttle import LoginThrottle
 from optihub.db.models import Membership, Practice, User
 from optihub.domain import scopes as scope_registry
 from optihub.errors import ValidationFailed
-from optihub.services import oauth_clients, oauth_tokens, users
-from optihub.web import DbSession
+from optihub.services import oauth_clients, oauth_tokens, staff_sessions, users
+from optihub.web import DbSession, database
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "frame-ancestors 'none'; default-src 'self'; style-src 'self' 'unsafe-inline'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-}
+STATIC_URL = "/static/auth"
+# What pages add to the headers every response carries (``web.SECURITY_HEADERS``: the
+# content security policy, no framing, no referrer, nosniff).
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def render(
@@ -88,12 +88,21 @@ def check_csrf(request: Request, form: dict[str, str]) -> Response | None:
     return None
 
 
+# What the cookie holds about who is signed in (the CSRF token outlives them).
+IDENTITY_KEYS = ("session_id", "email", "reveal")
+
+
 def signed_in_user(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("user_id")
-    if not user_id:
+    """The user of the cookie's server-side session, if it is still live. A cookie whose
+    session ended (sign-out, expiry) is cleared of its identity in the response."""
+    session_id = request.session.get("session_id")
+    if not session_id:
         return None
-    user = session.get(User, uuid.UUID(user_id))
-    return user if user is not None and user.is_active else None
+    user = staff_sessions.signed_in_user(session, str(session_id))
+    if user is None:
+        for key in IDENTITY_KEYS:
+            request.session.pop(key, None)
+    return user
 
 
 def safe_next(value: str | None) -> str:
@@ -150,17 +159,26 @@ def login(request: Request, params: Params, session: DbSession) -> Response:
             status_code=401,
         )
     throttle.succeeded(email)
+    if previous := request.session.get("session_id"):
+        staff_sessions.end(session, str(previous))
     request.session.clear()
     request.session.update(
-        {"user_id": str(user.id), "email": user.email, "csrf": secrets.token_urlsafe(32)}
+        {
+            "session_id": staff_sessions.start(session, user.id),
+            "email": user.email,
+            "csrf": secrets.token_urlsafe(32),
+        }
     )
     return see_other(safe_next(form.get("next")))
 
 
 @router.post("/logout")
-def logout(request: Request, params: Params) -> Response:
+def logout(request: Request, params: Params, session: DbSession) -> Response:
+    """End the session on the server (every copy of the cookie) and clear the cookie."""
     if (refused := check_csrf(request, dict(params["form"]))) is not None:
         return refused
+    if session_id := request.session.get("session_id"):
+        staff_sessions.end(session, str(session_id))
     request.session.clear()
     return see_other("/login")
 
@@ -320,7 +338,7 @@ def developer(request: Request, session: DbSession) -> Response:
     user = signed_in_user(request, session)
     if user is None:
         return login_redirect(request)
-    created = request.session.pop("new_app", None)
+    created = _take_new_app(request)
     apps = _owned_apps(session, user)
     return render(
         request,
@@ -362,12 +380,33 @@ def register_app(request: Request, params: Params, session: DbSession) -> Respon
             },
             status_code=400,
         )
-    request.session["new_app"] = {
+    new_app = {
         "client_id": registered.client.client_id,
         "client_secret": registered.client_secret,
         "name": registered.client.name,
     }
+    request.session["reveal"] = staff_sessions.keep_secret(
+        session,
+        str(request.session["session_id"]),
+        request.app.state.instance_key.encrypt(json.dumps(new_app)),
+    )
     return see_other("/account/developer")
+
+
+def _take_new_app(request: Request) -> dict[str, Any] | None:
+    """The app registered just before, with its secret, once: taken from the server in its
+    own write transaction (the page's own is read-only) and gone from there."""
+    reveal_id = request.session.pop("reveal", None)
+    if not reveal_id:
+        return None
+    with database(request).transaction() as writer:
+        payload = staff_sessions.take_secret(
+            writer, str(request.session["session_id"]), str(reveal_id)
+        )
+    if payload is None:
+        return None
+    new_app: dict[str, Any] = json.loads(request.app.state.instance_key.decrypt(payload))
+    return new_app
 
 
 def install(app: FastAPI) -> None:
@@ -380,5 +419,10 @@ def install(app: FastAPI) -> None:
         max_age=8 * 3600,
         same_site="lax",
         https_only=urlsplit(settings.issuer).scheme == "https",
+    )
+    app.mount(
+        STATIC_URL,
+        StaticFiles(directory=str(Path(__file__).parent / "static")),
+        name="auth-static",
     )
     app.include_router(router)

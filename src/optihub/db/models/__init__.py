@@ -48,6 +48,7 @@ from optihub.db.models.practice import (
     employee_locations,
 )
 from optihub.db.models.prescription import Prescription, PrescriptionEye
+from optihub.db.models.sessions import SecretReveal, StaffSession
 
 __all__ = [
     "ORDER_STATUSES",
@@ -91,7 +92,9 @@ __all__ = [
     "PriceTier",
     "PricebookItem",
     "RevokedAccessToken",
+    "SecretReveal",
     "SigningKey",
+    "StaffSession",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",
