@@ -89,6 +89,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
     security.use_hash_parameters(CHEAPEST)
     _reuse_route_builds()
+    _register_order_projections()
+
+
+def _register_order_projections() -> None:
+    """Register every surface's order projection, as installing an app does. A worker runs
+    any slice of the suite in any order: a service test that changes orders must render the
+    same documents whether or not an earlier test in its process happened to build an app."""
+    from optihub.reads import documents
+    from optihub.surfaces import SURFACES
+
+    for surface in SURFACES:
+        if surface.projection is not None:
+            documents.register(surface.projection)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
