@@ -34,6 +34,7 @@ from optihub.events.addresses import (
     AddressRefused,
     MalformedUrl,
     destination,
+    normalize,
     resolve,
 )
 from optihub.services import audit
@@ -123,6 +124,26 @@ def get_subscription(
     if subscription is None:
         raise NotFound("Webhook", subscription_id)
     return subscription
+
+
+def secret_for_url(session: Session, practice_id: int, surface: str, url: str) -> str | None:
+    """The encrypted signing secret of the practice's first subscription on ``surface`` to
+    ``url`` (compared in its normal form, and as given for rows stored before URLs were
+    normalized), or None when it subscribed none (a malformed URL never is)."""
+    try:
+        forms = sorted({url, normalize(url)})
+    except MalformedUrl:
+        return None
+    return session.scalar(
+        select(WebhookSubscription.secret_ciphertext)
+        .where(
+            WebhookSubscription.practice_id == practice_id,
+            WebhookSubscription.surface == surface,
+            WebhookSubscription.url.in_(forms),
+        )
+        .order_by(WebhookSubscription.created_at)
+        .limit(1)
+    )
 
 
 def update_subscription(
