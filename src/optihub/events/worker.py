@@ -6,6 +6,11 @@
 * A 2xx is success; anything else, a timeout (10 s) or a refused address is a failed
   attempt, retried with exponential backoff and jitter for 24 hours, then marked failed;
   the subscription is then disabled with the reason recorded.
+* Each delivery of a batch records its own outcome: a delivery that fails in any way (a
+  malformed stored URL, a secret that cannot be read, anything raised) is a failed attempt
+  of that delivery alone, never an error that drops the rest of the batch.
+* The host is resolved once per attempt and the request connects to the address checked
+  (``events.sending``), so a name cannot rebind between the check and the connection.
 * Periodic jobs (``Periodic``, e.g. ``services.stuck_orders``) run from the same loop,
   each in its own transaction when due. Every worker runs them, so a job must be safe to
   run twice at once (the stuck-order job records each event at most once).
@@ -29,14 +34,14 @@ from sqlalchemy.orm import Session
 from optihub.db.base import utcnow
 from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.db.session import Database
-from optihub.events.addresses import url_problem
+from optihub.events import sending
+from optihub.events.addresses import Resolver, resolve
 from optihub.events.relay import Renderer, Shape, relay_events, webhook_id
 from optihub.events.signing import sign
 from optihub.logging import get_logger
 
 log = get_logger("optihub.webhooks")
 
-TIMEOUT_SECONDS = 10
 LEASE = timedelta(seconds=60)
 RETRY_WINDOW = timedelta(hours=24)
 BASE_DELAY = 30.0
@@ -93,17 +98,20 @@ class DeliveryWorker:
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
         periodic: Sequence[Periodic] = (),
+        resolver: Resolver = resolve,
+        http: httpx.Client | None = None,
     ) -> None:
         self.db = db
         self.decrypt = decrypt
         self.allowed_hosts = allowed_hosts
+        self.resolver = resolver
         self.renderers = dict(renderers or {})
         self.clock = clock
         self.periodic = tuple(periodic)
         # When each periodic job is next due (the first run is at the first loop).
         self._due: dict[str, datetime] = {}
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self.http = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self.http = http or sending.client()
         self._stop = threading.Event()
 
     def run_periodic(self, now: datetime) -> int:
@@ -129,9 +137,11 @@ class DeliveryWorker:
         with self.db.transaction() as session:
             relay_events(session, now, self.renderers)
         jobs = self._claim(now, batch)
-        outcomes = list(self.pool.map(self._send, jobs))
-        for outcome in outcomes:
-            self._record(outcome)
+        for outcome in list(self.pool.map(self._send, jobs)):
+            try:
+                self._record(outcome)
+            except Exception:  # the lease runs out and the delivery is sent again
+                log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
         return len(jobs)
 
     def _claim(self, now: datetime, batch: int) -> list[Job]:
@@ -173,28 +183,25 @@ class DeliveryWorker:
         return jobs
 
     def _send(self, job: Job) -> Outcome:
-        started = time.monotonic()
-        problem = url_problem(job.url, self.allowed_hosts)
-        if problem:
-            return Outcome(job.delivery_id, None, f"refused: {problem}"[:500], 0)
-        body = job.payload.encode()
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "OptiHub-Webhooks/1",
-            "X-Webhook-Id": job.event_id,
-            "X-Webhook-Timestamp": str(timestamp),
-            "X-Webhook-Signature": sign(self.decrypt(job.secret_ciphertext), timestamp, body),
-        }
+        """One attempt of one delivery; never raises (its failure is its outcome)."""
         try:
-            response = self.http.post(job.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return Outcome(job.delivery_id, None, "timed out after 10 s", _ms(started))
-        except httpx.HTTPError as exc:
-            return Outcome(
-                job.delivery_id, None, f"{type(exc).__name__}: {exc}"[:500], _ms(started)
+            body = job.payload.encode()
+            timestamp = int(time.time())
+            secret = self.decrypt(job.secret_ciphertext)
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "OptiHub-Webhooks/1",
+                "X-Webhook-Id": job.event_id,
+                "X-Webhook-Timestamp": str(timestamp),
+                "X-Webhook-Signature": sign(secret, timestamp, body),
+            }
+            sent = sending.post(
+                self.http, job.url, body, headers, self.allowed_hosts, self.resolver
             )
-        return Outcome(job.delivery_id, response.status_code, None, _ms(started))
+        except Exception as exc:
+            log.exception("webhook_delivery_failed", delivery_id=str(job.delivery_id))
+            return Outcome(job.delivery_id, None, f"not sent: {type(exc).__name__}", 0)
+        return Outcome(job.delivery_id, sent.status_code, sent.error, sent.duration_ms)
 
     def _record(self, outcome: Outcome) -> None:
         now = self.clock()
@@ -263,7 +270,3 @@ class DeliveryWorker:
         self.stop()
         self.pool.shutdown(wait=True)
         self.http.close()
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

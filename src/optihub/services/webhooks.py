@@ -1,9 +1,12 @@
 """Webhook subscriptions: create, change, delete, list with delivery status.
 
 Signing secrets are encrypted at rest with the instance key and returned once, at creation.
-URLs must be https and resolve only to public addresses, unless the operator allow-lists
-the host (``OPTIHUB_WEBHOOK_ALLOWED_HOSTS``: names or CIDRs); the delivery worker checks
-again at each delivery, so a name that later resolves inward is still refused.
+URLs are checked and normalized here, for every surface alike (``events.addresses``): well
+formed (no control characters, spaces or backslashes, a port in 1–65535, ...), https, and
+resolving only to public addresses unless the operator allow-lists the host
+(``OPTIHUB_WEBHOOK_ALLOWED_HOSTS``: names or CIDRs). The normal form is what is stored;
+the delivery worker checks again at each delivery, so a name that later resolves inward
+is still refused.
 
 A subscription belongs to a surface and lists some of that surface's event codes
 (``event_types``: the surface's ``WebhookShape.events``, which need not be the core's event
@@ -26,8 +29,14 @@ from sqlalchemy.orm import Session
 from optihub.db.base import utcnow
 from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.domain.events import EVENT_TYPES
-from optihub.errors import FieldError, NotFound, ValidationFailed
-from optihub.events.addresses import resolve, url_problem
+from optihub.errors import BadRequest, FieldError, NotFound, ValidationFailed
+from optihub.events.addresses import (
+    AddressRefused,
+    MalformedUrl,
+    destination,
+    normalize,
+    resolve,
+)
 from optihub.services import audit
 from optihub.services.context import Actor
 
@@ -43,16 +52,26 @@ def _check(
     events: Sequence[str] | None,
     allowed: Sequence[str],
     event_types: Sequence[str] = EVENT_TYPES,
-) -> None:
+) -> str | None:
+    """The URL's normal form (None when not given). A malformed URL is a ``BadRequest``
+    naming ``url`` (a 400 on every surface, as a malformed body is); a refused address or
+    unknown events a ``ValidationFailed`` naming ``url`` or ``events``."""
     errors = []
-    if url is not None and (problem := url_problem(url, allowed, resolve)):
-        errors.append(FieldError("url", problem))
+    normal = None
+    if url is not None:
+        try:
+            normal = destination(url, allowed, resolve).url
+        except MalformedUrl as malformed:
+            raise BadRequest(f"url: {malformed}", field="url") from None
+        except AddressRefused as refused:
+            errors.append(FieldError("url", str(refused)))
     if events is not None:
         unknown = [e for e in events if e != "*" and e not in event_types]
         if unknown:
             errors.append(FieldError("events", f"Unknown events: {', '.join(unknown)}."))
     if errors:
         raise ValidationFailed(errors)
+    return normal
 
 
 def create_subscription(
@@ -69,8 +88,10 @@ def create_subscription(
     event_types: Sequence[str] = EVENT_TYPES,
 ) -> tuple[WebhookSubscription, str]:
     """Create a subscription of ``surface`` (its subscribers get events in its shape);
-    returns it with its signing secret (shown once). ``event_types``: what it offers."""
-    _check(url, events, allowed_hosts, event_types)
+    returns it with its signing secret (shown once). ``event_types``: what it offers.
+    The URL is stored in its normal form; a refused URL or event raises (``_check``) before
+    anything is written."""
+    url = _check(url, events, allowed_hosts, event_types) or url
     secret = "whsec_" + secrets.token_urlsafe(32)
     subscription = WebhookSubscription(
         practice_id=actor.practice_id,
@@ -105,6 +126,26 @@ def get_subscription(
     return subscription
 
 
+def secret_for_url(session: Session, practice_id: int, surface: str, url: str) -> str | None:
+    """The encrypted signing secret of the practice's first subscription on ``surface`` to
+    ``url`` (compared in its normal form, and as given for rows stored before URLs were
+    normalized), or None when it subscribed none (a malformed URL never is)."""
+    try:
+        forms = sorted({url, normalize(url)})
+    except MalformedUrl:
+        return None
+    return session.scalar(
+        select(WebhookSubscription.secret_ciphertext)
+        .where(
+            WebhookSubscription.practice_id == practice_id,
+            WebhookSubscription.surface == surface,
+            WebhookSubscription.url.in_(forms),
+        )
+        .order_by(WebhookSubscription.created_at)
+        .limit(1)
+    )
+
+
 def update_subscription(
     session: Session,
     actor: Actor,
@@ -118,9 +159,10 @@ def update_subscription(
     allowed_hosts: Sequence[str],
     event_types: Sequence[str] = EVENT_TYPES,
 ) -> WebhookSubscription:
-    """Change url / events / enabled. Re-enabling clears the failure count and reason."""
+    """Change url / events / enabled. Re-enabling clears the failure count and reason.
+    The URL is checked and normalized as at creation, before anything is written."""
     subscription = get_subscription(session, actor.practice_id, surface, subscription_id)
-    _check(url, events, allowed_hosts, event_types)
+    url = _check(url, events, allowed_hosts, event_types)
     if url is not None:
         subscription.url = url
     if events is not None:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from optihub.auth.resource import Principal, require_scopes
 from optihub.db.models import WebhookSubscription
@@ -168,16 +167,7 @@ def post_sample(
     practice_id = kit.single_practice(principal)
     # Read, then send with no transaction open (the receiver has up to 10 s).
     with database(request).reading() as reader:
-        ciphertext = reader.scalar(
-            select(WebhookSubscription.secret_ciphertext)
-            .where(
-                WebhookSubscription.practice_id == practice_id,
-                WebhookSubscription.surface == SURFACE,
-                WebhookSubscription.url == body.webhook_url,
-            )
-            .order_by(WebhookSubscription.created_at)
-            .limit(1)
-        )
+        ciphertext = webhook_service.secret_for_url(reader, practice_id, SURFACE, body.webhook_url)
     if ciphertext is None:
         raise ValidationFailed(
             [

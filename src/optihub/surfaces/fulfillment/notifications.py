@@ -16,15 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Event
 from optihub.errors import NotFound
-from optihub.events.addresses import url_problem
+from optihub.events import sending
+from optihub.events.addresses import Resolver, resolve
 from optihub.events.signing import sign
-from optihub.events.worker import TIMEOUT_SECONDS
 from optihub.reads import orders as order_reads
 from optihub.surfaces.fulfillment.mapping import HIDDEN, STATUS_DISPLAY, STATUSES, SURFACE
 
@@ -237,15 +236,17 @@ class TestDelivery:
 
 
 def send_test(
-    url: str, secret: str, body: dict[str, Any], allowed_hosts: Sequence[str]
+    url: str,
+    secret: str,
+    body: dict[str, Any],
+    allowed_hosts: Sequence[str],
+    resolver: Resolver = resolve,
 ) -> TestDelivery:
     """POST ``body`` to ``url`` once, signed with ``secret`` as the engine signs deliveries
-    (``X-Webhook-*`` headers; ``X-Webhook-Test: 1``), after the engine's address check; no
-    redirects, 10 s. Not retried or recorded."""
+    (``X-Webhook-*`` headers; ``X-Webhook-Test: 1``), through the engine's sender (the same
+    address check, the checked address connected to); no redirects, 10 s. Not retried or
+    recorded; never raises (a failure is the ``error``)."""
     webhook_id = f"test_{uuid.uuid4().hex}"
-    problem = url_problem(url, allowed_hosts)
-    if problem:
-        return TestDelivery(webhook_id, None, f"refused: {problem}")
     raw = orjson.dumps(body)
     timestamp = int(time.time())
     headers = {
@@ -256,11 +257,6 @@ def send_test(
         "X-Webhook-Signature": sign(secret, timestamp, raw),
         "X-Webhook-Test": "1",
     }
-    try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as http:
-            response = http.post(url, content=raw, headers=headers)
-    except httpx.TimeoutException:
-        return TestDelivery(webhook_id, None, f"timed out after {TIMEOUT_SECONDS} s")
-    except httpx.HTTPError as exc:
-        return TestDelivery(webhook_id, None, f"{type(exc).__name__}: {exc}"[:500])
-    return TestDelivery(webhook_id, response.status_code, None)
+    with sending.client() as http:
+        sent = sending.post(http, url, raw, headers, allowed_hosts, resolver)
+    return TestDelivery(webhook_id, sent.status_code, sent.error)

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from optihub.surfaces.fulfillment.notifications import ALL, EVENTS
+from optihub.surfaces.kit import WebhookUrl
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
@@ -275,7 +276,7 @@ EventCodes = Annotated[
 
 
 class NotificationCreate(Request):
-    url: Url
+    url: WebhookUrl
     event_codes: EventCodes
 
     @field_validator("event_codes")
@@ -287,7 +288,7 @@ class NotificationCreate(Request):
 class NotificationUpdate(Request):
     """Either or both; what is left out stays."""
 
-    url: Url | None = None
+    url: WebhookUrl | None = None
     event_codes: EventCodes | None = None
 
     @field_validator("event_codes")
@@ -298,7 +299,7 @@ class NotificationUpdate(Request):
 
 class SampleRequest(Request):
     event_code: EventCode
-    webhook_url: Url
+    webhook_url: WebhookUrl
 
     @field_validator("event_code")
     @classmethod

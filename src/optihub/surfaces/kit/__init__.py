@@ -6,6 +6,7 @@ docs/architecture.md, "Adding a surface".
 """
 
 from optihub.problems import Problem
+from optihub.surfaces.kit.fields import WebhookUrl
 from optihub.surfaces.kit.idempotency import fingerprint, idempotent
 from optihub.surfaces.kit.paging import (
     MAX_OFFSET,
@@ -41,6 +42,7 @@ __all__ = [
     "Surfaces",
     "Timestamp",
     "WebhookShape",
+    "WebhookUrl",
     "decode_keyset",
     "dict_to_xml",
     "encode_keyset",

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from optihub.surfaces.kit import WebhookUrl
 from optihub.surfaces.partner.mapping import STATUSES, WEBHOOK_EVENTS
 
 # The status and event lists are the mapping's; the wire schema only names them.
@@ -226,14 +227,14 @@ class InventoryResponse(BaseModel):
 
 
 class WebhookCreate(Strict):
-    url: AnyUrl
+    url: WebhookUrl
     events: list[EventName] = Field(min_length=1)
     enabled: StrictBool = True
     description: str | None = Field(default=None, max_length=500)
 
 
 class WebhookUpdate(Strict):
-    url: AnyUrl | None = None
+    url: WebhookUrl | None = None
     events: list[EventName] | None = Field(default=None, min_length=1)
     enabled: StrictBool | None = None
     description: str | None = Field(default=None, max_length=500)
