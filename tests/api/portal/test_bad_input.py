@@ -64,6 +64,8 @@ JSON = {"Content-Type": "application/json"}
             b' "orderBalance": 1e30}',
             "model.OrderBalance",
         ),
+        ("Patients", b'{"externalId": "P9", "lastName": "Li\\ud800nd"}', "model.LastName"),
+        ("Patients", b'{"externalId": "P9", "lastName": "Li\xed\xa0\x80nd"}', "model.LastName"),
         (
             "Locations",
             b'{"externalId": "L9", "name": "N", "mondayFrom": "25:00"}',
