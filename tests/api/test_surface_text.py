@@ -1,12 +1,14 @@
-"""Text that is not Unicode, on every installed surface (``optihub.surfaces.SURFACES``):
-each write route of a surface's scope table gets a lone UTF-16 surrogate in a text member
-of its body (as a ``\\ud800`` escape, and as the raw bytes ``ED A0 80``). The answer is a
-400 in the surface's envelope naming the member by its path in the body, nothing is
-written, never a 500. Query strings cannot carry a surrogate (percent-decoding replaces
-bytes that are not UTF-8 by U+FFFD): checked too.
+"""Text that is not Unicode and numbers the decoder cannot hold, on every installed surface
+(``optihub.surfaces.SURFACES``): each write route of a surface's scope table gets a lone
+UTF-16 surrogate in a text member of its body (as a ``\\ud800`` escape, and as the raw
+bytes ``ED A0 80``), and each route with a decimal member a number with a tiny exponent
+(``-1e-999999999``, which a binary float decoder turns into 0). The answer is a 400 in the
+surface's envelope naming the member by its path in the body, nothing is written, never a
+500. Query strings cannot carry a surrogate (percent-decoding replaces bytes that are not
+UTF-8 by U+FFFD): checked too.
 
-The member is the route's first text member in the OpenAPI document, so a new surface
-inherits these checks with its ``HARNESS`` entry in tests/api/test_surfaces.py.
+The member is the route's first text (or decimal) member in the OpenAPI document, so a new
+surface inherits these checks with its ``HARNESS`` entry in tests/api/test_surfaces.py.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ caller = shared.caller
 call = shared.call
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Replaced, in the encoded body, by the number under test (a float cannot hold it).
+NUMBER_SLOT = "number-under-test"
 
 
 def _document() -> dict[str, Any]:
@@ -77,6 +81,16 @@ def _is_text(schema: dict[str, Any]) -> bool:
     return any(
         b.get("type") == "string" and not {"enum", "format", "pattern"} & set(b)
         for b in _branches(schema)
+    )
+
+
+def _is_decimal(schema: dict[str, Any]) -> bool:
+    """A decimal member: it takes numbers, and strings only as a decimal's text (a bare
+    string, or one with a pattern; a text member that also takes numbers has a length)."""
+    branches = _branches(schema)
+    strings = [b for b in branches if b.get("type") == "string"]
+    return any(b.get("type") == "number" for b in branches) and all(
+        "pattern" in b or set(b) <= {"type", "title", "description"} for b in strings
     )
 
 
@@ -133,6 +147,10 @@ def text_route(name: str, method: str, path: str) -> tuple[Any, ...]:
     return member(BY_NAME[name], method, path, _is_text) or ("note",)
 
 
+DECIMAL_WRITES = [
+    route for route in WRITES if member(BY_NAME[route.values[0]], *route.values[1:], _is_decimal)
+]
+
 SURROGATE_BODIES = [
     # JSON's own escape, and the bytes a UTF-8 encoder would write for U+D800 (not UTF-8).
     pytest.param(lambda body: json.dumps(body).encode(), id="escaped"),
@@ -160,6 +178,34 @@ def test_lone_surrogate_in_a_body_is_400_naming_the_member(call, db, name, metho
     in_envelope(surface, response, 400)
     assert names(response, where), response.text
     assert table_counts(db) == before
+
+
+@pytest.mark.parametrize("number", ["-1e-999999999", "1e-400"])
+@pytest.mark.parametrize(("name", "method", "path"), DECIMAL_WRITES)
+def test_number_a_decimal_cannot_hold_is_400_naming_the_member(
+    call, db, name, method, path, number
+):
+    surface = BY_NAME[name]
+    where = member(surface, method, path, _is_decimal)
+    assert where is not None
+    content = json.dumps(body_at(where, NUMBER_SLOT)).replace(f'"{NUMBER_SLOT}"', number)
+    before = table_counts(db)
+    response = call(
+        surface,
+        method,
+        path,
+        scopes=all_scopes(surface),
+        content=content.encode(),
+        headers=JSON_HEADERS,
+    )
+    in_envelope(surface, response, 400)
+    assert names(response, where), response.text
+    assert table_counts(db) == before
+
+
+def test_every_surface_with_decimal_members_is_checked():
+    """The route list above is not empty by accident (a schema change would hide it)."""
+    assert {"labs", "partner", "practice", "portal"} <= {r.values[0] for r in DECIMAL_WRITES}
 
 
 @pytest.mark.parametrize("name", NAMES)

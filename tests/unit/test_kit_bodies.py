@@ -21,8 +21,14 @@ from optihub.surfaces.kit.bodies import indexed, is_json, refusal
         (b'{"\\ud800": 1}', "\\ud800"),
         (b'"\\ud800"', "body"),
         ('{"name": "\ud800"}'.encode("utf-16-le", "surrogatepass"), "name"),
+        (b'{"price": -1e-999999999}', "price"),
+        (b'{"price": 1e-400}', "price"),
+        (b'{"price": 0.' + b"0" * 400 + b"1}", "price"),
+        (b'{"updates": [{"price": 1e400}]}', "updates.0.price"),
+        (b'{"price": 1e99999999999999999999}', "price"),
+        (b'{"quantity": 1' + b"0" * 400 + b"}", "quantity"),
         # The first fault in the order of the document.
-        (b'{"a": "fine", "b": [1, {"c": "\\udc00"}], "d": "\\ud800"}', "b.1.c"),
+        (b'{"a": "fine", "b": [1, {"c": 1e-999}], "d": "\\ud800"}', "b.1.c"),
     ],
 )
 def test_refused_with_the_path_of_the_value(body, field):
@@ -34,8 +40,10 @@ def test_refused_with_the_path_of_the_value(body, field):
 
 def test_the_refusal_says_the_rule():
     text = refusal(b'{"name": "\\ud800"}')
-    assert text is not None
+    number = refusal(b'{"price": -1e-999999999}')
+    assert text is not None and number is not None
     assert "valid Unicode" in text.message and "\\ud800" in text.message
+    assert "-1e-999999999" in number.message and "1e-307" in number.message
     # What a refusal shows can be encoded (no surrogate of the body in it).
     assert refusal(b'{"\\ud800x": 1}').message.encode("utf-8")
 
@@ -78,7 +86,7 @@ def test_bodies_the_framework_decodes_as_json(content_type, decoded):
 
 
 def test_a_dialect_names_paths_its_own_way():
-    body = b'[{"name": "Ana"}, {"items": [{"tax": "\\ud800"}]}]'
+    body = b'[{"name": "Ana"}, {"items": [{"tax": 1e-999}]}]'
     assert refusal(body).field == "1.items.0.tax"
     assert refusal(body, indexed).field == "[1].items[0].tax"
     assert refusal(b'{"name": "\\ud800"}', indexed).field == "name"

@@ -4,11 +4,17 @@ decoder would hand on although no field can take them.
 - **Text that is not Unicode.** JSON may escape half of a UTF-16 surrogate pair on its own
   (``"\\ud800"``), and Python's decoder reads the bytes ``ED A0 80`` as that half too. Such
   a string cannot be encoded as UTF-8: not stored, not hashed, not written back.
+- **Numbers a float cannot hold.** The decoder reads a number with a fraction or an
+  exponent as a binary float, where ``1e400`` becomes infinity and ``-1e-999999999``
+  becomes ``-0.0``: a price of "almost nothing" would be stored as 0. Numbers are refused
+  unless they are 0 or their magnitude is between ``1e-307`` and ``1e308`` (what a float
+  holds without losing the exponent), integers included, so the rule is one sentence.
 
-It is a 400 naming the value's path in the body (``lines.0.sku``). A body whose bytes show
-none (no ``\\uD8..``-``\\uDF..`` escape, no ``ED A0``-``ED BF`` bytes, UTF-8) is passed on
-after one scan of its bytes; anything else is decoded once more here to find the value. A
-body that is not JSON at all is left to the framework, which refuses it as always.
+Either is a 400 naming the value's path in the body (``lines.0.sku``). A body whose bytes
+show neither (no ``\\uD8..``-``\\uDF..`` escape, no ``ED A0``-``ED BF`` bytes, no exponent of
+three digits, no run of 100 digits, UTF-8) is passed on after one scan of its bytes;
+anything else is decoded once more here to find the value. A body that is not JSON at all
+is left to the framework, which refuses it as always.
 """
 
 from __future__ import annotations
@@ -16,14 +22,29 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from optihub.errors import BadRequest
 
-# Bytes that may hide a surrogate: escaped, or encoded.
-_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+SMALLEST = Decimal("1e-307")
+LARGEST = Decimal("1e308")
+NUMBER_RULE = "a number must be 0 or between 1e-307 and 1e308 in magnitude"
+
+# Bytes that may hide a surrogate (escaped, or encoded) or a number out of range.
+_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|[eE][+-]?0*[1-9][0-9]{2}|[0-9]{100}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MANTISSA_END = re.compile("[eE]")
 _SHOWN = 40
+
+
+class _Number:
+    """A number as written (its value checked after decoding, so its path is known)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def is_json(content_type: str | None) -> bool:
@@ -59,7 +80,7 @@ def refusal(body: bytes, name: Callable[[Path], str] = dotted) -> BadRequest | N
     if not body or (json.detect_encoding(body) == "utf-8" and not _SUSPECT.search(body)):
         return None
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_float=_Number, parse_int=_Number)
     except (ValueError, RecursionError):  # not JSON: the framework says so
         return None
     found = _first_fault(document)
@@ -80,6 +101,10 @@ def _first_fault(document: Any) -> tuple[Path, str] | None:
             rule = _text_rule(value)
             if rule:
                 return path, rule
+        elif isinstance(value, _Number):
+            rule = _number_rule(value.text)
+            if rule:
+                return path, rule
         elif isinstance(value, dict):
             for key in value:
                 rule = _text_rule(key)
@@ -97,6 +122,20 @@ def _text_rule(text: str) -> str:
         return ""
     half = f"\\u{ord(found.group()):04x}"
     return f"Text must be valid Unicode: {half} is half of a surrogate pair, not a character."
+
+
+def _number_rule(text: str) -> str:
+    if not _MANTISSA_END.split(text, maxsplit=1)[0].strip("-0."):
+        return ""  # zero, whatever its exponent
+    try:
+        # Exact: no context applies (``abs()`` would round a tiny number to 0).
+        magnitude: Decimal | None = Decimal(text).copy_abs()
+    except InvalidOperation:  # an exponent beyond even a Decimal's
+        magnitude = None
+    if magnitude is not None and SMALLEST <= magnitude <= LARGEST:
+        return ""
+    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    return f"The number {shown} is out of range: {NUMBER_RULE}."
 
 
 def _printable(part: str | int) -> str:

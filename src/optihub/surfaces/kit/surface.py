@@ -126,8 +126,8 @@ class Surface:
     # error body follows ``Accept`` (JSON or XML); None: ``envelope`` as JSON.
     render: Callable[[Problem, Mapping[str, str]], Response] | None = None
     # The kit refuses JSON bodies holding what the framework's decoder would hand on but no
-    # field can take (``kit.bodies``: text that is not Unicode). False for a dialect whose
-    # own codec decodes its bodies and checks them.
+    # field can take (``kit.bodies``: text that is not Unicode, numbers a float cannot
+    # hold). False for a dialect whose own codec decodes its bodies and checks them.
     checks_json: bool = True
     # How those refusals name a value by its path in the body: ``lines.0.sku`` (the
     # framework's way, as its validation errors do) or ``bodies.indexed``: ``lines[0].sku``.
