@@ -493,7 +493,7 @@ def test_a_price_or_percent_too_small_to_hold_is_refused_not_stored_as_0(api, db
             method, path, content=content, headers={"Content-Type": "application/json"}
         )
         message = error(response, 400)
-        assert message.startswith(f"{field}: The number {number} is out of range"), message
+        assert message.startswith(f"{field}: The number {number} is too small"), message
     assert state() == before
 
 

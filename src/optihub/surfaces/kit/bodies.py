@@ -4,17 +4,18 @@ decoder would hand on although no field can take them.
 - **Text that is not Unicode.** JSON may escape half of a UTF-16 surrogate pair on its own
   (``"\\ud800"``), and Python's decoder reads the bytes ``ED A0 80`` as that half too. Such
   a string cannot be encoded as UTF-8: not stored, not hashed, not written back.
-- **Numbers a float cannot hold.** The decoder reads a number with a fraction or an
-  exponent as a binary float, where ``1e400`` becomes infinity and ``-1e-999999999``
-  becomes ``-0.0``: a price of "almost nothing" would be stored as 0. Numbers are refused
-  unless they are 0 or their magnitude is between ``1e-307`` and ``1e308`` (what a float
-  holds without losing the exponent), integers included, so the rule is one sentence.
+- **Numbers too small for a float.** The decoder reads a number with a fraction or an
+  exponent as a binary float. A huge one becomes infinity, which every field refuses; a
+  tiny one silently becomes 0 (``-1e-999999999`` → ``-0.0``), so a price of "almost
+  nothing" would be stored as 0. The kit refuses the tiny side of that rule: a number
+  other than 0 must be at least ``1e-307`` in magnitude (a float loses digits below
+  about ``2.2e-308``, then reads 0).
 
 Either is a 400 naming the value's path in the body (``lines.0.sku``). A body whose bytes
-show neither (no ``\\uD8..``-``\\uDF..`` escape, no ``ED A0``-``ED BF`` bytes, no exponent of
-three digits, no run of 100 digits, UTF-8) is passed on after one scan of its bytes;
-anything else is decoded once more here to find the value. A body that is not JSON at all
-is left to the framework, which refuses it as always.
+show neither is passed on after a few scans of its bytes, each for a literal (an escaped
+or encoded surrogate, a negative exponent of three digits or more, a run of 100 zeros);
+only a suspect body is decoded once more here, to find the value. A body that is not JSON
+at all is left to the framework, which refuses it as always.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from typing import Any
 from optihub.errors import BadRequest
 
 SMALLEST = Decimal("1e-307")
-LARGEST = Decimal("1e308")
-NUMBER_RULE = "a number must be 0 or between 1e-307 and 1e308 in magnitude"
+NUMBER_RULE = "a number other than 0 must be at least 1e-307 in magnitude"
 
-# Bytes that may hide a surrogate (escaped, or encoded) or a number out of range.
-_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|[eE][+-]?0*[1-9][0-9]{2}|[0-9]{100}")
+# What may hide a refused value, each pattern starting with a literal so that its scan is
+# a fast one (one pattern with alternatives cost more than decoding the body). A number
+# below 1e-307 has a negative exponent of three digits, or 100 zeros after its point.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+_TINY_EXPONENTS = (re.compile(rb"e-0*[1-9][0-9]{2}"), re.compile(rb"E-0*[1-9][0-9]{2}"))
+_ZEROS = b"0" * 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_MANTISSA_END = re.compile("[eE]")
 _SHOWN = 40
 
 
@@ -77,10 +81,10 @@ def indexed(path: Path) -> str:
 def refusal(body: bytes, name: Callable[[Path], str] = dotted) -> BadRequest | None:
     """The 400 for the first value of ``body`` (a JSON document) that no field can take,
     naming its path with ``name``; or None."""
-    if not body or (json.detect_encoding(body) == "utf-8" and not _SUSPECT.search(body)):
+    if not body or not _suspect(body):
         return None
     try:
-        document = json.loads(body, parse_float=_Number, parse_int=_Number)
+        document = json.loads(body, parse_float=_Number)
     except (ValueError, RecursionError):  # not JSON: the framework says so
         return None
     found = _first_fault(document)
@@ -89,6 +93,17 @@ def refusal(body: bytes, name: Callable[[Path], str] = dotted) -> BadRequest | N
     path, rule = found
     field = name(path)
     return BadRequest(f"{field}: {rule}", field=field)
+
+
+def _suspect(body: bytes) -> bool:
+    if json.detect_encoding(body) != "utf-8":  # UTF-16 or 32: the scans do not apply
+        return True
+    return bool(
+        _ESCAPED_SURROGATE.search(body)
+        or (b"\xed" in body and _ENCODED_SURROGATE.search(body))
+        or _ZEROS in body
+        or any(pattern.search(body) for pattern in _TINY_EXPONENTS)
+    )
 
 
 def _first_fault(document: Any) -> tuple[Path, str] | None:
@@ -125,17 +140,18 @@ def _text_rule(text: str) -> str:
 
 
 def _number_rule(text: str) -> str:
-    if not _MANTISSA_END.split(text, maxsplit=1)[0].strip("-0."):
-        return ""  # zero, whatever its exponent
+    mantissa, _, exponent = text.lower().partition("e")
+    if not mantissa.strip("-0."):
+        return ""  # 0, whatever its exponent
     try:
-        # Exact: no context applies (``abs()`` would round a tiny number to 0).
-        magnitude: Decimal | None = Decimal(text).copy_abs()
+        # Exact: no context applies (``abs()`` would round a tiny number to 0 itself).
+        tiny = Decimal(text).copy_abs() < SMALLEST
     except InvalidOperation:  # an exponent beyond even a Decimal's
-        magnitude = None
-    if magnitude is not None and SMALLEST <= magnitude <= LARGEST:
+        tiny = exponent.startswith("-")
+    if not tiny:
         return ""
     shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
-    return f"The number {shown} is out of range: {NUMBER_RULE}."
+    return f"The number {shown} is too small: {NUMBER_RULE}."
 
 
 def _printable(part: str | int) -> str:
