@@ -320,6 +320,9 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
         (EXTERNAL_ENTITY, "DTD"),
         (b"<open><unclosed></open>", "well-formed"),
         (b"\xff\xfe<a/>", "well-formed"),
+        # XML cannot carry half of a surrogate pair: not as a reference, not as bytes.
+        (b"<a>&#xD800;</a>", "well-formed"),
+        (b"<a>\xed\xa0\x80</a>", "well-formed"),
     ],
 )
 def test_hostile_or_broken_xml_is_400_in_the_toy_envelope(toy, body, text):
@@ -332,3 +335,30 @@ def test_hostile_or_broken_xml_is_400_in_the_toy_envelope(toy, body, text):
     assert problem["kind"] == "invalid_xml"
     assert text in problem["text"]
     assert "passwd" not in response.text and "root:" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        # /notes decodes its own body; /echo reads a model and fingerprints it (idempotency).
+        ("/toy/v1/notes", b'{"words": ["fine", "half \\ud800"]}', "words.1"),
+        ("/toy/v1/notes", b'{"words": "\xed\xa0\x80"}', "words"),
+        ("/toy/v1/echo", b'{"words": "\\udc00"}', "words"),
+        ("/toy/v1/echo", b'{"words": -1e-999999999}', "words"),
+        ("/toy/v1/notes", b'{"amount": 1e-400}', "amount"),
+    ],
+)
+def test_json_no_field_can_take_is_400_in_the_toy_envelope(toy, db, path, body, where):
+    client, _practice, _placed = toy
+    response = client.post(
+        path,
+        content=body,
+        headers={"Content-Type": "application/json", "Idempotency-Key": "text-1"},
+    )
+    assert response.status_code == 400, response.text
+    problem = response.json()["problem"]
+    assert problem["kind"] == "invalid_request"
+    assert problem["where"] == where
+    assert problem["text"].startswith(f"{where}: ")
+    with db.reading() as reader:
+        assert reader.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

@@ -336,6 +336,21 @@ def test_decimals_keep_their_digits() -> None:
     assert tiny["OrderBalance"] == Decimal("0.1234567890123456789012345679")
     exponent = decode_json(ORDERS, order_json().replace(b"}", b',"patientBalance":1.5e3}'))
     assert b'"patientBalance":1500' in encode_json(ORDERS, exponent)
+    rounded_up = decode_json(ORDERS, order_json().replace(b"}", b',"orderBalance":6e-29}'))
+    assert rounded_up["OrderBalance"] == Decimal("1e-28")
+
+
+@pytest.mark.parametrize("number", ["-1e-999999999", "1e-29", "5e-29", "-0." + "0" * 28 + "1"])
+def test_a_decimal_that_would_round_to_0_is_refused(number: str) -> None:
+    """Too small for the decimal's 28 places, as a huge one is too large: refused, in JSON
+    and in XML, never kept as 0."""
+    as_json = order_json().replace(b"}", f',"orderBalance":{number}}}'.encode())
+    as_xml = order_xml(f"<OrderBalance>{number}</OrderBalance>")
+    for decode, body in ((decode_json, as_json), (decode_xml, as_xml)):
+        [message] = errors_of(decode, ORDERS, body)["model.OrderBalance"]
+        assert message.endswith("is not valid for OrderBalance."), message
+    zero = decode_json(ORDERS, order_json().replace(b"}", b',"orderBalance":0e-999999999}'))
+    assert zero["OrderBalance"] == 0
 
 
 def test_strings_may_be_sent_as_json_numbers() -> None:

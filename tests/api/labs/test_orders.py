@@ -604,6 +604,34 @@ def test_malformed_json_is_invalid_json(lab):
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_json")
 
 
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("patient.first_name", b'"Ada \\ud800"'),
+        ("patient.first_name", b'"Ada \xed\xa0\x80"'),
+        ("special_instructions", b'"\\udc00"'),
+        ("frame.a", b"-1e-999999999"),
+        ("rx.right_eye.sphere", b"1e-400"),
+    ],
+    ids=["escaped-surrogate", "raw-surrogate", "low-surrogate", "tiny-frame-a", "tiny-sphere"],
+)
+def test_what_no_field_can_take_is_refused_naming_it(lab, lab_world, db, path, sent):
+    """Text that is not Unicode, a number a float cannot hold: 400, nothing written (the
+    idempotency key is not used up)."""
+    before = counts(db)
+    content = orjson.dumps(valid_body(lab_world, **{path: "slot"})).replace(b'"slot"', sent)
+    response = lab.post(
+        ORDERS,
+        content=content,
+        headers={"Content-Type": "application/json", "Idempotency-Key": "unreadable-1"},
+    )
+    [(param, message)] = refused(response)
+    assert param == path
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "valid Unicode" in message or "too small" in message
+    assert counts(db) == before
+
+
 def test_a_refused_order_writes_nothing(lab, lab_world, db):
     before = counts(db)
     body = valid_body(lab_world, **{"rx.right_eye.axis": 0, "patient.first_name": "New"})

@@ -64,6 +64,21 @@ JSON = {"Content-Type": "application/json"}
             b' "orderBalance": 1e30}',
             "model.OrderBalance",
         ),
+        # Too small for the decimal (it would round to 0), as 1e30 is too large.
+        (
+            "Orders",
+            b'{"externalId": "O9", "patientExternalId": "P1", "locationExternalId": "L1",'
+            b' "orderBalance": -1e-999999999}',
+            "model.OrderBalance",
+        ),
+        (
+            "Orders",
+            b'{"externalId": "O9", "patientExternalId": "P1", "locationExternalId": "L1",'
+            b' "orderDetails": [{"unitPrice": 1e-29}]}',
+            "model.OrderDetails[0].UnitPrice",
+        ),
+        ("Patients", b'{"externalId": "P9", "lastName": "Li\\ud800nd"}', "model.LastName"),
+        ("Patients", b'{"externalId": "P9", "lastName": "Li\xed\xa0\x80nd"}', "model.LastName"),
         (
             "Locations",
             b'{"externalId": "L9", "name": "N", "mondayFrom": "25:00"}',

@@ -256,6 +256,22 @@ def test_malformed_or_wrong_xml(payload, post, db) -> None:
 
 
 @pytest.mark.parametrize(
+    "last_name",
+    [b"Li&#xD800;nd", b"Li&#xdfff;nd", b"Li\xed\xa0\x80nd"],
+    ids=["reference", "low-reference", "raw-bytes"],
+)
+def test_xml_cannot_carry_half_a_surrogate_pair(last_name, post, db) -> None:
+    """Not as a character reference, not as bytes: the parser refuses both (not well
+    formed), so nothing that is not Unicode reaches a record."""
+    counts = table_counts(db)
+    payload = document("PatientModel", "Patients", "PS", "<LastName>SLOT</LastName>")
+    response = post("Patients", content=payload.replace(b"SLOT", last_name), headers=XML)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"Message": "The body is not well-formed XML"}
+    assert table_counts(db) == counts
+
+
+@pytest.mark.parametrize(
     "media", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
 def test_unsupported_content_types(media, post, db) -> None:

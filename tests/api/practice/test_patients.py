@@ -235,6 +235,27 @@ def test_create_one(api, db):
     assert again.json() == created
 
 
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b'{"name_first": "Ma\\ud800ya", "name_last": "Okafor"}', "name_first"),
+        (b'{"name_first": "Ma\xed\xa0\x80ya", "name_last": "Okafor"}', "name_first"),
+        (
+            b'[{"name_first": "Ana", "name_last": "Ok"},'
+            b' {"name_first": "Ma\\udfffya", "name_last": "O"}]',
+            "[1].name_first",
+        ),
+    ],
+    ids=["escaped", "raw-bytes", "bulk"],
+)
+def test_a_name_that_is_not_unicode_is_refused(api, db, content, field):
+    before = count(db, Patient)
+    response = api.post("/patients", content=content, headers={"Content-Type": "application/json"})
+    message = error(response, 400)
+    assert message.startswith(f"{field}: Text must be valid Unicode"), message
+    assert count(db, Patient) == before
+
+
 def test_create_with_a_date_time_keeps_the_date(api):
     response = api.post("/patients", json={**NEW, "dob": "1985-12-10T08:30:00"})
     assert response.status_code == 201

@@ -461,6 +461,42 @@ def test_refused_price_tier_updates_change_nothing(api, priced, body, message):
     assert api.get(path).json() == before
 
 
+@pytest.mark.parametrize("number", ["-1e-999999999", "1e-400"])
+def test_a_price_or_percent_too_small_to_hold_is_refused_not_stored_as_0(api, db, priced, number):
+    tier = f"/configurations/pricetiers/{priced['vsp']}"
+    frame = f"/pricebooks/frames/{priced['plain']}"
+
+    def state():
+        return (
+            listed(api, "/configurations/pricetiers")["data"],
+            listed(api, "/pricebooks/frames")["data"],
+        )
+
+    before = state()
+    for method, path, content, field in [
+        (
+            "POST",
+            "/configurations/pricetiers",
+            f'{{"name": "Tiny", "discount_percent": {number}}}',
+            "discount_percent",
+        ),
+        ("PATCH", tier, f'{{"discount_percent": {number}}}', "discount_percent"),
+        (
+            "POST",
+            "/pricebooks/frames",
+            f'{{"sku": "LB-9", "brand": "B", "model": "M", "retail_price": {number}}}',
+            "retail_price",
+        ),
+        ("PATCH", frame, f'{{"retail_price": {number}}}', "retail_price"),
+    ]:
+        response = api.call(
+            method, path, content=content, headers={"Content-Type": "application/json"}
+        )
+        message = error(response, 400)
+        assert message.startswith(f"{field}: The number {number} is too small"), message
+    assert state() == before
+
+
 def test_delete_a_price_tier_and_its_items(api, db, world, priced):
     with db.transaction() as s:
         pricebooks.create_item(

@@ -1,6 +1,7 @@
-"""Limits a surface declares: the largest body it reads (413 before anything parses it)
-and a request rate per (client, module) on ``limits`` (in memory, or in Redis when
-``OPTIHUB_REDIS_URL`` is set so every process shares one budget)."""
+"""Limits a surface declares: the largest body it reads (413 before anything parses it),
+what a body may hold (``kit.bodies``: 400 before any route reads it), and a request rate
+per (client, module) on ``limits`` (in memory, or in Redis when ``OPTIHUB_REDIS_URL`` is
+set so every process shares one budget)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from optihub.errors import PayloadTooLarge, RateLimited
 # Renders a problem for the surface owning the path: (scope, exception) → ASGI app.
 ProblemSender = Callable[[Scope, Exception], Awaitable[ASGIApp]]
 BodyLimitOf = Callable[[str], int | None]
+# The refusal of a body that was read in full, or None: (scope, body) → exception.
+BodyCheck = Callable[[Scope, bytes], Exception | None]
 
 
 class BodyLimit:
@@ -25,13 +28,21 @@ class BodyLimit:
 
     A declared Content-Length over the limit is refused at once; otherwise the body is read
     here (never more than the limit plus one chunk) and handed on, so a chunked body
-    without a length is held to the same limit.
+    without a length is held to the same limit. The body read, ``check`` may refuse it too
+    (what it holds), before any route sees it.
     """
 
-    def __init__(self, app: ASGIApp, limit_of: BodyLimitOf, refuse: ProblemSender) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit_of: BodyLimitOf,
+        refuse: ProblemSender,
+        check: BodyCheck | None = None,
+    ) -> None:
         self.app = app
         self.limit_of = limit_of
         self.refuse = refuse
+        self.check = check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "DELETE", "OPTIONS"}:
@@ -60,6 +71,10 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        refused = self.check(scope, body) if self.check is not None else None
+        if refused is not None:
+            await (await self.refuse(scope, refused))(scope, receive, send)
+            return
         delivered = False
 
         async def replay() -> Any:

@@ -26,10 +26,11 @@ from optihub.auth.resource import authenticate_cached, route_scopes
 from optihub.db.models import Event, OAuthClient
 from optihub.db.session import Database
 from optihub.domain.orders import VocabularyTable
-from optihub.errors import OptiHubError
+from optihub.errors import BadRequest, OptiHubError
 from optihub.logging import get_logger
 from optihub.problems import Problem, problem_from
 from optihub.reads import documents
+from optihub.surfaces.kit import bodies
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
 from optihub.surfaces.kit.vocabulary import translate_transition
@@ -124,6 +125,13 @@ class Surface:
     # Renders an error from the problem and the request's headers, for a dialect whose
     # error body follows ``Accept`` (JSON or XML); None: ``envelope`` as JSON.
     render: Callable[[Problem, Mapping[str, str]], Response] | None = None
+    # The kit refuses JSON bodies holding what the framework's decoder would hand on but no
+    # field can take (``kit.bodies``: text that is not Unicode, numbers a float cannot
+    # hold). False for a dialect whose own codec decodes its bodies and checks them.
+    checks_json: bool = True
+    # How those refusals name a value by its path in the body: ``lines.0.sku`` (the
+    # framework's way, as its validation errors do) or ``bodies.indexed``: ``lines[0].sku``.
+    body_path: Callable[[bodies.Path], str] = bodies.dotted
     extra: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, path: str) -> bool:
@@ -270,6 +278,15 @@ class Surfaces:
         owner = self.owner(path)
         return owner.max_body if owner is not None else None
 
+    def body_refusal(self, scope: Scope, body: bytes) -> BadRequest | None:
+        """Why the owning surface refuses a JSON body it has read (``kit.bodies``), or None."""
+        owner = self.owner(scope["path"])
+        if owner is None or not owner.checks_json:
+            return None
+        if not bodies.is_json(Headers(scope=scope).get("content-type")):
+            return None
+        return bodies.refusal(body, owner.body_path)
+
     def webhook_renderers(self) -> dict[str, WebhookShape]:
         """Each installed surface's webhook shape, by surface name (what the relay takes)."""
         return {s.name: s.webhooks for s in self._installed if s.webhooks is not None}
@@ -295,7 +312,8 @@ class Surfaces:
 
 
 def install_kit(app: FastAPI, redis_url: str = "") -> Surfaces:
-    """Error handling by owning surface (the 500 handler too) and body limits, once per app."""
+    """Error handling by owning surface (the 500 handler too), body limits and body checks,
+    once per app."""
     surfaces = Surfaces(RateLimiter(redis_url))
     app.state.surfaces = surfaces
 
@@ -312,5 +330,7 @@ def install_kit(app: FastAPI, redis_url: str = "") -> Surfaces:
     async def refuse(scope: Scope, exc: Exception) -> ASGIApp:
         return surfaces.respond(scope["path"], exc, "", Headers(scope=scope))
 
-    app.add_middleware(BodyLimit, limit_of=surfaces.body_limit, refuse=refuse)
+    app.add_middleware(
+        BodyLimit, limit_of=surfaces.body_limit, refuse=refuse, check=surfaces.body_refusal
+    )
     return surfaces

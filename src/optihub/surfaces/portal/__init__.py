@@ -21,6 +21,9 @@ surface = Surface(
     max_body=16 << 20,
     # The vendor answers every refused body with 400 and its ModelState.
     statuses={422: 400},
+    # Its codec decodes the bodies (exact decimals, JSON or XML) and refuses what a member
+    # cannot take, lone surrogates included, naming the member as the vendor does.
+    checks_json=False,
     error_statuses=(400, 401, 403, 404, 409, 413, 415, 500),
 )
 

@@ -37,7 +37,9 @@ Choices where the integrator's own API is silent:
   fractional seconds beyond microseconds (.NET writes 100 ns ticks) are truncated. Times:
   ``HH:MM[:SS[.fraction]]``, written back as ``HH:MM:SS`` (plus microseconds if any).
 * Decimals: within .NET's decimal range; more than 28 decimal places are rounded to 28
-  (half-even) like .NET does; written as plain fixed-point numbers (never an exponent).
+  (half-even) like .NET does, but a number other than 0 that would round to 0
+  (``-1e-999999999``) is refused, as one over the range is; written as plain fixed-point
+  numbers (never an exponent).
 * A search page in XML is ``<PagedResultOf{Model}>`` in the base models namespace with the
   page counts and a ``<Rows>`` list of model elements; ModelState messages repeat the
   element once per message.
@@ -493,7 +495,11 @@ def _checked_decimal(value: Decimal, raw: object, field: Field) -> Decimal:
     if isinstance(exponent, int) and exponent < -DECIMAL_PLACES:
         with localcontext() as ctx:
             ctx.prec = 80
-            value = value.quantize(Decimal(1).scaleb(-DECIMAL_PLACES), ROUND_HALF_EVEN)
+            rounded = value.quantize(Decimal(1).scaleb(-DECIMAL_PLACES), ROUND_HALF_EVEN)
+        # Too small for the decimal, as a huge one is too large: refused, not kept as 0.
+        if rounded.is_zero() and not value.is_zero():
+            raise _not_valid(raw, field)
+        value = rounded
     return value
 
 

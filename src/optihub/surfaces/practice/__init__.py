@@ -3,6 +3,7 @@ integrators read and add a practice's records at ``/v2/{client_id}/…``, where
 ``client_id`` is the practice id the token was granted."""
 
 from optihub.surfaces.kit import Surface
+from optihub.surfaces.kit.bodies import indexed
 from optihub.surfaces.practice.errors import envelope
 from optihub.surfaces.practice.mapping import ROUTE_SCOPES, SURFACE, module_of
 from optihub.surfaces.practice.routes import router
@@ -21,6 +22,8 @@ surface = Surface(
     # The vendor answers every refused input (rule violations, conflicts) with 400.
     statuses={422: 400, 409: 400},
     error_statuses=(400, 401, 403, 404, 413, 429, 500),
+    # Paths in bodies as the vendor's validator writes them: ``[2].email``, ``items[0].tax``.
+    body_path=indexed,
 )
 
 __all__ = ["surface"]
