@@ -23,7 +23,7 @@ from optihub.auth.schemas import (
 from optihub.auth.server import OAuthRequest, OptiHubAuthorizationServer, user_claims
 from optihub.db.models import User
 from optihub.domain import scopes as scope_registry
-from optihub.errors import AuthError, BadRequest
+from optihub.errors import AuthError, BadRequest, Forbidden
 from optihub.problems import Problem
 from optihub.web import DbSession
 
@@ -183,20 +183,35 @@ def endpoint_request(request: Request, params: dict[str, Any], session: Session)
 
 
 def client_credentials_token(
-    request: Request, session: Session, *, client_id: str, client_secret: str, ttl: int
+    request: Request,
+    session: Session,
+    *,
+    client_id: str,
+    client_secret: str,
+    scopes: frozenset[str],
+    ttl: int,
 ) -> str:
     """An access token from the client-credentials grant, for dialects that front it with
     their own token call (JSON in, their own shape out). The app must be connected to exactly
-    one practice; the token carries every scope the app is registered for.
+    one practice; the token carries the scopes of ``scopes`` (the dialect's own) that the
+    app is registered for, never its others, and lives ``ttl`` seconds.
 
-    Raises ``AuthError`` (401 ``invalid_client``) for unknown apps or wrong secrets, and
-    ``BadRequest`` when the app is connected to no practice or to several.
+    Raises ``AuthError`` (401 ``invalid_client``) for unknown apps or wrong secrets,
+    ``Forbidden`` ``insufficient_scope`` when the app is registered for none of ``scopes``,
+    and ``BadRequest`` when the app is connected to no practice or to several.
     """
     from optihub.services import oauth_clients
 
     row = oauth_clients.get_client(session, client_id)
     if row is None or row.is_public:
         raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
+    granted = [scope for scope in row.scope.split() if scope in scopes]
+    if not granted:
+        raise Forbidden(
+            "This app is not registered for this API's scopes "
+            f"({', '.join(sorted(scopes))}): register it with them",
+            code="insufficient_scope",
+        )
     connected = oauth_clients.connected_practice_ids(session, row)
     if len(connected) != 1:
         raise BadRequest(
@@ -209,7 +224,7 @@ def client_credentials_token(
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
         ("client_secret", client_secret),
-        ("scope", row.scope),
+        ("scope", " ".join(granted)),
     ]
     oauth = endpoint_request(request, {"query": [], "form": form}, session)
     oauth.access_ttl = ttl

@@ -7,7 +7,8 @@
 * **What they get**: ordinary OptiHub access tokens (RFC 9068 JWTs from
   ``auth.tokens.TokenService``) for the first-party client ``optihub-fulfillment:<practice
   id>``, carrying ``fulfillment:read fulfillment:write`` and the one practice signed in to,
-  valid 60 minutes, so the surface's bearer checks accept them like any app's token; and a
+  valid 60 minutes (the vendor's; ``OPTIHUB_ACCESS_TOKEN_TTL_FULFILLMENT`` sets another),
+  so the surface's bearer checks accept them like any app's token; and a
   refresh token valid 7 days. Both are stored as an OAuth token pair (``oauth_tokens``,
   ``services.oauth_tokens.record_issued``): the refresh token as its SHA-256 digest, the pair
   in a family, so revocation (``/oauth/revoke``-style family revocation, revoked-jti list)
@@ -158,6 +159,7 @@ def _issue(
     user: User,
     membership: Membership,
     family_id: uuid.UUID,
+    access_ttl: timedelta,
 ) -> Issued:
     practice_ids = [membership.practice_id]
     client_id = client_id_for(membership.practice_id)
@@ -166,7 +168,7 @@ def _issue(
         subject=str(user.id),
         scope=SCOPE,
         practice_ids=practice_ids,
-        ttl=int(ACCESS_TTL.total_seconds()),
+        ttl=int(access_ttl.total_seconds()),
     )
     refresh_token = secrets.token_urlsafe(48)
     row = oauth_tokens.record_issued(
@@ -201,10 +203,12 @@ def login(
     throttle: Throttle,
     address: str,
     practice_id: int | None = None,
+    access_ttl: timedelta = ACCESS_TTL,
 ) -> Issued:
     """Sign in with an OptiHub user's email and password (``address``: the caller's, for
     the per-address throttle). ``practice_id`` picks the practice for a user of several
-    (OptiHub extension); a user of one practice needs none.
+    (OptiHub extension); a user of one practice needs none. The access token lives
+    ``access_ttl``.
 
     Raises ``RateLimited`` (too many failures, ``retry_after_seconds``), ``AuthError`` 401
     ``invalid_credentials`` (unknown email, wrong password or deactivated user: one message),
@@ -245,11 +249,14 @@ def login(
             raise Forbidden(f"This account has no access to practice {practice_id}")
         membership = found
     _check_enabled(session, membership.practice_id)
-    return _issue(session, tokens, user, membership, uuid.uuid4())
+    return _issue(session, tokens, user, membership, uuid.uuid4(), access_ttl)
 
 
-def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
-    """A new access token and a rotated refresh token for a fulfillment refresh token.
+def refresh(
+    db: Database, tokens: TokenIssuer, refresh_token: str, access_ttl: timedelta = ACCESS_TTL
+) -> Issued:
+    """A new access token (living ``access_ttl``) and a rotated refresh token for a
+    fulfillment refresh token.
 
     Runs its own transactions (it takes the ``Database``, not a session): presenting a
     retired refresh token revokes its whole family and then refuses, and that revocation
@@ -270,7 +277,7 @@ def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
             # Reuse of a retired refresh token: whoever holds the family may not be its owner.
             oauth_tokens.revoke_family(session, row.family_id)
         else:
-            issued = _rotate(session, tokens, row)
+            issued = _rotate(session, tokens, row, access_ttl)
     if issued is None:
         raise AuthError(
             401,
@@ -280,7 +287,9 @@ def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
     return issued
 
 
-def _rotate(session: Session, tokens: TokenIssuer, row: OAuthToken) -> Issued:
+def _rotate(
+    session: Session, tokens: TokenIssuer, row: OAuthToken, access_ttl: timedelta
+) -> Issued:
     now = utcnow()
     if row.refresh_expires_at is None or row.refresh_expires_at <= now:
         raise AuthError(401, "invalid_token", "The refresh token expired")
@@ -293,7 +302,7 @@ def _rotate(session: Session, tokens: TokenIssuer, row: OAuthToken) -> Issued:
         raise AuthError(401, "invalid_token", BAD_REFRESH)
     _check_enabled(session, membership.practice_id)
     row.rotated_at = now
-    return _issue(session, tokens, user, membership, row.family_id)
+    return _issue(session, tokens, user, membership, row.family_id, access_ttl)
 
 
 def verify(session: Session, subject: str, practice_ids: Sequence[int]) -> UserInfo:

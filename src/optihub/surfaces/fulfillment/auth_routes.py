@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +35,13 @@ def user(info: fulfillment_auth.UserInfo) -> dict[str, Any]:
     }
 
 
+def access_ttl(request: Request) -> timedelta:
+    """``OPTIHUB_ACCESS_TOKEN_TTL_FULFILLMENT``, else the vendor's 60 minutes."""
+    documented = int(fulfillment_auth.ACCESS_TTL.total_seconds())
+    seconds = request.app.state.settings.token_ttl_for("fulfillment", documented)
+    return timedelta(seconds=seconds)
+
+
 def issued(tokens: fulfillment_auth.Issued) -> Response:
     return kit.json_response(
         {
@@ -61,6 +69,7 @@ def login(request: Request, body: schemas.Login, session: DbSession) -> Response
             throttle=request.app.state.login_throttle,
             address=request.client.host if request.client else "unknown",
             practice_id=body.practice_id,
+            access_ttl=access_ttl(request),
         )
     )
 
@@ -77,7 +86,9 @@ def refresh(request: Request, body: schemas.NoBody | None = None) -> Response:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "invalid_token", "Give the refresh token as the bearer token")
     return issued(
-        fulfillment_auth.refresh(database(request), request.app.state.tokens, token.strip())
+        fulfillment_auth.refresh(
+            database(request), request.app.state.tokens, token.strip(), access_ttl(request)
+        )
     )
 
 

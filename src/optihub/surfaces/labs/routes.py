@@ -29,6 +29,7 @@ from optihub.surfaces.labs.mapping import (
     LAB,
     MATERIAL,
     STYLE,
+    TOKEN_SCOPES,
     TOKEN_TTL_SECONDS,
 )
 from optihub.web import DbSession, database
@@ -90,12 +91,15 @@ AccountParam = Annotated[str, Query(max_length=50, description="The account numb
 def create_access_token(
     body: schemas.TokenRequest, request: Request, session: DbSession
 ) -> Response:
+    """A token with the lab-order scopes the app is registered for (403 when none), for
+    ``OPTIHUB_ACCESS_TOKEN_TTL_LABS`` seconds (default 24 hours, the vendor's)."""
     token = client_credentials_token(
         request,
         session,
         client_id=body.client_id,
         client_secret=body.client_secret,
-        ttl=TOKEN_TTL_SECONDS,
+        scopes=TOKEN_SCOPES,
+        ttl=request.app.state.settings.token_ttl_for("labs", TOKEN_TTL_SECONDS),
     )
     return kit.json_response({"token": token}, headers={"Cache-Control": "no-store"})
 

@@ -22,6 +22,7 @@ from optihub.db.session import refuse_nul
 from optihub.errors import (
     AuthError,
     FieldError,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
@@ -35,7 +36,8 @@ from optihub.surfaces.portal import codec, values
 from optihub.web import DbSession
 
 SCOPE = "portal:sync"
-TOKEN_TTL_SECONDS = 3600
+# What a token from the token call carries: this dialect's one scope, never the app's others.
+TOKEN_SCOPES = frozenset({SCOPE})
 # A prescription's PDF, decoded (the body limit allows for its base64 text around it).
 MAX_FILE_BYTES = 10 << 20
 MAX_PER_PAGE = 100
@@ -76,24 +78,34 @@ def token(
     password: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The practice's synchronization credentials (a connected confidential app's client
-    id and secret, sent as ``username`` / ``password``) for a bearer token."""
+    id and secret, sent as ``username`` / ``password``) for a bearer token carrying
+    ``portal:sync`` only, for ``OPTIHUB_ACCESS_TOKEN_TTL_PORTAL`` seconds (default
+    ``OPTIHUB_ACCESS_TOKEN_TTL``). Every refusal is OAuth's error body, as the vendor's."""
     if grant_type != "password":
         return _oauth_error("unsupported_grant_type", "Only grant_type=password is supported.")
     if not username or not password or len(username) > 200 or len(password) > 500:
         return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+    ttl = request.app.state.settings.token_ttl_for("portal")
     try:
         access = client_credentials_token(
-            request, session, client_id=username, client_secret=password, ttl=TOKEN_TTL_SECONDS
+            request,
+            session,
+            client_id=username,
+            client_secret=password,
+            scopes=TOKEN_SCOPES,
+            ttl=ttl,
         )
     except AuthError:
         return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+    except Forbidden as exc:  # registered without portal:sync
+        return _oauth_error("invalid_scope", exc.message)
     except Exception as exc:  # connected to no practice, or to several
         message = getattr(exc, "message", None)
         if message is None:
             raise
         return _oauth_error("invalid_grant", str(message))
     return kit.json_response(
-        {"access_token": access, "token_type": "bearer", "expires_in": TOKEN_TTL_SECONDS},
+        {"access_token": access, "token_type": "bearer", "expires_in": ttl},
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
