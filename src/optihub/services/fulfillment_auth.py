@@ -1,9 +1,10 @@
 """Sign-in for the fulfillment API (Blend dialect): ``/auth/login``, ``/auth/refresh`` and
 ``/auth/verify`` as a front for OptiHub's own users and token service.
 
-* **Who**: OptiHub users (argon2id password hashes, ``services.users.authenticate``), with
-  the same throttling as the staff sign-in page (``auth.throttle.LoginThrottle``: failures
-  count per account and per address, and the two sign-ins share the counters).
+* **Who**: OptiHub users (argon2id password hashes, verified by
+  ``services.users.check_password`` before the sign-in's write transaction begins), with the
+  same throttling as the staff sign-in page (``auth.throttle.LoginThrottle``: failures count
+  per account and per address, and the two sign-ins share the counters).
 * **What they get**: ordinary OptiHub access tokens (RFC 9068 JWTs from
   ``auth.tokens.TokenService``) for the first-party client ``optihub-fulfillment:<practice
   id>``, carrying ``fulfillment:read fulfillment:write`` and the one practice signed in to,
@@ -194,8 +195,18 @@ def _issue(
     )
 
 
+def refuse_if_throttled(throttle: Throttle, email: str, address: str) -> None:
+    """Raises ``RateLimited`` (``retry_after_seconds``) while sign-ins for ``email`` or from
+    ``address`` are throttled. Reads only the throttle's counters (no database, no hash)."""
+    wait = throttle.retry_after(email, address)
+    if wait:
+        raise RateLimited(
+            f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).", wait
+        )
+
+
 def login(
-    session: Session,
+    db: Database,
     tokens: TokenIssuer,
     email: str,
     password: str,
@@ -210,21 +221,32 @@ def login(
     (OptiHub extension); a user of one practice needs none. The access token lives
     ``access_ttl``.
 
+    Runs its own transactions (it takes the ``Database``): the password is verified first,
+    holding no database connection (``users.check_password``), and only then is the
+    sign-in recorded and the token pair issued in one short transaction, so a flood of
+    sign-ins never holds the write lock while it hashes.
+
     Raises ``RateLimited`` (too many failures, ``retry_after_seconds``), ``AuthError`` 401
     ``invalid_credentials`` (unknown email, wrong password or deactivated user: one message),
     ``BadRequest`` ``practice_required`` (several practices, none named), ``Forbidden``
     (not a member of the named practice, or the practice switched the sign-in off).
     """
-    wait = throttle.retry_after(email, address)
-    if wait:
-        raise RateLimited(
-            f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).", wait
-        )
-    user = users.authenticate(session, email, password)
-    if user is None:
+    refuse_if_throttled(throttle, email, address)
+    checked = users.check_password(db, email, password)
+    if checked is None:
         throttle.failed(email, address)
         raise AuthError(401, "invalid_credentials", BAD_CREDENTIALS)
     throttle.succeeded(email)
+    with db.transaction() as session:
+        user = users.record_sign_in(session, checked)
+        if user is None:  # deactivated, or the password changed, since it was checked
+            raise AuthError(401, "invalid_credentials", BAD_CREDENTIALS)
+        membership = _practice_signed_in_to(session, user, practice_id)
+        _check_enabled(session, membership.practice_id)
+        return _issue(session, tokens, user, membership, uuid.uuid4(), access_ttl)
+
+
+def _practice_signed_in_to(session: Session, user: User, practice_id: int | None) -> Membership:
     if practice_id is None:
         memberships = list(
             session.scalars(
@@ -242,14 +264,11 @@ def login(
                 field="practice_id",
                 allowed=[str(m.practice_id) for m in memberships],
             )
-        membership = memberships[0]
-    else:
-        found = _membership(session, user.id, practice_id)
-        if found is None:
-            raise Forbidden(f"This account has no access to practice {practice_id}")
-        membership = found
-    _check_enabled(session, membership.practice_id)
-    return _issue(session, tokens, user, membership, uuid.uuid4(), access_ttl)
+        return memberships[0]
+    found = _membership(session, user.id, practice_id)
+    if found is None:
+        raise Forbidden(f"This account has no access to practice {practice_id}")
+    return found
 
 
 def refresh(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.auth.routes import attempts_of
 from optihub.errors import AuthError
 from optihub.services import fulfillment_auth
 from optihub.surfaces import kit
@@ -59,19 +60,26 @@ def issued(tokens: fulfillment_auth.Issued) -> Response:
     response_model=schemas.Tokens,
     summary="Sign in with an OptiHub user's email and password (no token needed)",
 )
-def login(request: Request, body: schemas.Login, session: DbSession) -> Response:
-    return issued(
-        fulfillment_auth.login(
-            session,
+async def login(request: Request, body: schemas.Login) -> Response:
+    # async, no DbSession: a throttled sign-in is refused on the event loop; the service
+    # verifies the password in a worker thread (a few at a time, as the token endpoints do:
+    # auth.throttle.Attempts) before its short write transaction.
+    throttle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    signed_in = await attempts_of(request).run(
+        lambda: fulfillment_auth.refuse_if_throttled(throttle, body.email, address),
+        lambda: fulfillment_auth.login(
+            database(request),
             request.app.state.tokens,
             body.email,
             body.password,
-            throttle=request.app.state.login_throttle,
-            address=request.client.host if request.client else "unknown",
+            throttle=throttle,
+            address=address,
             practice_id=body.practice_id,
             access_ttl=access_ttl(request),
-        )
+        ),
     )
+    return issued(signed_in)
 
 
 @router.post(
