@@ -79,13 +79,15 @@ class InvalidTransition(Conflict):
 
 
 class Forbidden(OptiHubError):
-    """Authenticated, but not allowed. ``field`` names the header or parameter at fault."""
+    """Authenticated, but not allowed. ``field`` names the header or parameter at fault;
+    ``code`` says why, where a caller acts on it (e.g. ``insufficient_scope``)."""
 
     code = "forbidden"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str = "forbidden") -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 class BadRequest(OptiHubError):

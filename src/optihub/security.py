@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -55,6 +59,31 @@ def verify_secret(secret_hash: str | None, secret: str) -> bool:
         )
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Verifications at once on the hashing threads: argon2 runs four lanes (threads) each, so
+# about one per four cores.
+HASHING_THREADS = max(1, (os.cpu_count() or 1) // 4)
+# The hashing threads' niceness; argon2's lane threads inherit it (Linux: per thread).
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+_hashing = ThreadPoolExecutor(
+    HASHING_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
+)
+
+
+def verify_secret_aside(secret_hash: str | None, secret: str) -> bool:
+    """``verify_secret`` on the process's hashing threads: at most ``HASHING_THREADS`` at
+    once, at low CPU priority, so a burst of verifications never takes the cores from the
+    requests being served (they wait instead). For callers that hold no transaction and
+    no lock: the wait must not hold anything another request needs."""
+    return _hashing.submit(verify_secret, secret_hash, secret).result()
 
 
 def sha256_hex(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,35 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("OPTIHUB_DATA_DIR", "var")).resolve()
 
 
+# The dialects with a token call of their own, each with a lifetime setting of its own:
+# OPTIHUB_ACCESS_TOKEN_TTL_<NAME> (docs/oauth.md, "One token policy").
+DIALECT_TOKEN_CALLS = ("labs", "portal", "fulfillment")
+TTL_PREFIX = "OPTIHUB_ACCESS_TOKEN_TTL_"
+
+
+def _seconds(name: str, value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _dialect_token_ttls(source: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    found = []
+    for name, value in source.items():
+        if not name.startswith(TTL_PREFIX) or value == "":
+            continue
+        dialect = name.removeprefix(TTL_PREFIX).lower()
+        if dialect not in DIALECT_TOKEN_CALLS:
+            known = ", ".join(TTL_PREFIX + d.upper() for d in DIALECT_TOKEN_CALLS)
+            raise ValueError(f"{name} names no dialect token call (known: {known})")
+        found.append((dialect, _seconds(name, value)))
+    return tuple(sorted(found))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator can set. See docs/operating.md for each variable."""
@@ -29,6 +59,8 @@ class Settings:
     log_level: str = "info"
     log_json: bool = True
     access_token_ttl_seconds: int = 900
+    # (dialect, seconds) an operator set for a dialect's token call (see DIALECT_TOKEN_CALLS).
+    dialect_token_ttls: tuple[tuple[str, int], ...] = ()
     webhook_allowed_hosts: tuple[str, ...] = ()
     run_worker_in_server: bool = True
     redis_url: str = ""
@@ -44,6 +76,16 @@ class Settings:
         host = "localhost" if self.host in {"127.0.0.1", "0.0.0.0", "::"} else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
 
+    def token_ttl_for(self, dialect: str, documented: int | None = None) -> int:
+        """The lifetime of access tokens from ``dialect``'s own token call: the operator's
+        ``OPTIHUB_ACCESS_TOKEN_TTL_<DIALECT>`` when set, else the lifetime the dialect's
+        vendor documents (``documented``), else ``OPTIHUB_ACCESS_TOKEN_TTL``."""
+        assert dialect in DIALECT_TOKEN_CALLS, dialect
+        for name, seconds in self.dialect_token_ttls:
+            if name == dialect:
+                return seconds
+        return documented if documented is not None else self.access_token_ttl_seconds
+
     @property
     def api_audience(self) -> str:
         """The ``aud`` of access tokens: OptiHub's APIs as one resource server."""
@@ -54,7 +96,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if env is None else env
         data_dir = Path(source.get("OPTIHUB_DATA_DIR", "var")).resolve()
         database_url = source.get("OPTIHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'optihub.db'}"
@@ -71,7 +113,10 @@ class Settings:
             data_dir=data_dir,
             log_level=source.get("OPTIHUB_LOG_LEVEL", "info").lower(),
             log_json=_bool(source.get("OPTIHUB_LOG_JSON"), True),
-            access_token_ttl_seconds=int(source.get("OPTIHUB_ACCESS_TOKEN_TTL", "900")),
+            access_token_ttl_seconds=_seconds(
+                "OPTIHUB_ACCESS_TOKEN_TTL", source.get("OPTIHUB_ACCESS_TOKEN_TTL") or "900"
+            ),
+            dialect_token_ttls=_dialect_token_ttls(source),
             webhook_allowed_hosts=allowed,
             run_worker_in_server=_bool(source.get("OPTIHUB_RUN_WORKER"), True),
             redis_url=source.get("OPTIHUB_REDIS_URL", ""),

@@ -51,16 +51,16 @@ def throttle(app):
 
 
 def login(db, tokens, throttle, email, password, practice_id=None, address="203.0.113.9"):
-    with db.transaction() as s:
-        return auth.login(
-            s,
-            tokens,
-            email,
-            password,
-            throttle=throttle,
-            address=address,
-            practice_id=practice_id,
-        )
+    # The service runs its own transactions: the password is verified before the write.
+    return auth.login(
+        db,
+        tokens,
+        email,
+        password,
+        throttle=throttle,
+        address=address,
+        practice_id=practice_id,
+    )
 
 
 def test_good_login_gives_ordinary_fulfillment_tokens(db, tokens, throttle, account):

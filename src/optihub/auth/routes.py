@@ -1,16 +1,25 @@
-"""OAuth / OIDC endpoints and metadata. Errors are RFC 6749 JSON, never a stack trace."""
+"""OAuth / OIDC endpoints and metadata. Errors are RFC 6749 JSON, never a stack trace.
+
+The endpoints that authenticate clients (token, revocation, introspection, and the
+dialects' token calls through ``dialect_token``) verify a presented secret before the
+request's transaction begins (``auth.client_auth``), throttling failures.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from authlib.common.security import is_secure_transport
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from optihub.auth.client_auth import ClientAuthenticator, Presented, Verified, presented
 from optihub.auth.oauth_session import use_session
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.schemas import (
@@ -21,20 +30,27 @@ from optihub.auth.schemas import (
     error_response,
 )
 from optihub.auth.server import OAuthRequest, OptiHubAuthorizationServer, user_claims
+from optihub.auth.throttle import Attempts, ClientAuthThrottle
 from optihub.db.models import User
 from optihub.domain import scopes as scope_registry
-from optihub.errors import AuthError, BadRequest
+from optihub.errors import AuthError, BadRequest, Forbidden, RateLimited
 from optihub.problems import Problem
-from optihub.web import DbSession
+from optihub.services import oauth_clients
+from optihub.web import DbSession, database
 
 router = APIRouter(tags=["OAuth 2.1 / OpenID Connect"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-# What each endpoint can answer, for the OpenAPI document. Client authentication failures are
-# 401 when the client tried HTTP Basic (or sent no credentials at all), 400 when a client_id
-# in the form names no registered app. Authlib answers an unknown token_type_hint with 401.
-# A form body that cannot be parsed is 400 invalid_request everywhere.
+# What each endpoint can answer, for the OpenAPI document. A client that presents a secret
+# and fails (unknown client id or wrong secret: one answer) gets 401; a public client's
+# unknown client_id without a secret is 400. Authlib answers an unknown token_type_hint with
+# 401. A form body that cannot be parsed is 400 invalid_request everywhere. Repeated failures
+# are 429 with Retry-After (per client id and per address).
+RATE_LIMITED = error_response(
+    "rate_limited: too many failed client authentications for this client id or from this "
+    "address; retry after Retry-After seconds"
+) | {"headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}}
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "model": TokenResponse,
@@ -49,9 +65,10 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
         "unsupported_grant_type, invalid_scope"
     ),
     401: error_response(
-        "invalid_client: client authentication failed (with WWW-Authenticate when the app "
-        "used HTTP Basic)"
+        "invalid_client: client authentication failed (unknown client id or wrong secret), "
+        "with WWW-Authenticate"
     ),
+    429: RATE_LIMITED,
 }
 REVOCATION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -66,6 +83,7 @@ REVOCATION_RESPONSES: dict[int | str, dict[str, Any]] = {
         "invalid_client (client authentication failed), unsupported_token_type "
         "(token_type_hint is neither access_token nor refresh_token)"
     ),
+    429: RATE_LIMITED,
 }
 INTROSPECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -80,6 +98,7 @@ INTROSPECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         "invalid_client (client authentication failed; confidential apps only), "
         "unsupported_token_type (token_type_hint is neither access_token nor refresh_token)"
     ),
+    429: RATE_LIMITED,
 }
 BEARER_CHALLENGE = {
     "WWW-Authenticate": {
@@ -169,34 +188,135 @@ def oauth_request(request: Request, params: dict[str, Any], session: Session) ->
     )
 
 
-def endpoint_request(request: Request, params: dict[str, Any], session: Session) -> OAuthRequest:
-    """The token, revocation and introspection endpoints speak only over https (or loopback).
-
-    Refused here as a client error; behind a TLS-terminating proxy the forwarded scheme counts.
-    """
+def require_https(request: Request) -> None:
+    """The token, revocation and introspection endpoints (and the dialects' token calls)
+    speak only over https (or loopback). Refused as a client error; behind a TLS-terminating
+    proxy the forwarded scheme counts."""
     if not is_secure_transport(str(request.url)):
         raise BadRequest(
             "OAuth endpoints must be called over https (plain http only on a loopback address)",
             code="insecure_transport",
         )
-    return oauth_request(request, params, session)
 
 
-def client_credentials_token(
-    request: Request, session: Session, *, client_id: str, client_secret: str, ttl: int
-) -> str:
-    """An access token from the client-credentials grant, for dialects that front it with
-    their own token call (JSON in, their own shape out). The app must be connected to exactly
-    one practice; the token carries every scope the app is registered for.
+def address_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
-    Raises ``AuthError`` (401 ``invalid_client``) for unknown apps or wrong secrets, and
-    ``BadRequest`` when the app is connected to no practice or to several.
+
+def authenticator_of(request: Request) -> ClientAuthenticator:
+    return request.app.state.client_authenticator  # type: ignore[no-any-return]
+
+
+def attempts_of(request: Request) -> Attempts:
+    """How this app runs authentication attempts (shared with the fulfillment sign-in)."""
+    return request.app.state.auth_attempts  # type: ignore[no-any-return]
+
+
+# What an endpoint does with the request once its clients are verified, in the transaction.
+Respond = Callable[[OAuthRequest], Response]
+
+
+async def with_verified_clients(request: Request, params: Params, respond: Respond) -> Response:
+    """Run an endpoint that authenticates clients (token, revocation, introspection).
+
+    On the event loop: https only, and a client id or address that is throttled is refused
+    (429, after a pause) before anything else, taking no worker thread. Then in a worker
+    thread, a few at a time (``auth.throttle.Attempts``): every client id and secret the
+    request presents is verified, holding no database connection (``auth.client_auth``); a
+    failure is 401 ``invalid_client``, the same whether the client id is unknown or the
+    secret wrong. Only then does ``respond`` run, in one transaction committed before the
+    response is sent; Authlib matches the presented secrets against these verifications
+    instead of hashing them again.
     """
-    from optihub.services import oauth_clients
+    require_https(request)
+    credentials = presented(request.headers, dict(params["form"]))
+    authenticator, address = authenticator_of(request), address_of(request)
 
-    row = oauth_clients.get_client(session, client_id)
-    if row is None or row.is_public:
+    def refuse() -> None:
+        for pair in credentials:
+            authenticator.refuse_if_throttled(pair.client_id, address)
+
+    def attempt() -> Response:
+        return _verified_then_respond(request, params, credentials, respond)
+
+    if not credentials:  # a public client, or none: nothing to verify, no turn to wait
+        return await run_in_threadpool(attempt)
+    return await attempts_of(request).run(refuse, attempt)
+
+
+def _verified_then_respond(
+    request: Request, params: Params, credentials: list[Presented], respond: Respond
+) -> Response:
+    server = server_of(request)
+    verified: dict[str, Verified] = {}
+    for pair in credentials:
+        found = authenticator_of(request).verify(
+            pair.client_id, pair.client_secret, address_of(request)
+        )
+        if found is None:
+            refused = InvalidClientError(
+                status_code=401, description="Unknown client or wrong client secret"
+            )
+            return to_response(server.handle_error_response(None, refused))
+        verified[pair.client_id] = found
+    with database(request).transaction() as session:
+        oauth = oauth_request(request, params, session)
+        oauth.verified_clients.update(verified)
+        return respond(oauth)
+
+
+async def dialect_token(
+    request: Request, *, client_id: str, client_secret: str, scopes: frozenset[str], ttl: int
+) -> str:
+    """An access token from the client-credentials grant, for a dialect that fronts it with
+    its own token call (its own request and response shapes). The app must be connected to
+    exactly one practice; the token carries the scopes of ``scopes`` (the dialect's own)
+    that the app is registered for, and lives ``ttl`` seconds.
+
+    As ``with_verified_clients``: a throttled client id or address is refused on the event
+    loop; the secret is verified in a worker thread holding no database connection, and
+    the token is then issued and recorded in one short transaction. Raises ``BadRequest``
+    (plain http; an app connected to no practice or to several), ``RateLimited`` (too many
+    failures for the client id or from the address), ``AuthError`` 401 ``invalid_client``
+    (unknown app, public app or wrong secret), ``Forbidden`` ``insufficient_scope`` (the app
+    is registered for none of ``scopes``).
+    """
+    require_https(request)
+    authenticator, address = authenticator_of(request), address_of(request)
+    return await attempts_of(request).run(
+        lambda: authenticator.refuse_if_throttled(client_id, address),
+        lambda: _dialect_token(request, client_id, client_secret, scopes, ttl),
+    )
+
+
+def _dialect_token(
+    request: Request, client_id: str, client_secret: str, scopes: frozenset[str], ttl: int
+) -> str:
+    verified = authenticator_of(request).verify(client_id, client_secret, address_of(request))
+    if verified is None:
         raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
+    with database(request).transaction() as session:
+        return _issue_dialect_token(request, session, verified, client_secret, scopes, ttl)
+
+
+def _issue_dialect_token(
+    request: Request,
+    session: Session,
+    verified: Verified,
+    client_secret: str,
+    scopes: frozenset[str],
+    ttl: int,
+) -> str:
+    row = oauth_clients.get_client(session, verified.client_id)
+    if row is None:  # revoked since it was verified
+        raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
+    granted = [scope for scope in row.scope.split() if scope in scopes]
+    if not granted:
+        raise Forbidden(
+            "This app is not registered for this API's scopes "
+            f"({', '.join(sorted(scopes))}): register it with them",
+            code="insufficient_scope",
+        )
     connected = oauth_clients.connected_practice_ids(session, row)
     if len(connected) != 1:
         raise BadRequest(
@@ -207,11 +327,12 @@ def client_credentials_token(
         )
     form = [
         ("grant_type", "client_credentials"),
-        ("client_id", client_id),
+        ("client_id", verified.client_id),
         ("client_secret", client_secret),
-        ("scope", row.scope),
+        ("scope", " ".join(granted)),
     ]
-    oauth = endpoint_request(request, {"query": [], "form": form}, session)
+    oauth = oauth_request(request, {"query": [], "form": form}, session)
+    oauth.verified_clients[verified.client_id] = verified
     oauth.access_ttl = ttl
     status, body, _headers = server_of(request).create_token_response(oauth)
     payload = json.loads(body) if isinstance(body, str) else body
@@ -243,10 +364,14 @@ def to_response(
     responses=TOKEN_RESPONSES,
     openapi_extra=TOKEN_FORM,
 )
-def token(request: Request, params: Params, session: DbSession) -> Response:
+async def token(request: Request, params: Params) -> Response:
+    # async: a throttled client is refused on the event loop (see with_verified_clients).
     server = server_of(request)
-    oauth = endpoint_request(request, params, session)
-    return to_response(server.create_token_response(oauth), no_store=True)
+    return await with_verified_clients(
+        request,
+        params,
+        lambda oauth: to_response(server.create_token_response(oauth), no_store=True),
+    )
 
 
 @router.post(
@@ -255,10 +380,14 @@ def token(request: Request, params: Params, session: DbSession) -> Response:
     responses=REVOCATION_RESPONSES,
     openapi_extra=TOKEN_QUERY_FORM,
 )
-def revoke(request: Request, params: Params, session: DbSession) -> Response:
-    oauth = endpoint_request(request, params, session)
+async def revoke(request: Request, params: Params) -> Response:
     # Resource servers see the revocation at their next revocation-list refresh (≤ 2 s).
-    return to_response(server_of(request).create_endpoint_response("revocation", oauth))
+    server = server_of(request)
+    return await with_verified_clients(
+        request,
+        params,
+        lambda oauth: to_response(server.create_endpoint_response("revocation", oauth)),
+    )
 
 
 @router.post(
@@ -267,10 +396,14 @@ def revoke(request: Request, params: Params, session: DbSession) -> Response:
     responses=INTROSPECTION_RESPONSES,
     openapi_extra=TOKEN_QUERY_FORM,
 )
-def introspect(request: Request, params: Params, session: DbSession) -> Response:
-    oauth = endpoint_request(request, params, session)
-    return to_response(
-        server_of(request).create_endpoint_response("introspection", oauth), no_store=True
+async def introspect(request: Request, params: Params) -> Response:
+    server = server_of(request)
+    return await with_verified_clients(
+        request,
+        params,
+        lambda oauth: to_response(
+            server.create_endpoint_response("introspection", oauth), no_store=True
+        ),
     )
 
 
@@ -380,6 +513,12 @@ def oauth_error_body(problem: Problem) -> Response:
         )
     if problem.status >= 500:
         return JSONResponse({"error": "server_error"}, status_code=500)
+    if isinstance(problem.exception, RateLimited):
+        return JSONResponse(
+            {"error": problem.code, "error_description": problem.message},
+            status_code=problem.status,
+            headers=problem.headers,
+        )
     if isinstance(problem.exception, RequestValidationError):
         return JSONResponse({"error": "invalid_request"}, status_code=400)
     return JSONResponse(
@@ -393,6 +532,10 @@ def install(app: FastAPI) -> None:
     from optihub.auth.pages import install as install_pages
 
     app.state.oauth_server = OptiHubAuthorizationServer(app.state.tokens)
+    app.state.client_authenticator = ClientAuthenticator(
+        app.state.db, ClientAuthThrottle(app.state.settings.redis_url)
+    )
+    app.state.auth_attempts = Attempts()
     app.include_router(router)
     app.state.surfaces.add_error_body("/oauth", oauth_error_body)
     install_pages(app)

@@ -6,6 +6,8 @@ Starlette adapter and OptiHub's grant subclasses.
 * Refresh tokens rotate; presenting a rotated one again revokes its whole family.
 * Client credentials for confidential apps, acting for the practices that connected them.
 * Access tokens are RFC 9068 JWTs from ``TokenService``; ``openid`` adds an id_token.
+* Client secrets are verified (argon2) before the request's transaction begins
+  (``auth.client_auth``); here a presented secret is only matched against that verification.
 
 Authlib is synchronous: the routes run it in FastAPI's threadpool with the request's
 session, which Authlib's callbacks reach through ``OAuthRequest.session``.
@@ -24,7 +26,13 @@ from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request, TokenMixin
+from authlib.oauth2.rfc6749 import (
+    ClientAuthentication,
+    ClientMixin,
+    OAuth2Payload,
+    OAuth2Request,
+    TokenMixin,
+)
 from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     InvalidScopeError,
@@ -41,11 +49,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optihub.auth.client_auth import Verified
 from optihub.auth.tokens import InvalidToken, TokenService
 from optihub.db.base import utcnow
 from optihub.db.models import OAuthAuthorizationCode, OAuthClient, OAuthToken, User
 from optihub.domain import scopes as scope_registry
-from optihub.security import sha256_hex, verify_secret
+from optihub.security import sha256_hex
 from optihub.services import oauth_clients, oauth_tokens
 
 CODE_TTL = timedelta(seconds=60)
@@ -92,8 +101,10 @@ class OAuthRequest(OAuth2Request):
         self.token_family_id: uuid.UUID | None = None
         self.issued_jti: str | None = None
         self.issued_access_expires_at: Any = None
-        # A lifetime other than the server's default (a dialect's documented token life).
+        # A lifetime other than the server's default (a dialect's token call).
         self.access_ttl: int | None = None
+        # Clients whose secret the route verified before the transaction, by client id.
+        self.verified_clients: dict[str, Verified] = {}
 
     @property
     def args(self) -> dict[str, str]:
@@ -105,11 +116,13 @@ class OAuthRequest(OAuth2Request):
 
 
 class Client(ClientMixin):
-    """Authlib's view of an ``OAuthClient`` row."""
+    """Authlib's view of an ``OAuthClient`` row (``verified``: its secret's verification,
+    made by the route before the transaction began)."""
 
-    def __init__(self, row: OAuthClient) -> None:
+    def __init__(self, row: OAuthClient, verified: Verified | None = None) -> None:
         self.row = row
         self.client_id = row.client_id
+        self.verified = verified
 
     def get_client_id(self) -> str:
         return self.row.client_id
@@ -144,7 +157,13 @@ class Client(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return not self.row.is_public and verify_secret(self.row.client_secret_hash, client_secret)
+        # Never hashed here: this runs inside the request's write transaction. A secret the
+        # route did not verify first does not authenticate.
+        return (
+            not self.row.is_public
+            and self.verified is not None
+            and self.verified.matches(self.row, client_secret)
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.row.is_public:
@@ -486,6 +505,19 @@ class OptiHubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
         row = oauth_clients.get_client(current_session(), client_id)
         return Client(row) if row else None
+
+    def authenticate_client(
+        self, request: OAuthRequest, methods: list[str], endpoint: str = "token"
+    ) -> Client:
+        """Authlib's client authentication, with the clients the route verified."""
+
+        def query(client_id: str) -> Client | None:
+            client = self.query_client(client_id)
+            if client is not None:
+                client.verified = request.verified_clients.get(client_id)
+            return client
+
+        return ClientAuthentication(query)(request, methods, endpoint)  # type: ignore[no-any-return]
 
     def save_token(self, token: dict[str, Any], request: OAuthRequest) -> None:
         user = request.user

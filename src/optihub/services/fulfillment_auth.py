@@ -1,13 +1,15 @@
 """Sign-in for the fulfillment API (Blend dialect): ``/auth/login``, ``/auth/refresh`` and
 ``/auth/verify`` as a front for OptiHub's own users and token service.
 
-* **Who**: OptiHub users (argon2id password hashes, ``services.users.authenticate``), with
-  the same throttling as the staff sign-in page (``auth.throttle.LoginThrottle``: failures
-  count per account and per address, and the two sign-ins share the counters).
+* **Who**: OptiHub users (argon2id password hashes, verified by
+  ``services.users.check_password`` before the sign-in's write transaction begins), with the
+  same throttling as the staff sign-in page (``auth.throttle.LoginThrottle``: failures count
+  per account and per address, and the two sign-ins share the counters).
 * **What they get**: ordinary OptiHub access tokens (RFC 9068 JWTs from
   ``auth.tokens.TokenService``) for the first-party client ``optihub-fulfillment:<practice
   id>``, carrying ``fulfillment:read fulfillment:write`` and the one practice signed in to,
-  valid 60 minutes, so the surface's bearer checks accept them like any app's token; and a
+  valid 60 minutes (the vendor's; ``OPTIHUB_ACCESS_TOKEN_TTL_FULFILLMENT`` sets another),
+  so the surface's bearer checks accept them like any app's token; and a
   refresh token valid 7 days. Both are stored as an OAuth token pair (``oauth_tokens``,
   ``services.oauth_tokens.record_issued``): the refresh token as its SHA-256 digest, the pair
   in a family, so revocation (``/oauth/revoke``-style family revocation, revoked-jti list)
@@ -158,6 +160,7 @@ def _issue(
     user: User,
     membership: Membership,
     family_id: uuid.UUID,
+    access_ttl: timedelta,
 ) -> Issued:
     practice_ids = [membership.practice_id]
     client_id = client_id_for(membership.practice_id)
@@ -166,7 +169,7 @@ def _issue(
         subject=str(user.id),
         scope=SCOPE,
         practice_ids=practice_ids,
-        ttl=int(ACCESS_TTL.total_seconds()),
+        ttl=int(access_ttl.total_seconds()),
     )
     refresh_token = secrets.token_urlsafe(48)
     row = oauth_tokens.record_issued(
@@ -192,8 +195,18 @@ def _issue(
     )
 
 
+def refuse_if_throttled(throttle: Throttle, email: str, address: str) -> None:
+    """Raises ``RateLimited`` (``retry_after_seconds``) while sign-ins for ``email`` or from
+    ``address`` are throttled. Reads only the throttle's counters (no database, no hash)."""
+    wait = throttle.retry_after(email, address)
+    if wait:
+        raise RateLimited(
+            f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).", wait
+        )
+
+
 def login(
-    session: Session,
+    db: Database,
     tokens: TokenIssuer,
     email: str,
     password: str,
@@ -201,26 +214,39 @@ def login(
     throttle: Throttle,
     address: str,
     practice_id: int | None = None,
+    access_ttl: timedelta = ACCESS_TTL,
 ) -> Issued:
     """Sign in with an OptiHub user's email and password (``address``: the caller's, for
     the per-address throttle). ``practice_id`` picks the practice for a user of several
-    (OptiHub extension); a user of one practice needs none.
+    (OptiHub extension); a user of one practice needs none. The access token lives
+    ``access_ttl``.
+
+    Runs its own transactions (it takes the ``Database``): the password is verified first,
+    holding no database connection (``users.check_password``), and only then is the
+    sign-in recorded and the token pair issued in one short transaction, so a flood of
+    sign-ins never holds the write lock while it hashes.
 
     Raises ``RateLimited`` (too many failures, ``retry_after_seconds``), ``AuthError`` 401
     ``invalid_credentials`` (unknown email, wrong password or deactivated user: one message),
     ``BadRequest`` ``practice_required`` (several practices, none named), ``Forbidden``
     (not a member of the named practice, or the practice switched the sign-in off).
     """
-    wait = throttle.retry_after(email, address)
-    if wait:
-        raise RateLimited(
-            f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).", wait
-        )
-    user = users.authenticate(session, email, password)
-    if user is None:
+    refuse_if_throttled(throttle, email, address)
+    checked = users.check_password(db, email, password)
+    if checked is None:
         throttle.failed(email, address)
         raise AuthError(401, "invalid_credentials", BAD_CREDENTIALS)
     throttle.succeeded(email)
+    with db.transaction() as session:
+        user = users.record_sign_in(session, checked)
+        if user is None:  # deactivated, or the password changed, since it was checked
+            raise AuthError(401, "invalid_credentials", BAD_CREDENTIALS)
+        membership = _practice_signed_in_to(session, user, practice_id)
+        _check_enabled(session, membership.practice_id)
+        return _issue(session, tokens, user, membership, uuid.uuid4(), access_ttl)
+
+
+def _practice_signed_in_to(session: Session, user: User, practice_id: int | None) -> Membership:
     if practice_id is None:
         memberships = list(
             session.scalars(
@@ -238,18 +264,18 @@ def login(
                 field="practice_id",
                 allowed=[str(m.practice_id) for m in memberships],
             )
-        membership = memberships[0]
-    else:
-        found = _membership(session, user.id, practice_id)
-        if found is None:
-            raise Forbidden(f"This account has no access to practice {practice_id}")
-        membership = found
-    _check_enabled(session, membership.practice_id)
-    return _issue(session, tokens, user, membership, uuid.uuid4())
+        return memberships[0]
+    found = _membership(session, user.id, practice_id)
+    if found is None:
+        raise Forbidden(f"This account has no access to practice {practice_id}")
+    return found
 
 
-def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
-    """A new access token and a rotated refresh token for a fulfillment refresh token.
+def refresh(
+    db: Database, tokens: TokenIssuer, refresh_token: str, access_ttl: timedelta = ACCESS_TTL
+) -> Issued:
+    """A new access token (living ``access_ttl``) and a rotated refresh token for a
+    fulfillment refresh token.
 
     Runs its own transactions (it takes the ``Database``, not a session): presenting a
     retired refresh token revokes its whole family and then refuses, and that revocation
@@ -270,7 +296,7 @@ def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
             # Reuse of a retired refresh token: whoever holds the family may not be its owner.
             oauth_tokens.revoke_family(session, row.family_id)
         else:
-            issued = _rotate(session, tokens, row)
+            issued = _rotate(session, tokens, row, access_ttl)
     if issued is None:
         raise AuthError(
             401,
@@ -280,7 +306,9 @@ def refresh(db: Database, tokens: TokenIssuer, refresh_token: str) -> Issued:
     return issued
 
 
-def _rotate(session: Session, tokens: TokenIssuer, row: OAuthToken) -> Issued:
+def _rotate(
+    session: Session, tokens: TokenIssuer, row: OAuthToken, access_ttl: timedelta
+) -> Issued:
     now = utcnow()
     if row.refresh_expires_at is None or row.refresh_expires_at <= now:
         raise AuthError(401, "invalid_token", "The refresh token expired")
@@ -293,7 +321,7 @@ def _rotate(session: Session, tokens: TokenIssuer, row: OAuthToken) -> Issued:
         raise AuthError(401, "invalid_token", BAD_REFRESH)
     _check_enabled(session, membership.practice_id)
     row.rotated_at = now
-    return _issue(session, tokens, user, membership, row.family_id)
+    return _issue(session, tokens, user, membership, row.family_id, access_ttl)
 
 
 def verify(session: Session, subject: str, practice_ids: Sequence[int]) -> UserInfo:

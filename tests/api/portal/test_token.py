@@ -24,7 +24,8 @@ def test_sync_credentials_give_a_bearer_token(path, client, sync) -> None:
     payload = response.json()
     assert set(payload) == {"access_token", "token_type", "expires_in"}
     assert payload["token_type"] == "bearer"
-    assert payload["expires_in"] == 3600
+    # OPTIHUB_ACCESS_TOKEN_TTL unless OPTIHUB_ACCESS_TOKEN_TTL_PORTAL says otherwise.
+    assert payload["expires_in"] == client.app.state.settings.access_token_ttl_seconds
     assert response.headers["Cache-Control"] == "no-store"
     read = client.get(
         "/api/Patients",

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.auth.routes import attempts_of
 from optihub.errors import AuthError
 from optihub.services import fulfillment_auth
 from optihub.surfaces import kit
@@ -34,6 +36,13 @@ def user(info: fulfillment_auth.UserInfo) -> dict[str, Any]:
     }
 
 
+def access_ttl(request: Request) -> timedelta:
+    """``OPTIHUB_ACCESS_TOKEN_TTL_FULFILLMENT``, else the vendor's 60 minutes."""
+    documented = int(fulfillment_auth.ACCESS_TTL.total_seconds())
+    seconds = request.app.state.settings.token_ttl_for("fulfillment", documented)
+    return timedelta(seconds=seconds)
+
+
 def issued(tokens: fulfillment_auth.Issued) -> Response:
     return kit.json_response(
         {
@@ -51,18 +60,26 @@ def issued(tokens: fulfillment_auth.Issued) -> Response:
     response_model=schemas.Tokens,
     summary="Sign in with an OptiHub user's email and password (no token needed)",
 )
-def login(request: Request, body: schemas.Login, session: DbSession) -> Response:
-    return issued(
-        fulfillment_auth.login(
-            session,
+async def login(request: Request, body: schemas.Login) -> Response:
+    # async, no DbSession: a throttled sign-in is refused on the event loop; the service
+    # verifies the password in a worker thread (a few at a time, as the token endpoints do:
+    # auth.throttle.Attempts) before its short write transaction.
+    throttle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    signed_in = await attempts_of(request).run(
+        lambda: fulfillment_auth.refuse_if_throttled(throttle, body.email, address),
+        lambda: fulfillment_auth.login(
+            database(request),
             request.app.state.tokens,
             body.email,
             body.password,
-            throttle=request.app.state.login_throttle,
-            address=request.client.host if request.client else "unknown",
+            throttle=throttle,
+            address=address,
             practice_id=body.practice_id,
-        )
+            access_ttl=access_ttl(request),
+        ),
     )
+    return issued(signed_in)
 
 
 @router.post(
@@ -77,7 +94,9 @@ def refresh(request: Request, body: schemas.NoBody | None = None) -> Response:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "invalid_token", "Give the refresh token as the bearer token")
     return issued(
-        fulfillment_auth.refresh(database(request), request.app.state.tokens, token.strip())
+        fulfillment_auth.refresh(
+            database(request), request.app.state.tokens, token.strip(), access_ttl(request)
+        )
     )
 
 

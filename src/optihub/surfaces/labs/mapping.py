@@ -44,5 +44,10 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/orders"): "lab_orders:read",
 }
 
-# Tokens from POST /v1/oauth/token live 24 hours (the vendor's documented lifetime).
+# What a token from POST /v1/oauth/token carries: the dialect's own scopes (those the app is
+# registered for), never the app's other ones.
+TOKEN_SCOPES = frozenset(scope for scope in ROUTE_SCOPES.values() if scope is not None)
+
+# Tokens from POST /v1/oauth/token live 24 hours (the vendor's documented lifetime) unless
+# the operator sets OPTIHUB_ACCESS_TOKEN_TTL_LABS.
 TOKEN_TTL_SECONDS = 24 * 3600

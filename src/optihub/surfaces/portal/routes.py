@@ -17,13 +17,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from optihub.auth.resource import Principal, require_scopes
-from optihub.auth.routes import client_credentials_token
+from optihub.auth.routes import dialect_token
 from optihub.db.session import refuse_nul
 from optihub.errors import (
     AuthError,
     FieldError,
+    Forbidden,
     NotFound,
+    OptiHubError,
     PayloadTooLarge,
+    RateLimited,
     ValidationFailed,
     human_size,
 )
@@ -35,7 +38,9 @@ from optihub.surfaces.portal import codec, values
 from optihub.web import DbSession
 
 SCOPE = "portal:sync"
-TOKEN_TTL_SECONDS = 3600
+# What a token from the token call carries: this dialect's one scope, never the app's others.
+TOKEN_SCOPES = frozenset({SCOPE})
+BAD_CREDENTIALS = "The user name or password is incorrect."
 # A prescription's PDF, decoded (the body limit allows for its base64 text around it).
 MAX_FILE_BYTES = 10 << 20
 MAX_PER_PAGE = 100
@@ -60,40 +65,49 @@ def actor_of(principal: Principal) -> Actor:
 # -- the token call ------------------------------------------------------------------------
 
 
-def _oauth_error(error: str, description: str) -> Response:
+def _oauth_error(
+    error: str, description: str, status: int = 400, retry_after: int | None = None
+) -> Response:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return kit.json_response(
-        {"error": error, "error_description": description},
-        400,
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        {"error": error, "error_description": description}, status, headers=headers
     )
 
 
-def token(
+async def token(
     request: Request,
-    session: DbSession,
     grant_type: Annotated[str | None, Form()] = None,
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The practice's synchronization credentials (a connected confidential app's client
-    id and secret, sent as ``username`` / ``password``) for a bearer token."""
+    id and secret, sent as ``username`` / ``password``) for a bearer token carrying
+    ``portal:sync`` only, for ``OPTIHUB_ACCESS_TOKEN_TTL_PORTAL`` seconds (default
+    ``OPTIHUB_ACCESS_TOKEN_TTL``). Every refusal is OAuth's error body, as the vendor's."""
+    # async, no DbSession: a throttled client is refused on the event loop; the secret is
+    # verified in a worker thread (a few at a time) before the short transaction that
+    # issues the token (auth.routes.dialect_token).
     if grant_type != "password":
         return _oauth_error("unsupported_grant_type", "Only grant_type=password is supported.")
     if not username or not password or len(username) > 200 or len(password) > 500:
-        return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+        return _oauth_error("invalid_grant", BAD_CREDENTIALS)
+    ttl = request.app.state.settings.token_ttl_for("portal")
     try:
-        access = client_credentials_token(
-            request, session, client_id=username, client_secret=password, ttl=TOKEN_TTL_SECONDS
+        access = await dialect_token(
+            request, client_id=username, client_secret=password, scopes=TOKEN_SCOPES, ttl=ttl
         )
+    except RateLimited as exc:
+        return _oauth_error("rate_limited", exc.message, 429, exc.retry_after_seconds)
     except AuthError:
-        return _oauth_error("invalid_grant", "The user name or password is incorrect.")
-    except Exception as exc:  # connected to no practice, or to several
-        message = getattr(exc, "message", None)
-        if message is None:
-            raise
-        return _oauth_error("invalid_grant", str(message))
+        return _oauth_error("invalid_grant", BAD_CREDENTIALS)
+    except Forbidden as exc:  # registered without portal:sync
+        return _oauth_error("invalid_scope", exc.message)
+    except OptiHubError as exc:  # plain http; connected to no practice, or to several
+        return _oauth_error("invalid_grant", exc.message)
     return kit.json_response(
-        {"access_token": access, "token_type": "bearer", "expires_in": TOKEN_TTL_SECONDS},
+        {"access_token": access, "token_type": "bearer", "expires_in": ttl},
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
@@ -111,7 +125,14 @@ class TokenError(BaseModel):
 
 TOKEN_DOC: dict[str, Any] = {
     "response_model": TokenBody,
-    "responses": {400: {"model": TokenError, "description": "OAuth's error body"}},
+    "responses": {
+        400: {"model": TokenError, "description": "OAuth's error body"},
+        429: {
+            "model": TokenError,
+            "description": "`rate_limited`: too many failed attempts for this user name or "
+            "from this address (see Retry-After)",
+        },
+    },
     "summary": "Get a token",
     "description": "Form-encoded `grant_type=password&username=…&password=…` with the "
     "practice's synchronization credentials (a connected app's client id and secret).",
