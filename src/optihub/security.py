@@ -73,7 +73,7 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
-_hashing = ThreadPoolExecutor(
+_hashing_threads = ThreadPoolExecutor(
     HASHING_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
 )
 
@@ -83,7 +83,7 @@ def verify_secret_aside(secret_hash: str | None, secret: str) -> bool:
     once, at low CPU priority, so a burst of verifications never takes the cores from the
     requests being served (they wait instead). For callers that hold no transaction and
     no lock: the wait must not hold anything another request needs."""
-    return _hashing.submit(verify_secret, secret_hash, secret).result()
+    return _hashing_threads.submit(verify_secret, secret_hash, secret).result()
 
 
 def sha256_hex(value: str) -> str:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2.profiles import CHEAPEST
 
+from optihub import security
 from optihub.services import oauth_clients
 from tests import factories
 
@@ -55,7 +57,20 @@ class Hub:
 
 
 @pytest.fixture
-def hub(db, tmp_path: Path) -> Iterator[Hub]:
+def production_hashes() -> Iterator[None]:
+    """The flooded clients' secrets hashed at production cost (the suite hashes at the
+    cheapest, tests/conftest.py): a wrong secret then costs the server what it costs in
+    production, which is what the flood is about. The server's own dummy hash (unknown
+    client ids) is production-cost already: it runs in its own process."""
+    security.use_hash_parameters(security.PRODUCTION_PARAMETERS)
+    try:
+        yield
+    finally:
+        security.use_hash_parameters(CHEAPEST)
+
+
+@pytest.fixture
+def hub(db, tmp_path: Path, production_hashes: None) -> Iterator[Hub]:
     with db.transaction() as s:
         practice = factories.practice(s, "Lakeside Eye Care")
         portal = oauth_clients.register_client(
