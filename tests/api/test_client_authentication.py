@@ -183,8 +183,8 @@ class CountingHasher:
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 def test_an_unknown_client_id_is_verified_against_a_dummy_hash(name, https, apps, monkeypatch):
-    hasher = CountingHasher(security._hasher)
-    monkeypatch.setattr(security, "_hasher", hasher)
+    hasher = CountingHasher(security._hashing.hasher)
+    monkeypatch.setattr(security._hashing, "hasher", hasher)
     endpoint = ENDPOINTS[name]
 
     known = endpoint.call(https, apps.client_id, "not-the-secret")
@@ -228,8 +228,8 @@ def _login(http: TestClient, *_: Any) -> Any:
 
 @pytest.mark.parametrize("name", [*sorted(ENDPOINTS), "fulfillment-login"])
 def test_secrets_are_verified_outside_any_write_transaction(name, https, apps, db, monkeypatch):
-    hasher = WatchingHasher(security._hasher, db)
-    monkeypatch.setattr(security, "_hasher", hasher)
+    hasher = WatchingHasher(security._hashing.hasher, db)
+    monkeypatch.setattr(security._hashing, "hasher", hasher)
     if name == "fulfillment-login":
         response = _login(https)
     else:
