@@ -289,7 +289,7 @@ def user_create(
     email: Annotated[str, typer.Option("--email")],
     password: Annotated[str, typer.Option("--password")],
     practice: Annotated[int, typer.Option("--practice", help="Practice id.")],
-    role: Annotated[str, typer.Option("--role", help="owner or staff")] = "staff",
+    role: Annotated[str, typer.Option("--role", help="owner, manager or staff")] = "staff",
     as_json: JsonFlag = False,
 ) -> None:
     """Create a staff user who can sign in, with a role in one practice."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -310,21 +310,6 @@ def skip_on_paths(app: FastAPI, middleware: type[Any], skip: Callable[[str], boo
             )
 
 
-INDEX_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>OptiHub</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main>
-<h1>OptiHub</h1>
-<p>The optical order hub is running.</p>
-<ul>
-<li><a href="/login">Sign in</a> (staff: connected apps, developer apps)</li>
-<li><a href="/docs">API reference</a> (<a href="/openapi.json">OpenAPI document</a>)</li>
-<li><a href="/.well-known/openid-configuration">OpenID Connect discovery</a></li>
-</ul>
-</main></body></html>
-"""
-
-
 HEALTHZ = b'{"status":"ok"}'
 
 
@@ -337,10 +322,6 @@ def hot_routes(app: FastAPI) -> HotRoutes:
 
 
 def install_operational_routes(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False)
-    def index() -> Response:
-        return HTMLResponse(INDEX_PAGE)
-
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return Response(HEALTHZ, media_type="application/json")

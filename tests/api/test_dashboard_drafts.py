@@ -28,6 +28,8 @@ lab_world, https, lab_token, lab = labs.lab_world, labs.https, labs.lab_token, l
 
 PASSWORDS = {STAFF: "harbor-password-1", OTHER_STAFF: "hilltop-password"}
 DRAFTS = "/dashboard/drafts"
+# The drafts' list is the board's draft column (the old address redirects there).
+DRAFT_COLUMN = "/dashboard/orders?status=draft"
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -166,8 +168,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, lab, lab_world):
     page = client.get(f"{DRAFTS}/{order_id}", follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"] == f"/login?next=%2Fdashboard%2Fdrafts%2F{order_id}"
-    listing = client.get(DRAFTS, follow_redirects=False)
-    assert listing.headers["location"] == "/login?next=%2Fdashboard%2Fdrafts"
+    assert client.get(DRAFTS, follow_redirects=False).headers["location"] == DRAFT_COLUMN
+    listing = client.get(DRAFT_COLUMN, follow_redirects=False)
+    assert listing.headers["location"] == "/login?next=%2Fdashboard%2Forders%3Fstatus%3Ddraft"
     # Signing in comes back to the draft.
     login = client.get(page.headers["location"])
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
@@ -269,7 +272,7 @@ def test_the_page_shows_the_whole_order(staff, lab, lab_world, testdata):
     # The tracing, drawn.
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and 'data-side="R"' in html
     # The layout: product, navigation, who is signed in, sign out with a CSRF token.
-    assert 'aria-current="page">Drafts</a>' in html and STAFF.lower() in html
+    assert 'aria-current="page">Orders</a>' in html and STAFF.lower() in html
     assert form_of(html, "/logout")[0][0] == "csrf_token"
     assert "Submit to lab" in html and "Discard draft" in html
 
@@ -348,7 +351,7 @@ def test_submit_sends_the_draft_to_the_lab(staff, lab, lab_world, db, issue_toke
     )
     response = post_form(staff, order_id, lens, action="submit")
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == DRAFTS
+    assert response.headers["location"] == "/dashboard/orders?status=received"
     with Session(db.engine) as s:
         staff_user = s.scalar(select(User).where(User.email == STAFF.lower()))
         order = s.get(Order, order_id)
@@ -393,7 +396,7 @@ def test_discard_cancels_the_draft(staff, lab, lab_world, db):
     response = staff.post(
         f"{DRAFTS}/{order_id}/discard", data=dict(discard), follow_redirects=False
     )
-    assert response.status_code == 303 and response.headers["location"] == DRAFTS
+    assert response.status_code == 303 and response.headers["location"] == DRAFT_COLUMN
     assert order_of(db, order_id).status == "cancelled"
     with db.reading() as reader:
         changes = reader.execute(

@@ -103,7 +103,7 @@ def test_a_cookie_saved_before_sign_out_no_longer_opens_the_pages(agent, staff):
     agent.cookie = saved  # someone kept a copy of the cookie
     assert is_sign_in_redirect(agent.request("GET", "/account/apps"))
     assert is_sign_in_redirect(agent.request("GET", "/account/developer"))
-    assert is_sign_in_redirect(agent.request("GET", "/dashboard/drafts"))
+    assert is_sign_in_redirect(agent.request("GET", "/dashboard/orders"))
 
 
 def test_signing_out_ends_only_that_session(client, staff):

@@ -79,9 +79,9 @@ def test_staff_correct_the_axis_and_submit_a_draft_in_chromium(live_server, lab_
             page.get_by_label("OD axis").fill("95")
             page.locator('select[name="lens.color"]').select_option(label="Clear")
             page.get_by_role("button", name="Submit to lab").click()
-            page.wait_for_url(f"{live_server.url}/dashboard/drafts")
+            page.wait_for_url(f"{live_server.url}/dashboard/orders?status=received")
             expect(page.get_by_role("status")).to_contain_text("was submitted to the lab")
-            expect(page.get_by_role("link", name="Drafts", exact=True)).to_have_attribute(
+            expect(page.get_by_role("link", name="Orders", exact=True)).to_have_attribute(
                 "aria-current", "page"
             )
         finally:

@@ -72,10 +72,10 @@ def test_sign_in_and_dashboard_pages_are_styled(live_server, world, watched):
     page.get_by_label("Email").fill(world.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/account/apps")
-    assert background_of(page, "header button.secondary") == "rgb(255, 255, 255)"
-    page.goto(f"{live_server.url}/dashboard/drafts")
+    page.wait_for_url("**/dashboard/orders")
     assert background_of(page, "header.site") == "rgb(31, 41, 51)"
+    page.goto(f"{live_server.url}/account/apps")
+    assert background_of(page, "header.site") == "rgb(31, 41, 51)"  # the same shell
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     assert watched.problems == []

@@ -42,6 +42,13 @@ def _indexes(url: str) -> set[tuple[str, str]]:
             for table in tables
             for unique in inspector.get_unique_constraints(table)
         }
+        if database.dialect == "sqlite":  # its reflection skips expression indexes
+            with database.engine.connect() as connection:
+                rows = connection.exec_driver_sql(
+                    "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'"
+                    " AND sql LIKE '%lower(%'"
+                )
+                indexes |= {("index", table, name) for table, name in rows}
         return indexes | uniques
     finally:
         database.dispose()

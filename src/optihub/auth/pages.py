@@ -20,11 +20,10 @@ from urllib.parse import urlencode, urlsplit
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
+from optihub import shell
 from optihub.auth.routes import Params, oauth_request, server_of
 from optihub.auth.throttle import LoginThrottle
 from optihub.db.models import Membership, Practice, User
@@ -33,21 +32,27 @@ from optihub.errors import ValidationFailed
 from optihub.services import oauth_clients, oauth_tokens, staff_sessions, users
 from optihub.web import DbSession, database
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = shell.templates_for(Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
-STATIC_URL = "/static/auth"
 # What pages add to the headers every response carries (``web.SECURITY_HEADERS``: the
 # content security policy, no framing, no referrer, nosniff).
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    *,
+    place: shell.Workplace | None = None,
 ) -> HTMLResponse:
+    """A page; with ``place`` (the account pages) it is drawn in the staff shell."""
     context = {
         "csrf_token": csrf_token(request),
         "user_email": request.session.get("email"),
+        **shell.context(place, "account"),
         **context,
     }
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -109,7 +114,7 @@ def safe_next(value: str | None) -> str:
     """Only same-site relative paths: never an open redirect."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
-    return "/account/apps"
+    return "/dashboard/orders"
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -305,7 +310,12 @@ def connected_apps(request: Request, session: DbSession) -> Response:
         }
         for consent, client, practice in oauth_tokens.connected_apps(session, user.id)
     ]
-    return render(request, "apps.html", {"apps": rows})
+    return render(
+        request,
+        "apps.html",
+        {"apps": rows, "title": "Connected apps"},
+        place=shell.workplace(request, session, user),
+    )
 
 
 @router.post("/account/apps/{client_id}/revoke")
@@ -343,7 +353,14 @@ def developer(request: Request, session: DbSession) -> Response:
     return render(
         request,
         "developer.html",
-        {"apps": apps, "created": created, "all_scopes": scope_registry.SCOPES, "errors": []},
+        {
+            "apps": apps,
+            "created": created,
+            "all_scopes": scope_registry.SCOPES,
+            "errors": [],
+            "title": "Developer apps",
+        },
+        place=shell.workplace(request, session, user),
     )
 
 
@@ -377,8 +394,10 @@ def register_app(request: Request, params: Params, session: DbSession) -> Respon
                 "created": None,
                 "all_scopes": scope_registry.SCOPES,
                 "errors": [f"{e.field}: {e.message}" for e in failure.errors],
+                "title": "Developer apps",
             },
             status_code=400,
+            place=shell.workplace(request, session, user),
         )
     new_app = {
         "client_id": registered.client.client_id,
@@ -419,10 +438,5 @@ def install(app: FastAPI) -> None:
         max_age=8 * 3600,
         same_site="lax",
         https_only=urlsplit(settings.issuer).scheme == "https",
-    )
-    app.mount(
-        STATIC_URL,
-        StaticFiles(directory=str(Path(__file__).parent / "static")),
-        name="auth-static",
     )
     app.include_router(router)

@@ -44,12 +44,13 @@ class MembershipView:
     practice_id: int
     practice_name: str
     role: str
+    timezone: str = "UTC"
 
 
 def memberships(reader: Reader, user_id: uuid.UUID) -> list[MembershipView]:
-    """The practices an active user belongs to (owner or staff), by name."""
+    """The practices an active user belongs to (with their role and time zone), by name."""
     rows = reader.execute(
-        select(Membership.practice_id, Practice.name, Membership.role)
+        select(Membership.practice_id, Practice.name, Membership.role, Practice.timezone)
         .join(Practice, Practice.id == Membership.practice_id)
         .join(User, User.id == Membership.user_id)
         .where(Membership.user_id == user_id, User.is_active.is_(True))

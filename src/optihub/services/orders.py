@@ -217,6 +217,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         created_via=actor.via,
         type=new.type,
         status=new.status.value,
+        status_changed_at=now,
         frame_id=new.frame_id,
         frame_details=new.frame_details or (_frame_details(frame) if frame is not None else None),
         frame_tracing=new.frame_tracing,
@@ -355,6 +356,7 @@ def change_order_status(
         return StatusChangeResult(order, changed=False)
     previous = order.status
     order.status = target.value
+    order.status_changed_at = now
     order.sub_status = sub_status if target == OrderStatus.IN_PROGRESS else None
     if tracking_number:
         order.tracking_number = tracking_number

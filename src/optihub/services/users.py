@@ -16,7 +16,7 @@ from optihub.errors import Conflict, FieldError, ValidationFailed
 from optihub.security import hash_secret, verify_secret, verify_secret_aside
 from optihub.services.practices import get_practice
 
-ROLES = ("owner", "staff")
+ROLES = ("owner", "manager", "staff")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 

@@ -51,6 +51,11 @@ class Order(Timestamps, Base):
         Index(None, "practice_id", "original_order_id"),
         # Renaming a location re-renders the stored documents of its orders.
         Index(None, "practice_id", "location_id"),
+        # The dashboard's board: a status column, longest waiting first; its search by
+        # tray and invoice number.
+        Index(None, "practice_id", "status", "status_changed_at", "id"),
+        Index(None, "practice_id", "tray_number"),
+        Index(None, "practice_id", "invoice_number"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -74,6 +79,8 @@ class Order(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20), default="received")
     # Fulfillment sub-steps inside in_progress (e.g. picked, verified).
     sub_status: Mapped[str | None] = mapped_column(String(30))
+    # When the order entered its status (the board's "days in status" and overdue marks).
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Frame: the catalog frame when there is one, plus what was measured/sent for this job.
     frame_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("frames.id", ondelete="SET NULL"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from optihub.db.base import Base, Timestamps, new_id
@@ -42,6 +42,14 @@ class Patient(Timestamps, Base):
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2), default="US")
     notes: Mapped[str | None] = mapped_column(Text)
+
+
+# The dashboard's search by name: a prefix of the last or first name, in any case (the
+# database's own lower() on both sides of the comparison, so each backend agrees with itself).
+Index("ix_patients_practice_id_lower_last_name", Patient.practice_id, func.lower(Patient.last_name))
+Index(
+    "ix_patients_practice_id_lower_first_name", Patient.practice_id, func.lower(Patient.first_name)
+)
 
 
 class PatientRelationship(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -19,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from optihub.db.base import Base, Timestamps, new_id, utcnow
+from optihub.db.base import Base, JSONDocument, Timestamps, new_id, utcnow
 
 
 class Practice(Timestamps, Base):
@@ -32,6 +33,9 @@ class Practice(Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     fulfillment_login_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Days an order may stay in a status before the board marks it overdue, by status
+    # (``domain.board.DEFAULT_OVERDUE_DAYS`` for a status not set here).
+    overdue_days: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
     locations: Mapped[list[Location]] = relationship(
         back_populates="practice", lazy="raise", order_by="Location.name"
@@ -107,11 +111,12 @@ class User(Timestamps, Base):
 
 
 class Membership(Base):
-    """A user's role in one practice: ``owner`` or ``staff``."""
+    """A user's role in one practice: ``owner``, ``manager`` or ``staff`` (docs/dashboard.md
+    says what each may see and do)."""
 
     __tablename__ = "memberships"
     __table_args__ = (
-        CheckConstraint("role IN ('owner', 'staff')", name="role_known"),
+        CheckConstraint("role IN ('owner', 'manager', 'staff')", name="role_known"),
         Index(None, "user_id"),
     )
 

@@ -18,6 +18,7 @@ for part in (auth_routes.router, routes.router, notification_routes.router):
 
 surface = Surface(
     name=SURFACE,
+    title="Fulfillment API",
     prefix="/fulfillment/v1",
     router=router,
     envelope=envelope,

@@ -133,6 +133,9 @@ class Surface:
     # framework's way, as its validation errors do) or ``bodies.indexed``: ``lines[0].sku``.
     body_path: Callable[[bodies.Path], str] = bodies.dotted
     extra: dict[str, Any] = field(default_factory=dict)
+    # What staff call the channel an order came through this dialect (the dashboard's
+    # "channel"); the name when empty.
+    title: str = ""
 
     def owns(self, path: str) -> bool:
         if path == self.prefix or path.startswith(self.prefix + "/"):

@@ -12,6 +12,7 @@ from optihub.surfaces.labs.schemas import ErrorEnvelope
 
 surface = Surface(
     name="labs",
+    title="Lab ordering API",
     prefix="/v1",
     router=router,
     envelope=envelope,

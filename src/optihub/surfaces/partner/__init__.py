@@ -10,6 +10,7 @@ from optihub.surfaces.partner.webhooks import delivery_body
 
 surface = Surface(
     name="partner",
+    title="Partner API",
     prefix="/api/v1/partner",
     router=router,
     envelope=envelope,

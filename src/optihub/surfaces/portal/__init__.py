@@ -10,6 +10,7 @@ SURFACE = "portal"
 
 surface = Surface(
     name=SURFACE,
+    title="Patient portal sync",
     prefix="/api",
     router=router,
     root_router=root_router,

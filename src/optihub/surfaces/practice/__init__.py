@@ -11,6 +11,7 @@ from optihub.surfaces.practice.schemas import PracticeError
 
 surface = Surface(
     name=SURFACE,
+    title="Practice management API",
     prefix="/v2",
     router=router,
     envelope=envelope,

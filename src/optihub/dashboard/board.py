@@ -1,0 +1,239 @@
+"""The orders board: the practice's landing page. One tab per status with its count, a
+column of cards longest-waiting first (days in status, overdue past the practice's
+threshold), a search over every status, filters, keyset paging (``reads.board``).
+
+``/`` sends a signed-in user here and anyone else to sign in; ``/dashboard`` is this page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from optihub.auth.pages import check_csrf, see_other, signed_in_user
+from optihub.auth.routes import Params
+from optihub.dashboard.common import render, staff_page
+from optihub.db.models import Practice
+from optihub.domain import board as words
+from optihub.reads import board as board_reads
+from optihub.reads import catalog
+from optihub.shell import Workplace
+from optihub.web import DbSession
+
+router = APIRouter(include_in_schema=False)
+
+BOARD = "/dashboard/orders"
+DEFAULT_STATUS = "received"
+
+
+@dataclass
+class BoardForm:
+    """The board's query as typed (kept as typed when part of it is refused)."""
+
+    status: str = DEFAULT_STATUS
+    q: str = ""
+    location: str = ""
+    lab: str = ""
+    channel: str = ""
+    created_from: str = ""
+    created_to: str = ""
+    after: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def query(self, **changes: str) -> str:
+        """This board's address with ``changes`` (paging and tabs keep the filters)."""
+        from urllib.parse import urlencode
+
+        values = {
+            "status": self.status,
+            "q": self.q,
+            "location": self.location,
+            "lab": self.lab,
+            "channel": self.channel,
+            "from": self.created_from,
+            "to": self.created_to,
+        } | changes
+        return BOARD + "?" + urlencode({k: v for k, v in values.items() if v})
+
+
+def _form(request: Request) -> BoardForm:
+    params = request.query_params
+    form = BoardForm(
+        status=params.get("status", DEFAULT_STATUS),
+        q=params.get("q", "").strip()[:200],
+        location=params.get("location", ""),
+        lab=params.get("lab", ""),
+        channel=params.get("channel", ""),
+        created_from=params.get("from", ""),
+        created_to=params.get("to", ""),
+        after=params.get("after", ""),
+    )
+    if form.status not in words.COLUMNS:
+        form.problems.append("Choose one of the board's columns.")
+        form.status = DEFAULT_STATUS
+    return form
+
+
+def _uuid(value: str, problem: str, problems: list[str]) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        problems.append(problem)
+        return None
+
+
+def _date(value: str, problem: str, problems: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(problem)
+        return None
+
+
+def _cursor(value: str) -> board_reads.Cursor | None:
+    at, _, raw_id = value.partition("_")
+    try:
+        return board_reads.Cursor(datetime.fromisoformat(at), uuid.UUID(raw_id))
+    except ValueError:
+        return None
+
+
+def _filter(form: BoardForm, place: Workplace) -> board_reads.BoardFilter:
+    start = _date(form.created_from, "The start date is not a date (YYYY-MM-DD).", form.problems)
+    end = _date(form.created_to, "The end date is not a date (YYYY-MM-DD).", form.problems)
+    low, high = board_reads.day_bounds(start, end, place.zone)
+    return board_reads.BoardFilter(
+        location_id=_uuid(form.location, "Choose a location from the list.", form.problems),
+        lab_id=_uuid(form.lab, "Choose a lab from the list.", form.problems),
+        channel=form.channel or None,
+        created_from=low,
+        created_before=high,
+    )
+
+
+def _channels(request: Request) -> list[tuple[str, str]]:
+    """Every channel an order can come through: the installed dialects, the dashboard."""
+    dialects = _dialect_titles(request)
+    names = [*dialects, "dashboard"]
+    return [(name, words.channel_label(name, dialects)) for name in names]
+
+
+def _dialect_titles(request: Request) -> dict[str, str]:
+    surfaces = getattr(request.app.state, "surfaces", None) or ()
+    return {s.name: s.title or s.name for s in surfaces}
+
+
+def _card(
+    card: board_reads.Card, now: datetime, thresholds: dict[str, int], dialects: Any
+) -> dict[str, Any]:
+    days = words.days_in_status(card.status_changed_at, now)
+    return {
+        "card": card,
+        "days": days,
+        "overdue": words.is_overdue(card.status, card.status_changed_at, now, thresholds),
+        "limit": thresholds.get(card.status),
+        "channel": words.channel_label(card.created_via, dialects),
+    }
+
+
+@router.get("/dashboard")
+def dashboard_home() -> Response:
+    return see_other(BOARD)
+
+
+@router.post("/dashboard/practice")
+def switch_practice(request: Request, params: Params, session: DbSession) -> Response:
+    """Work in another of the user's practices."""
+    form = dict(params["form"])
+    if (refused := check_csrf(request, form)) is not None:
+        return refused
+    place = staff_page(request, session)
+    if isinstance(place, Response):
+        return place
+    chosen = next(
+        (m for m in place.memberships if str(m.practice_id) == form.get("practice_id")), None
+    )
+    if chosen is not None:
+        request.session["practice_id"] = chosen.practice_id
+        request.session["flash"] = f"You are working in {chosen.practice_name}."
+    return see_other(BOARD)
+
+
+@router.get(BOARD)
+def orders_board(request: Request, session: DbSession) -> Response:
+    place = staff_page(request, session)
+    if isinstance(place, Response):
+        return place
+    form = _form(request)
+    flt = _filter(form, place)
+    practice_id = place.practice_id
+    now = datetime.now(UTC)
+    stored = session.scalar(select(Practice.overdue_days).where(Practice.id == practice_id))
+    thresholds = words.overdue_days(stored)
+    dialects = _dialect_titles(request)
+    counts = board_reads.counts(session, practice_id, flt, words.COLUMNS)
+    next_page = None
+    if form.q:
+        cards = board_reads.search(session, practice_id, form.q, flt)
+    else:
+        page = board_reads.column(session, practice_id, form.status, flt, after=_cursor(form.after))
+        cards = page.cards
+        if page.next is not None:
+            cursor = f"{page.next.status_changed_at.isoformat()}_{page.next.id}"
+            next_page = form.query(after=cursor)
+    labs = sorted(
+        {(a.lab_id, a.lab_name) for a in catalog.lab_accounts(session, practice_id)},
+        key=lambda x: x[1],
+    )
+    return render(
+        request,
+        place,
+        "board.html",
+        {
+            "title": f"Search: {form.q}" if form.q else words.status_label(form.status),
+            "form": form,
+            "tabs": [
+                {
+                    "status": status,
+                    "label": words.status_label(status),
+                    "count": counts[status],
+                    "capped": counts[status] > board_reads.COUNT_CAP,
+                    "url": form.query(status=status, q=""),
+                }
+                for status in words.COLUMNS
+            ],
+            "cap": board_reads.COUNT_CAP,
+            "cards": [_card(card, now, thresholds, dialects) for card in cards],
+            "next_page": next_page,
+            "first_page": form.query() if form.after else None,
+            "locations": board_reads.locations(session, practice_id),
+            "labs": labs,
+            "channels": _channels(request),
+            "search_limit": board_reads.PAGE_SIZE,
+        },
+        section="orders",
+        status_code=400 if form.problems else 200,
+    )
+
+
+def install_home(router_: APIRouter) -> None:
+    """``/``: the board for a signed-in user, the sign-in page for anyone else."""
+
+    @router_.get("/", include_in_schema=False)
+    def home(request: Request, session: DbSession) -> Response:
+        if signed_in_user(request, session) is None:
+            return see_other("/login?next=" + BOARD)
+        return see_other(BOARD)
+
+
+install_home(router)

@@ -1,0 +1,254 @@
+"""The dashboard's orders board: a page of one status column, the counts of every column,
+and a search, each a handful of indexed statements however many orders the practice has.
+
+- A column is read longest-waiting first by ``(practice_id, status, status_changed_at, id)``
+  and paged by keyset (the last card's ``status_changed_at`` and id), never by offset.
+- Counts stop at ``COUNT_CAP`` (the board says "10,000+"): counting a million delivered
+  orders would cost more than the page.
+- A search matches an order's number, tray number, invoice number or external id exactly,
+  or its patient's last name, first name, or "first last" / "last, first", in any case
+  (``lower()`` on both sides, served by the patients' ``lower(name)`` indexes); results
+  span every status, newest first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from optihub.db.models import Lab, Location, OAuthClient, Order, OrderStatusChange, Patient
+from optihub.reads.order_views import Reader
+
+COUNT_CAP = 10_000
+PAGE_SIZE = 50
+NAME_MATCHES = 500
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    location_id: uuid.UUID | None = None
+    lab_id: uuid.UUID | None = None
+    channel: str | None = None
+    created_from: datetime | None = None  # inclusive, UTC
+    created_before: datetime | None = None  # exclusive, UTC
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page of a column starts: after this card."""
+
+    status_changed_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Card:
+    id: uuid.UUID
+    number: str
+    status: str
+    created_via: str
+    created_at: datetime
+    status_changed_at: datetime
+    external_id: str | None
+    tray_number: str | None
+    invoice_number: str | None
+    patient_first_name: str | None
+    patient_last_name: str | None
+    lab_name: str | None
+    location_name: str | None
+    app_name: str | None = None
+
+    @property
+    def patient_name(self) -> str | None:
+        if self.patient_last_name is None:
+            return None
+        return f"{self.patient_first_name} {self.patient_last_name}".strip()
+
+
+@dataclass(frozen=True)
+class CardPage:
+    cards: list[Card]
+    next: Cursor | None
+
+
+def _filtered(practice_id: int, flt: BoardFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Order.practice_id == practice_id]
+    if flt.location_id is not None:
+        conditions.append(Order.location_id == flt.location_id)
+    if flt.lab_id is not None:
+        conditions.append(Order.lab_id == flt.lab_id)
+    if flt.channel:
+        conditions.append(Order.created_via == flt.channel)
+    if flt.created_from is not None:
+        conditions.append(Order.created_at >= flt.created_from)
+    if flt.created_before is not None:
+        conditions.append(Order.created_at < flt.created_before)
+    return conditions
+
+
+def counts(
+    reader: Reader, practice_id: int, flt: BoardFilter, statuses: tuple[str, ...]
+) -> dict[str, int]:
+    """Orders per status, each stopping at ``COUNT_CAP + 1`` (more than the cap: "10,000+")."""
+    conditions = _filtered(practice_id, flt)
+    found: dict[str, int] = {}
+    for status in statuses:
+        capped = (
+            select(literal(1)).where(*conditions, Order.status == status).limit(COUNT_CAP + 1)
+        ).subquery()
+        found[status] = int(reader.scalar(select(func.count()).select_from(capped)) or 0)
+    return found
+
+
+def _cards_query() -> Any:
+    patient = aliased(Patient)
+    return (
+        select(
+            Order.id,
+            Order.number,
+            Order.status,
+            Order.created_via,
+            Order.created_at,
+            Order.status_changed_at,
+            Order.external_id,
+            Order.tray_number,
+            Order.invoice_number,
+            patient.first_name,
+            patient.last_name,
+            Lab.name,
+            Location.name,
+        )
+        .select_from(Order)
+        .outerjoin(patient, patient.id == Order.patient_id)
+        .outerjoin(Lab, Lab.id == Order.lab_id)
+        .outerjoin(Location, Location.id == Order.location_id)
+    )
+
+
+def _with_apps(reader: Reader, rows: list[Any]) -> list[Card]:
+    """Cards, each with the app that placed its order (the first history entry's client)."""
+    ids = [row[0] for row in rows]
+    apps: dict[uuid.UUID, str] = {}
+    if ids:
+        apps = dict(
+            reader.execute(
+                select(OrderStatusChange.order_id, OAuthClient.name)
+                .join(OAuthClient, OAuthClient.client_id == OrderStatusChange.actor_client_id)
+                .where(
+                    OrderStatusChange.order_id.in_(ids),
+                    OrderStatusChange.from_status.is_(None),
+                )
+            ).all()
+        )
+    return [replace(Card(*row), app_name=apps.get(row[0])) for row in rows]
+
+
+def column(
+    reader: Reader,
+    practice_id: int,
+    status: str,
+    flt: BoardFilter,
+    *,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> CardPage:
+    """One status column, longest-waiting first."""
+    conditions = [*_filtered(practice_id, flt), Order.status == status]
+    if after is not None:
+        conditions.append(
+            or_(
+                Order.status_changed_at > after.status_changed_at,
+                and_(Order.status_changed_at == after.status_changed_at, Order.id > after.id),
+            )
+        )
+    rows = list(
+        reader.execute(
+            _cards_query()
+            .where(*conditions)
+            .order_by(Order.status_changed_at, Order.id)
+            .limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cards = _with_apps(reader, rows)
+    last = cards[-1] if more and cards else None
+    return CardPage(cards, Cursor(last.status_changed_at, last.id) if last else None)
+
+
+def _name_conditions(term: str) -> ColumnElement[bool]:
+    """Patients named ``term``: a last or first name, "first last" or "last, first"."""
+    last, first = func.lower(Patient.last_name), func.lower(Patient.first_name)
+    whole = term.strip()
+    options: list[ColumnElement[bool]] = [last == func.lower(whole), first == func.lower(whole)]
+    if "," in whole:
+        surname, _, given = whole.partition(",")
+        if surname.strip() and given.strip():
+            options.append(
+                and_(last == func.lower(surname.strip()), first == func.lower(given.strip()))
+            )
+    words = whole.split()
+    for split in range(1, len(words)):
+        given, surname = " ".join(words[:split]), " ".join(words[split:])
+        options.append(and_(first == func.lower(given), last == func.lower(surname)))
+    return or_(*options)
+
+
+def search(
+    reader: Reader,
+    practice_id: int,
+    term: str,
+    flt: BoardFilter,
+    *,
+    limit: int = PAGE_SIZE,
+) -> list[Card]:
+    """Orders matching ``term`` (see the module's notes), newest first, at most ``limit``."""
+    term = term.strip()
+    if not term:
+        return []
+    patient_ids = list(
+        reader.scalars(
+            select(Patient.id)
+            .where(Patient.practice_id == practice_id, _name_conditions(term))
+            .limit(NAME_MATCHES)
+        )
+    )
+    matches: list[ColumnElement[bool]] = [
+        Order.number == term,
+        Order.tray_number == term,
+        Order.invoice_number == term,
+        Order.external_id == term,
+    ]
+    if patient_ids:
+        matches.append(Order.patient_id.in_(patient_ids))
+    rows = list(
+        reader.execute(
+            _cards_query()
+            .where(*_filtered(practice_id, flt), or_(*matches))
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+    )
+    return _with_apps(reader, rows)
+
+
+def day_bounds(start: date | None, end: date | None, zone: Any) -> tuple[datetime | None, ...]:
+    """A date range in the practice's zone as UTC instants: [start 00:00, day after end)."""
+    low = datetime.combine(start, time(0), zone).astimezone(UTC) if start else None
+    high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC) if end else None
+    return low, high
+
+
+def locations(reader: Reader, practice_id: int) -> list[tuple[uuid.UUID, str]]:
+    """The practice's locations (id, name), by name, for the board's filter."""
+    rows = reader.execute(
+        select(Location.id, Location.name)
+        .where(Location.practice_id == practice_id)
+        .order_by(Location.name)
+    )
+    return [(row[0], row[1]) for row in rows]
