@@ -183,8 +183,10 @@ def orders_board(request: Request, session: DbSession) -> Response:
     dialects = _dialect_titles(request)
     counts = board_reads.counts(session, practice_id, flt, words.COLUMNS)
     next_page = None
+    too_many_patients = False
     if form.q:
-        cards = board_reads.search(session, practice_id, form.q, flt)
+        found = board_reads.search(session, practice_id, form.q, flt)
+        cards, too_many_patients = found.cards, found.too_many_patients
     else:
         page = board_reads.column(session, practice_id, form.status, flt, after=_cursor(form.after))
         cards = page.cards
@@ -220,6 +222,8 @@ def orders_board(request: Request, session: DbSession) -> Response:
             "labs": labs,
             "channels": _channels(request),
             "search_limit": board_reads.PAGE_SIZE,
+            "too_many_patients": too_many_patients,
+            "name_matches": board_reads.NAME_MATCHES,
         },
         section="orders",
         status_code=400 if form.problems else 200,

@@ -3,12 +3,14 @@ and a search, each a handful of indexed statements however many orders the pract
 
 - A column is read longest-waiting first by ``(practice_id, status, status_changed_at, id)``
   and paged by keyset (the last card's ``status_changed_at`` and id), never by offset.
-- Counts stop at ``COUNT_CAP`` (the board says "10,000+"): counting a million delivered
+- Counts stop at ``COUNT_CAP`` (the board says "1,000+"): counting a million delivered
   orders would cost more than the page.
 - A search matches an order's number, tray number, invoice number or external id exactly,
   or its patient's last name, first name, or "first last" / "last, first", in any case
   (``lower()`` on both sides, served by the patients' ``lower(name)`` indexes); results
-  span every status, newest first.
+  span every status, newest first. Each matched patient's orders are read newest first by
+  ``(practice_id, patient_id, created_at)`` up to the page size, so a patient with
+  thousands of orders costs no more than one with three.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from sqlalchemy.orm import aliased
 from optihub.db.models import Lab, Location, OAuthClient, Order, OrderStatusChange, Patient
 from optihub.reads.order_views import Reader
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 PAGE_SIZE = 50
-NAME_MATCHES = 500
+# A search reads at most this many patients' orders (each patient's newest first, by index):
+# a name shared by more patients asks for the whole name or a filter.
+NAME_MATCHES = 25
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,13 @@ def _name_conditions(term: str) -> ColumnElement[bool]:
     return or_(*options)
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    cards: list[Card]
+    # More patients have that name than a search reads (NAME_MATCHES).
+    too_many_patients: bool = False
+
+
 def search(
     reader: Reader,
     practice_id: int,
@@ -206,35 +217,44 @@ def search(
     flt: BoardFilter,
     *,
     limit: int = PAGE_SIZE,
-) -> list[Card]:
+) -> SearchResult:
     """Orders matching ``term`` (see the module's notes), newest first, at most ``limit``."""
     term = term.strip()
     if not term:
-        return []
+        return SearchResult([])
     patient_ids = list(
         reader.scalars(
             select(Patient.id)
             .where(Patient.practice_id == practice_id, _name_conditions(term))
-            .limit(NAME_MATCHES)
+            .limit(NAME_MATCHES + 1)
         )
     )
-    matches: list[ColumnElement[bool]] = [
+    too_many = len(patient_ids) > NAME_MATCHES
+    conditions = _filtered(practice_id, flt)
+    newest = (Order.created_at.desc(), Order.id.desc())
+    found: dict[uuid.UUID, datetime] = {}
+    numbers = or_(
         Order.number == term,
         Order.tray_number == term,
         Order.invoice_number == term,
         Order.external_id == term,
-    ]
-    if patient_ids:
-        matches.append(Order.patient_id.in_(patient_ids))
-    rows = list(
-        reader.execute(
-            _cards_query()
-            .where(*_filtered(practice_id, flt), or_(*matches))
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(limit)
-        )
     )
-    return _with_apps(reader, rows)
+    queries = [select(Order.id, Order.created_at).where(*conditions, numbers).limit(limit)]
+    queries += [
+        select(Order.id, Order.created_at)
+        .where(*conditions, Order.patient_id == patient_id)
+        .order_by(*newest)
+        .limit(limit)
+        for patient_id in patient_ids[:NAME_MATCHES]
+    ]
+    for query in queries:
+        found.update(reader.execute(query).tuples().all())
+    chosen = sorted(found, key=lambda order_id: (found[order_id], order_id), reverse=True)
+    chosen = chosen[:limit]
+    if not chosen:
+        return SearchResult([], too_many)
+    rows = list(reader.execute(_cards_query().where(Order.id.in_(chosen)).order_by(*newest)))
+    return SearchResult(_with_apps(reader, rows), too_many)
 
 
 def day_bounds(start: date | None, end: date | None, zone: Any) -> tuple[datetime | None, ...]:
