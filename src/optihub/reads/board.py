@@ -248,7 +248,7 @@ def search(
         for patient_id in patient_ids[:NAME_MATCHES]
     ]
     for query in queries:
-        found.update(reader.execute(query).tuples().all())
+        found.update(reader.execute(query).all())
     chosen = sorted(found, key=lambda order_id: (found[order_id], order_id), reverse=True)
     chosen = chosen[:limit]
     if not chosen:
