@@ -306,6 +306,7 @@ def add_orders(db: Database, practice: Practice, count: int) -> None:
                         "cancellation_requested": False,
                         "created_at": created,
                         "updated_at": updated,
+                        "status_changed_at": updated,
                     }
                 )
                 common = {"practice_id": pid, "order_id": order_id, "quantity": 1}

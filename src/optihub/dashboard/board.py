@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from optihub.auth.pages import check_csrf, see_other, signed_in_user
 from optihub.auth.routes import Params
@@ -29,6 +29,7 @@ from optihub.web import DbSession
 router = APIRouter(include_in_schema=False)
 
 BOARD = "/dashboard/orders"
+_OVERDUE_DAYS = select(Practice.overdue_days).where(Practice.id == bindparam("practice_id"))
 DEFAULT_STATUS = "received"
 
 
@@ -178,23 +179,24 @@ def orders_board(request: Request, session: DbSession) -> Response:
     flt = _filter(form, place)
     practice_id = place.practice_id
     now = datetime.now(UTC)
-    stored = session.scalar(select(Practice.overdue_days).where(Practice.id == practice_id))
+    reader = session.connection()  # plain reads: no ORM objects on this page
+    stored = reader.scalar(_OVERDUE_DAYS, {"practice_id": practice_id})
     thresholds = words.overdue_days(stored)
     dialects = _dialect_titles(request)
-    counts = board_reads.counts(session, practice_id, flt, words.COLUMNS)
+    counts = board_reads.counts(reader, practice_id, flt, words.COLUMNS)
     next_page = None
     too_many_patients = False
     if form.q:
-        found = board_reads.search(session, practice_id, form.q, flt)
+        found = board_reads.search(reader, practice_id, form.q, flt)
         cards, too_many_patients = found.cards, found.too_many_patients
     else:
-        page = board_reads.column(session, practice_id, form.status, flt, after=_cursor(form.after))
+        page = board_reads.column(reader, practice_id, form.status, flt, after=_cursor(form.after))
         cards = page.cards
         if page.next is not None:
             cursor = f"{page.next.status_changed_at.isoformat()}_{page.next.id}"
             next_page = form.query(after=cursor)
     labs = sorted(
-        {(a.lab_id, a.lab_name) for a in catalog.lab_accounts(session, practice_id)},
+        {(a.lab_id, a.lab_name) for a in catalog.lab_accounts(reader, practice_id)},
         key=lambda x: x[1],
     )
     return render(
@@ -218,7 +220,7 @@ def orders_board(request: Request, session: DbSession) -> Response:
             "cards": [_card(card, now, thresholds, dialects) for card in cards],
             "next_page": next_page,
             "first_page": form.query() if form.after else None,
-            "locations": board_reads.locations(session, practice_id),
+            "locations": board_reads.locations(reader, practice_id),
             "labs": labs,
             "channels": _channels(request),
             "search_limit": board_reads.PAGE_SIZE,

@@ -20,8 +20,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from optihub.db.models import Lab, Location, OAuthClient, Order, OrderStatusChange, Patient
 from optihub.reads.order_views import Reader
@@ -95,43 +104,77 @@ def _filtered(practice_id: int, flt: BoardFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _capped(conditions: list[ColumnElement[bool]], status: Any) -> Any:
+    capped = select(literal(1)).where(*conditions, Order.status == status).limit(COUNT_CAP + 1)
+    return select(func.count()).select_from(capped.subquery()).scalar_subquery()
+
+
+def _counts_statement(conditions: list[ColumnElement[bool]], statuses: tuple[str, ...]) -> Any:
+    """One statement, one capped count per status (a column each)."""
+    return select(*(_capped(conditions, status).label(status) for status in statuses))
+
+
+# The unfiltered board's statements, built once (the page is the practice's landing page).
+_PRACTICE: BindParameter[int] = bindparam("practice_id")
+_STATUS: BindParameter[str] = bindparam("status")
+_COUNTS: dict[tuple[str, ...], Any] = {}
+
+
 def counts(
     reader: Reader, practice_id: int, flt: BoardFilter, statuses: tuple[str, ...]
 ) -> dict[str, int]:
-    """Orders per status, each stopping at ``COUNT_CAP + 1`` (more than the cap: "10,000+")."""
-    conditions = _filtered(practice_id, flt)
-    found: dict[str, int] = {}
-    for status in statuses:
-        capped = (
-            select(literal(1)).where(*conditions, Order.status == status).limit(COUNT_CAP + 1)
-        ).subquery()
-        found[status] = int(reader.scalar(select(func.count()).select_from(capped)) or 0)
-    return found
+    """Orders per status, each stopping at ``COUNT_CAP + 1`` (more than the cap: "1,000+")."""
+    if flt == BoardFilter():
+        statement = _COUNTS.get(statuses)
+        if statement is None:
+            statement = _COUNTS[statuses] = _counts_statement(
+                [Order.practice_id == _PRACTICE], statuses
+            )
+        row = reader.execute(statement, {"practice_id": practice_id}).one()
+    else:
+        row = reader.execute(_counts_statement(_filtered(practice_id, flt), statuses)).one()
+    return {status: int(value or 0) for status, value in zip(statuses, row, strict=True)}
+
+
+_CARDS = (
+    select(
+        Order.id,
+        Order.number,
+        Order.status,
+        Order.created_via,
+        Order.created_at,
+        Order.status_changed_at,
+        Order.external_id,
+        Order.tray_number,
+        Order.invoice_number,
+        Patient.first_name,
+        Patient.last_name,
+        Lab.name,
+        Location.name,
+    )
+    .select_from(Order)
+    .outerjoin(Patient, Patient.id == Order.patient_id)
+    .outerjoin(Lab, Lab.id == Order.lab_id)
+    .outerjoin(Location, Location.id == Order.location_id)
+)
+_BY_WAIT = (Order.status_changed_at, Order.id)
+_FIRST_CARDS = (
+    _CARDS.where(Order.practice_id == _PRACTICE, Order.status == _STATUS)
+    .order_by(*_BY_WAIT)
+    .limit(PAGE_SIZE + 1)
+)
+_APPS = (
+    select(OrderStatusChange.order_id, OAuthClient.name)
+    .join(OAuthClient, OAuthClient.client_id == OrderStatusChange.actor_client_id)
+    .where(
+        OrderStatusChange.order_id.in_(bindparam("ids", expanding=True)),
+        OrderStatusChange.from_status.is_(None),
+    )
+)
 
 
 def _cards_query() -> Any:
-    patient = aliased(Patient)
-    return (
-        select(
-            Order.id,
-            Order.number,
-            Order.status,
-            Order.created_via,
-            Order.created_at,
-            Order.status_changed_at,
-            Order.external_id,
-            Order.tray_number,
-            Order.invoice_number,
-            patient.first_name,
-            patient.last_name,
-            Lab.name,
-            Location.name,
-        )
-        .select_from(Order)
-        .outerjoin(patient, patient.id == Order.patient_id)
-        .outerjoin(Lab, Lab.id == Order.lab_id)
-        .outerjoin(Location, Location.id == Order.location_id)
-    )
+    return _CARDS
 
 
 def _with_apps(reader: Reader, rows: list[Any]) -> list[Card]:
@@ -139,16 +182,7 @@ def _with_apps(reader: Reader, rows: list[Any]) -> list[Card]:
     ids = [row[0] for row in rows]
     apps: dict[uuid.UUID, str] = {}
     if ids:
-        apps = dict(
-            reader.execute(
-                select(OrderStatusChange.order_id, OAuthClient.name)
-                .join(OAuthClient, OAuthClient.client_id == OrderStatusChange.actor_client_id)
-                .where(
-                    OrderStatusChange.order_id.in_(ids),
-                    OrderStatusChange.from_status.is_(None),
-                )
-            ).all()
-        )
+        apps = dict(reader.execute(_APPS, {"ids": ids}).all())
     return [replace(Card(*row), app_name=apps.get(row[0])) for row in rows]
 
 
@@ -162,6 +196,9 @@ def column(
     limit: int = PAGE_SIZE,
 ) -> CardPage:
     """One status column, longest-waiting first."""
+    if after is None and flt == BoardFilter() and limit == PAGE_SIZE:
+        rows = list(reader.execute(_FIRST_CARDS, {"practice_id": practice_id, "status": status}))
+        return _page(reader, rows, limit)
     conditions = [*_filtered(practice_id, flt), Order.status == status]
     if after is not None:
         conditions.append(
@@ -171,13 +208,12 @@ def column(
             )
         )
     rows = list(
-        reader.execute(
-            _cards_query()
-            .where(*conditions)
-            .order_by(Order.status_changed_at, Order.id)
-            .limit(limit + 1)
-        )
+        reader.execute(_cards_query().where(*conditions).order_by(*_BY_WAIT).limit(limit + 1))
     )
+    return _page(reader, rows, limit)
+
+
+def _page(reader: Reader, rows: list[Any], limit: int) -> CardPage:
     more = len(rows) > limit
     rows = rows[:limit]
     cards = _with_apps(reader, rows)
@@ -185,7 +221,7 @@ def column(
     return CardPage(cards, Cursor(last.status_changed_at, last.id) if last else None)
 
 
-def _name_conditions(term: str) -> ColumnElement[bool]:
+def _name_conditions(term: str) -> list[ColumnElement[bool]]:
     """Patients named ``term``: a last or first name, "first last" or "last, first"."""
     last, first = func.lower(Patient.last_name), func.lower(Patient.first_name)
     whole = term.strip()
@@ -200,7 +236,7 @@ def _name_conditions(term: str) -> ColumnElement[bool]:
     for split in range(1, len(words)):
         given, surname = " ".join(words[:split]), " ".join(words[split:])
         options.append(and_(first == func.lower(given), last == func.lower(surname)))
-    return or_(*options)
+    return options
 
 
 @dataclass(frozen=True)
@@ -222,13 +258,15 @@ def search(
     term = term.strip()
     if not term:
         return SearchResult([])
-    patient_ids = list(
-        reader.scalars(
-            select(Patient.id)
-            .where(Patient.practice_id == practice_id, _name_conditions(term))
-            .limit(NAME_MATCHES + 1)
+    # One indexed lookup per reading of the term (an OR of them would scan the practice's
+    # patients), their union.
+    named = union(
+        *(
+            select(Patient.id).where(Patient.practice_id == practice_id, condition)
+            for condition in _name_conditions(term)
         )
-    )
+    ).limit(NAME_MATCHES + 1)
+    patient_ids = list(reader.scalars(named))
     too_many = len(patient_ids) > NAME_MATCHES
     conditions = _filtered(practice_id, flt)
     newest = (Order.created_at.desc(), Order.id.desc())
