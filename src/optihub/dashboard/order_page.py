@@ -37,6 +37,7 @@ from optihub.errors import Conflict, NotFound, ValidationFailed
 from optihub.reads import catalog
 from optihub.reads import order_trail as trail
 from optihub.reads import orders as order_reads
+from optihub.reads.fulfillment import REPLACEABLE
 from optihub.reads.order_views import OrderView
 from optihub.services import fulfillment
 from optihub.services import orders as order_service
@@ -52,7 +53,7 @@ S = OrderStatus
 EVENT_LABELS = {
     "order.created": "Order placed",
     "order.status_changed": "Status changed",
-    "order.completed": "Ready for pickup",
+    "order.completed": "Order ready for pickup",
     "order.cancellation_requested": "Cancellation requested",
     "order.replacement_requested": "Replacement requested",
     "order.stuck": "Still waiting for a prescription",
@@ -128,6 +129,12 @@ def _cylinder_form(request: Request) -> str:
     return chosen if chosen in notation.CYLINDER_FORMS else "written"
 
 
+def _both(values: list[Decimal | None]) -> Decimal | None:
+    """The binocular sum of two monocular values, when both eyes have one."""
+    known = [v for v in values if v is not None]
+    return known[0] + known[1] if len(values) == 2 and len(known) == 2 else None
+
+
 def _rx(order: OrderView, form: str) -> dict[str, Any] | None:
     snapshot = order.rx_snapshot
     if not snapshot:
@@ -141,10 +148,8 @@ def _rx(order: OrderView, form: str) -> dict[str, Any] | None:
         return None
     shown = [(side, notation.in_cylinder_form(eye, form)) for side, eye in eyes]
     rows = [notation.eye_row(eye, side) for side, eye in shown]
-    pds = [eye.distance_pd for _, eye in eyes]
-    binocular = sum(pds, Decimal(0)) if len(pds) == 2 and all(pds) else None  # type: ignore[arg-type]
-    near = [eye.near_pd for _, eye in eyes]
-    near_binocular = sum(near, Decimal(0)) if len(near) == 2 and all(near) else None  # type: ignore[arg-type]
+    binocular = _both([eye.distance_pd for _, eye in eyes])
+    near_binocular = _both([eye.near_pd for _, eye in eyes])
     has_cylinder = any(eye.cylinder for _, eye in eyes)
     written = notation.cylinder_form_of([eye for _, eye in eyes])
     return {
@@ -196,9 +201,10 @@ def _frame(order: OrderView) -> dict[str, Any] | None:
         ("Pantoscopic tilt", degrees("pantoscopic_tilt")),
         ("Wrap", degrees("wrap")),
     ]
-    if details.get("a") is not None and details.get("eye_size") is not None:
-        measures.insert(1, ("Eye size", mm("eye_size")))
-        measures[0] = ("A", mm("a"))
+    a, eye_size = mm("a"), mm("eye_size")
+    if a is not None and eye_size is not None and a != eye_size:
+        measures[0] = ("A", a)
+        measures.insert(1, ("Eye size", eye_size))
     return {
         "name": name or "Frame",
         "size": notation.frame_size(
@@ -367,13 +373,9 @@ def _page(
     form = _cylinder_form(request)
     tracing_svg, tracing_figures, has_tracing = _tracing(session, order, place.practice_id)
     moves = _moves(order)
-    replaceable = (
-        order.status in fulfillment.REPLACEABLE
-        and order.replacement_request_status
-        not in (
-            "pending",
-            "fulfilled",
-        )
+    replaceable = order.status in REPLACEABLE and order.replacement_request_status not in (
+        "pending",
+        "fulfilled",
     )
     patient = order.patient
     return render(

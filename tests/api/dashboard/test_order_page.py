@@ -122,12 +122,12 @@ def place_world(db, testdata: Path, *, tracing: bool = True) -> OrderWorld:
                     "model": "RB5154 Clubmaster",
                     "color": "Tortoise",
                     "material": "zyl",
-                    "eye_size": 52,
+                    "eye_size": 55,
                     "bridge": 18,
                     "temple": 140,
-                    "a": "52.4",
-                    "b": "40.1",
-                    "ed": "55.5",
+                    "a": "55.0",
+                    "b": "38.0",
+                    "ed": "58.5",
                 },
                 frame_tracing=(
                     (testdata / "oma" / "lens_protocol-R360_1.oma").read_text() if tracing else None
@@ -237,20 +237,21 @@ def test_the_page_shows_patient_rx_frame_lens_and_money_in_the_trade_words(staff
     # OD: +2.00 −0.75 × 090, add +2.25, 1.00 Δ BI; OS: sphere only, 0.50 Δ BU.
     assert f"OD +2.00 {MINUS}0.75 × 090 +2.25 1.00 Δ BI 32 30.5 18" in rx
     assert f"OS {MINUS}1.75 DS — +2.25 0.50 Δ BU 31.5 30 18" in rx
-    assert "Binocular PD 63.5 / 60.5 near mm" in rx
+    assert "Binocular PD 63.5 mm (near 60.5 mm)." in rx
     assert "Written in minus cylinder form" in rx
     # Never a field path, an enum value or a hyphen-minus for a power.
     for raw in ("distance_pd", "prism_horizontal", "in_progress", "-0.75", "-1.75"):
         assert raw not in text_of(html)
 
     frame = section(html, "frame-title")
-    assert "Ray-Ban RB5154 Clubmaster 52□18 140" in frame
+    assert "Ray-Ban RB5154 Clubmaster 55□18 140" in frame
     assert "Material Zyl (acetate)" in frame and "Colour Tortoise" in frame
-    for figure in ("A 52.4 mm", "B 40.1 mm", "DBL (bridge) 18 mm", "ED 55.5 mm", "Temple 140 mm"):
+    for figure in ("A (eye size) 55 mm", "B 38 mm", "DBL (bridge) 18 mm", "ED 58.5 mm"):
         assert figure in frame
-    # The tracing, drawn, with its own A and B and the frame's DBL.
+    assert "Temple 140 mm" in frame and "Eye size" not in frame.replace("A (eye size)", "")
+    # The tracing, drawn, with its own A and B (the box of the traced shape) and the frame's DBL.
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and 'data-side="R"' in html
-    assert re.search(r"A \d+\.\d\d mm · B \d+\.\d\d mm · DBL 18 mm", frame)
+    assert "A 55.00 mm · B 38.01 mm · DBL 18 mm" in frame
 
     lens = section(html, "lens-title")
     assert "Style Comfort Progressive" in lens and "Material Polycarbonate" in lens
