@@ -75,9 +75,11 @@ def test_staff_read_the_rx_transposed_and_move_the_order_on_in_chromium(
             )
             expect(page.locator("figure svg")).to_have_count(1)
 
-            # Moved on: back to the page with a flash, the move on top of the history.
+            # Moved on: back to the page (in the form chosen) with a flash, the move on top
+            # of the history.
             page.get_by_role("button", name="Mark ready for pickup").click()
-            page.wait_for_url(url)
+            page.wait_for_url(url + "?cyl=plus")
+            expect(od).to_contain_text("+0.75 × 180")
             expect(page.get_by_role("status")).to_contain_text("is now Ready for pickup")
             expect(page.locator("#order-status")).to_have_text("Ready for pickup")
             first = page.locator("table.order-history tbody tr").first

@@ -310,7 +310,7 @@ def _events(
     session: Session, place: Workplace, order: OrderView, dialects: dict[str, str]
 ) -> list[dict[str, Any]]:
     out = []
-    for event in trail.events_of(session, place.practice_id, order.id):
+    for event in trail.events_of(session, place.practice_id, order.id, order.created_at):
         label = EVENT_LABELS.get(event.type, event.type)
         detail = None
         if event.type == "order.status_changed":
@@ -526,13 +526,16 @@ def move_order(order_id: str, request: Request, params: Params, session: DbSessi
         return _refused(request, session, place, order_id, _transition_problem(failure), 409)
     except ValidationFailed as failure:
         return _refused(request, session, place, order_id, failure.message, 400)
+    back = _page_url(order.id)
+    if form.get("cyl") in ("minus", "plus"):
+        back += f"?cyl={form['cyl']}"
     if result.changed:
         request.session["flash"] = (
             f"Order {order.number} was cancelled."
             if target == S.CANCELLED
             else f"Order {order.number} is now {words.status_label(target)}."
         )
-    return see_other(_page_url(order.id))
+    return see_other(back)
 
 
 @router.post(ORDERS + "/{order_id}/replacement")

@@ -48,12 +48,18 @@ class EventView:
     deliveries: list[DeliveryView] = field(default_factory=list)
 
 
-def events_of(reader: Reader, practice_id: int, order_id: uuid.UUID) -> list[EventView]:
-    """The events about the order, oldest first, each with its deliveries."""
+def events_of(
+    reader: Reader, practice_id: int, order_id: uuid.UUID, since: datetime
+) -> list[EventView]:
+    """The events about the order, oldest first, each with its deliveries.
+
+    ``since``: when the order was placed (no event about it is older), which keeps the scan
+    to a range of the ``(practice_id, created_at)`` index."""
     rows = reader.execute(
         select(Event.id, Event.type, Event.created_at, Event.relayed_at, Event.data)
         .where(
             Event.practice_id == practice_id,
+            Event.created_at >= since,
             Event.type.like("order.%"),
             Event.data["id"].as_string() == str(order_id),
         )

@@ -588,3 +588,13 @@ def test_a_draft_goes_to_its_review_page(staff, world, db):
     response = staff.get(f"/dashboard/orders/{draft.id}", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/dashboard/drafts/{draft.id}"
+    # A draft is submitted on its review page (the lab's rules), not moved from here.
+    html = staff.get(url(world)).text
+    moved = staff.post(
+        f"/dashboard/orders/{draft.id}/status",
+        data={"csrf_token": csrf_of(html), "from": "draft", "to": "received"},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    assert moved.headers["location"] == f"/dashboard/drafts/{draft.id}"
+    assert order_row(db, draft.id).status == "draft"
