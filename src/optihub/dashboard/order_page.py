@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,6 +123,13 @@ def money(value: Decimal | None, currency: str) -> str:
     text = f"{abs(amount):,.2f}"
     symbol = CURRENCY_SIGNS.get(currency)
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+def age_on(born: date | None, today: date) -> int | None:
+    """Whole years from ``born`` to ``today``."""
+    if born is None or born > today:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def _cylinder_form(request: Request) -> str:
@@ -393,6 +401,9 @@ def _page(
             "lab": _lab(session, place, order),
             "submission": SUBMISSION_TYPES.get(order.submission_type or ""),
             "patient": patient,
+            "patient_age": (
+                age_on(patient.date_of_birth, datetime.now(place.zone).date()) if patient else None
+            ),
             "patient_name": (
                 f"{patient.first_name} {patient.last_name}".strip() if patient else None
             ),

@@ -231,6 +231,9 @@ def test_the_page_shows_patient_rx_frame_lens_and_money_in_the_trade_words(staff
 
     patient = section(html, "patient-title")
     assert "Grace Hopper" in patient and "9 Dec 1966" in patient
+    today = datetime.now(UTC).date()
+    age = today.year - 1966 - ((today.month, today.day) < (12, 9))
+    assert f"(age {age})" in patient or f"(age {age - 1})" in patient  # New York's date
     assert "6175550199" in patient and "grace@example.com" in patient
 
     rx = section(html, "rx-title")
@@ -598,3 +601,12 @@ def test_a_draft_goes_to_its_review_page(staff, world, db):
     assert moved.status_code == 303
     assert moved.headers["location"] == f"/dashboard/drafts/{draft.id}"
     assert order_row(db, draft.id).status == "draft"
+
+
+def test_age_counts_whole_years():
+    from optihub.dashboard.order_page import age_on
+
+    assert age_on(date(1966, 12, 9), date(2026, 12, 8)) == 59
+    assert age_on(date(1966, 12, 9), date(2026, 12, 9)) == 60
+    assert age_on(None, date(2026, 12, 9)) is None
+    assert age_on(date(2030, 1, 1), date(2026, 12, 9)) is None
