@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import apps, board, drafts
+from optihub.dashboard import apps, board, drafts, webhooks
 
-ROUTERS = (board.router, drafts.router, apps.router)
+ROUTERS = (board.router, drafts.router, apps.router, webhooks.router)
 
 
 def install(app: FastAPI) -> None:
