@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import apps, board, drafts, webhooks
+from optihub.dashboard import apps, board, drafts, settings, webhooks
 
-ROUTERS = (board.router, drafts.router, apps.router, webhooks.router)
+ROUTERS = (board.router, drafts.router, apps.router, webhooks.router, settings.router)
 
 
 def install(app: FastAPI) -> None:
