@@ -119,7 +119,7 @@ def test_signing_out_ends_only_that_session(client, staff):
 
 def test_a_new_apps_secret_is_shown_once_and_never_put_in_the_cookie(agent, staff, db):
     agent.sign_in()
-    page = agent.request("GET", "/account/developer")
+    page = agent.request("GET", "/dashboard/apps")  # the developer page moved there
     registered = agent.request(
         "POST",
         "/account/developer",
@@ -134,9 +134,9 @@ def test_a_new_apps_secret_is_shown_once_and_never_put_in_the_cookie(agent, staf
     assert registered.status_code == 303
     after_registering = agent.cookie
 
-    shown = agent.request("GET", "/account/developer")
+    shown = agent.request("GET", "/dashboard/apps")
     assert "shown this once" in shown.text
-    secret = re.findall(r'<p class="secret">([^<]+)</p>', shown.text)[-1].strip()
+    secret = re.findall(r'<p class="secret" id="new-secret">([^<]+)</p>', shown.text)[-1].strip()
     with db.reading() as reader:
         stored = reader.scalar(
             select(OAuthClient.client_secret_hash).where(OAuthClient.name == "Front Desk Sync")
@@ -150,9 +150,9 @@ def test_a_new_apps_secret_is_shown_once_and_never_put_in_the_cookie(agent, staf
         assert secret not in json.dumps(payload)
         assert secret not in value
 
-    assert "shown this once" not in agent.request("GET", "/account/developer").text
+    assert "shown this once" not in agent.request("GET", "/dashboard/apps").text
     agent.cookie = after_registering  # replaying the cookie does not bring it back
-    again = agent.request("GET", "/account/developer")
+    again = agent.request("GET", "/dashboard/apps")
     assert again.status_code == 200
     assert secret not in again.text
 

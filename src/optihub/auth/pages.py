@@ -1,4 +1,6 @@
-"""Server-rendered pages: sign in, consent, connected apps, developer apps.
+"""Server-rendered pages: sign in, consent, the apps the user granted (``/account/apps``).
+Registering apps is the dashboard's apps page (``optihub.dashboard.apps``), which shows a
+new app's secret once through ``take_new_app``.
 
 Every form carries a CSRF token bound to the session; every POST answers 303; pages may
 not be framed. The cookie is Starlette's signed session (HttpOnly, SameSite=Lax, Secure
@@ -28,8 +30,7 @@ from optihub.auth.routes import Params, oauth_request, server_of
 from optihub.auth.throttle import LoginThrottle
 from optihub.db.models import Membership, Practice, User
 from optihub.domain import scopes as scope_registry
-from optihub.errors import ValidationFailed
-from optihub.services import oauth_clients, oauth_tokens, staff_sessions, users
+from optihub.services import oauth_tokens, staff_sessions, users
 from optihub.web import DbSession, database
 
 templates = shell.templates_for(Path(__file__).parent / "templates")
@@ -330,89 +331,7 @@ def revoke_app(client_id: str, request: Request, params: Params, session: DbSess
     return see_other("/account/apps")
 
 
-def _owned_apps(session: Session, user: User) -> list[dict[str, Any]]:
-    return [
-        {
-            "client_id": c.client_id,
-            "name": c.name,
-            "redirect_uris": c.redirect_uris,
-            "scope": c.scope,
-            "public": c.is_public,
-        }
-        for c in oauth_clients.clients_owned_by(session, user.id)
-    ]
-
-
-@router.get("/account/developer")
-def developer(request: Request, session: DbSession) -> Response:
-    user = signed_in_user(request, session)
-    if user is None:
-        return login_redirect(request)
-    created = _take_new_app(request)
-    apps = _owned_apps(session, user)
-    return render(
-        request,
-        "developer.html",
-        {
-            "apps": apps,
-            "created": created,
-            "all_scopes": scope_registry.SCOPES,
-            "errors": [],
-            "title": "Developer apps",
-        },
-        place=shell.workplace(request, session, user),
-    )
-
-
-@router.post("/account/developer")
-def register_app(request: Request, params: Params, session: DbSession) -> Response:
-    form_pairs = params["form"]
-    form = dict(form_pairs)
-    if (refused := check_csrf(request, form)) is not None:
-        return refused
-    user = signed_in_user(request, session)
-    if user is None:
-        return see_other("/login")
-    scope = " ".join(v for k, v in form_pairs if k == "scope")
-    redirect_uris = [u.strip() for u in form.get("redirect_uris", "").splitlines() if u.strip()]
-    try:
-        registered = oauth_clients.register_client(
-            session,
-            name=form.get("name", ""),
-            scope=scope,
-            redirect_uris=redirect_uris,
-            public=form.get("client_type") == "public",
-            owner_user_id=user.id,
-        )
-    except ValidationFailed as failure:
-        apps = _owned_apps(session, user)
-        return render(
-            request,
-            "developer.html",
-            {
-                "apps": apps,
-                "created": None,
-                "all_scopes": scope_registry.SCOPES,
-                "errors": [f"{e.field}: {e.message}" for e in failure.errors],
-                "title": "Developer apps",
-            },
-            status_code=400,
-            place=shell.workplace(request, session, user),
-        )
-    new_app = {
-        "client_id": registered.client.client_id,
-        "client_secret": registered.client_secret,
-        "name": registered.client.name,
-    }
-    request.session["reveal"] = staff_sessions.keep_secret(
-        session,
-        str(request.session["session_id"]),
-        request.app.state.instance_key.encrypt(json.dumps(new_app)),
-    )
-    return see_other("/account/developer")
-
-
-def _take_new_app(request: Request) -> dict[str, Any] | None:
+def take_new_app(request: Request) -> dict[str, Any] | None:
     """The app registered just before, with its secret, once: taken from the server in its
     own write transaction (the page's own is read-only) and gone from there."""
     reveal_id = request.session.pop("reveal", None)

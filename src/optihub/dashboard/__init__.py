@@ -7,9 +7,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import board, drafts, order_page
+from optihub.dashboard import apps, board, drafts, order_page, settings, webhooks
 
-ROUTERS = (board.router, drafts.router, order_page.router)
+ROUTERS = (
+    board.router,
+    drafts.router,
+    order_page.router,
+    apps.router,
+    webhooks.router,
+    settings.router,
+)
 
 
 def install(app: FastAPI) -> None:

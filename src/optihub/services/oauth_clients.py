@@ -1,19 +1,37 @@
-"""Registering OAuth apps and connecting them to practices."""
+"""Registering OAuth apps and connecting them to practices.
+
+A practice gives an app access two ways: by *connecting* it (``oauth_client_practices``:
+the app then acts for the practice on its own, with client credentials and the dialects'
+token calls; the CLI's ``client create --practice`` and the dashboard's apps page), or by
+one of its users *granting* it at consent (``oauth_consents``: the app acts for that user).
+``disconnect_client`` takes both away, with the app's live tokens for the practice.
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from optihub.db.models import OAuthClient, oauth_client_practices
+from optihub.db.base import utcnow
+from optihub.db.models import (
+    OAuthClient,
+    OAuthConsent,
+    OAuthToken,
+    User,
+    oauth_client_practices,
+)
 from optihub.domain import scopes as scope_registry
-from optihub.errors import FieldError, ValidationFailed
+from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.security import hash_secret
+from optihub.services import audit, oauth_tokens
+from optihub.services.context import Actor
 from optihub.services.practices import get_practice
 
 
@@ -116,3 +134,152 @@ def clients_owned_by(session: Session, user_id: uuid.UUID) -> list[OAuthClient]:
             .order_by(OAuthClient.created_at)
         )
     )
+
+
+# -- a practice's apps -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A user's consent that lets an app act for them in the practice."""
+
+    user_email: str
+    scope: str
+    granted_at: datetime
+
+
+@dataclass(frozen=True)
+class PracticeApp:
+    """An app with access to a practice: connected by the practice (client credentials: it
+    acts on its own) and/or granted by some of its users at consent."""
+
+    client: OAuthClient
+    connected: bool
+    grants: tuple[Grant, ...]
+
+    @property
+    def scope(self) -> str:
+        """Every scope it may hold for the practice: its registered scopes when connected
+        (a client-credentials token carries those), else what its users granted."""
+        names = self.client.scope.split() if self.connected else []
+        for grant in self.grants:
+            names += grant.scope.split()
+        return " ".join(dict.fromkeys(names))
+
+
+def practice_apps(session: Session, practice_id: int) -> list[PracticeApp]:
+    """The apps with access to the practice, by name: those it connected and those its
+    users granted (consents not withdrawn), of active (not revoked) apps only."""
+    connected = set(
+        session.scalars(
+            select(OAuthClient.id)
+            .join(oauth_client_practices, oauth_client_practices.c.client_pk == OAuthClient.id)
+            .where(oauth_client_practices.c.practice_id == practice_id)
+        )
+    )
+    grants: dict[str, list[Grant]] = {}
+    for consent, email in session.execute(
+        select(OAuthConsent, User.email)
+        .join(User, User.id == OAuthConsent.user_id)
+        .where(OAuthConsent.practice_id == practice_id, OAuthConsent.revoked_at.is_(None))
+        .order_by(OAuthConsent.granted_at)
+    ):
+        grants.setdefault(consent.client_id, []).append(
+            Grant(email, consent.scope, consent.granted_at)
+        )
+    clients = session.scalars(
+        select(OAuthClient)
+        .where(
+            OAuthClient.revoked_at.is_(None),
+            or_(OAuthClient.id.in_(connected), OAuthClient.client_id.in_(list(grants))),
+        )
+        .order_by(OAuthClient.name, OAuthClient.client_id)
+    )
+    return [PracticeApp(c, c.id in connected, tuple(grants.get(c.client_id, ()))) for c in clients]
+
+
+def connect_client(session: Session, actor: Actor, client_id: str) -> tuple[OAuthClient, bool]:
+    """Connect an app to the actor's practice by its client id: it may then get
+    client-credentials tokens (and the dialects' own token calls) for the practice.
+    Returns the app and whether it was newly connected (False: it already was).
+
+    Raises ``ValidationFailed`` (field ``client_id``) for an unknown or revoked app and for
+    a public app (it has no secret, so it cannot act on its own)."""
+    client = get_client(session, client_id.strip())
+    if client is None:
+        raise ValidationFailed(
+            [FieldError("client_id", "No app has that client id. Check it with the app's maker.")]
+        )
+    if client.is_public:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "client_id",
+                    "This is a public app (it has no secret), so it cannot act for the "
+                    "practice on its own. Its users grant it access when they sign in to it.",
+                )
+            ]
+        )
+    already = session.scalar(
+        select(oauth_client_practices.c.client_pk).where(
+            oauth_client_practices.c.client_pk == client.id,
+            oauth_client_practices.c.practice_id == actor.practice_id,
+        )
+    )
+    if already is not None:
+        return client, False
+    session.execute(
+        insert(oauth_client_practices).values(client_pk=client.id, practice_id=actor.practice_id)
+    )
+    session.flush()
+    audit.record(session, actor, "app.connected", "oauth_client", client.client_id)
+    return client, True
+
+
+def disconnect_client(session: Session, actor: Actor, client_id: str) -> OAuthClient:
+    """Take away an app's access to the actor's practice: its connection (client
+    credentials), every consent the practice's users gave it for the practice, and every
+    live token of the app that carries the practice (refresh tokens die now, access tokens
+    are listed as revoked until they expire).
+
+    Raises ``NotFound`` when the app has no access to the practice (another practice's
+    connection is not this one's)."""
+    practice_id = actor.practice_id
+    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise NotFound("App", client_id)
+    removed = session.execute(
+        delete(oauth_client_practices).where(
+            oauth_client_practices.c.client_pk == client.id,
+            oauth_client_practices.c.practice_id == practice_id,
+        )
+    )
+    withdrawn = session.execute(
+        update(OAuthConsent)
+        .where(
+            OAuthConsent.client_id == client_id,
+            OAuthConsent.practice_id == practice_id,
+            OAuthConsent.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    if not _rowcount(removed) and not _rowcount(withdrawn):
+        raise NotFound("App", client_id)
+    now = utcnow()
+    live = session.scalars(
+        select(OAuthToken).where(
+            OAuthToken.client_id == client_id,
+            OAuthToken.revoked_at.is_(None),
+            or_(OAuthToken.access_expires_at > now, OAuthToken.refresh_expires_at > now),
+        )
+    )
+    families = {row.family_id for row in live if practice_id in (row.practice_ids or [])}
+    for family_id in families:
+        oauth_tokens.revoke_family(session, family_id)
+    session.flush()
+    audit.record(session, actor, "app.disconnected", "oauth_client", client_id)
+    return client
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

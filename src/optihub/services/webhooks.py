@@ -291,3 +291,38 @@ def redeliver(
     delivery.locked_until = None
     session.flush()
     return DeliveryRecord(delivery, event_type, [])
+
+
+def practice_subscriptions(session: Session, practice_id: int) -> list[SubscriptionStatus]:
+    """Every subscription of the practice, of every surface, by surface then age (the
+    dashboard's list: each surface's own API lists only its own)."""
+    subscriptions = list(
+        session.scalars(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.practice_id == practice_id)
+            .order_by(WebhookSubscription.surface, WebhookSubscription.created_at)
+        )
+    )
+    pending: dict[uuid.UUID, int] = dict(
+        session.execute(
+            select(WebhookDelivery.subscription_id, func.count())
+            .where(WebhookDelivery.practice_id == practice_id, WebhookDelivery.status == "pending")
+            .group_by(WebhookDelivery.subscription_id)
+        ).all()
+    )
+    return [SubscriptionStatus(s, pending.get(s.id, 0)) for s in subscriptions]
+
+
+def find_subscription(
+    session: Session, practice_id: int, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    """The practice's subscription of whichever surface (another practice's is not found)."""
+    subscription = session.scalar(
+        select(WebhookSubscription).where(
+            WebhookSubscription.practice_id == practice_id,
+            WebhookSubscription.id == subscription_id,
+        )
+    )
+    if subscription is None:
+        raise NotFound("Webhook", subscription_id)
+    return subscription

@@ -369,7 +369,7 @@ def test_connected_apps_lists_and_revokes(live_server, world, browser):
 
 def test_developer_page_creates_an_app_and_shows_the_secret_once(live_server, world, browser, db):
     browser.login(world.email)
-    page = browser.http.get("/account/developer")
+    page = browser.http.get("/dashboard/apps")  # the developer page moved there
     created = browser.http.post(
         "/account/developer",
         data=as_form(
@@ -384,14 +384,14 @@ def test_developer_page_creates_an_app_and_shows_the_secret_once(live_server, wo
         ),
     )
     assert created.status_code == 303
-    shown = browser.http.get("/account/developer").text
+    shown = browser.http.get("/dashboard/apps").text
     assert "shown this once" in shown
     with db.transaction() as s:
         client = s.scalars(select(OAuthClient).where(OAuthClient.name == "Front Desk Sync")).one()
         assert client.client_secret_hash.startswith("$argon2")
         assert client.scope == "orders:read frames:read"
     assert client.client_id in shown
-    again = browser.http.get("/account/developer").text
+    again = browser.http.get("/dashboard/apps").text
     assert "shown this once" not in again
 
 
