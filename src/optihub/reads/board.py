@@ -16,7 +16,7 @@ and a search, each a handful of indexed statements however many orders the pract
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -183,7 +183,7 @@ def _with_apps(reader: Reader, rows: list[Any]) -> list[Card]:
     apps: dict[uuid.UUID, str] = {}
     if ids:
         apps = dict(reader.execute(_APPS, {"ids": ids}).all())
-    return [replace(Card(*row), app_name=apps.get(row[0])) for row in rows]
+    return [Card(*(*row, apps.get(row[0]))) for row in rows]
 
 
 def column(
