@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import bindparam, select
 
-from optihub.auth.pages import check_csrf, see_other, signed_in_user
+from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other, signed_in_user
 from optihub.auth.routes import Params
 from optihub.dashboard.common import render, staff_page
 from optihub.db.models import Practice
@@ -170,6 +170,27 @@ def switch_practice(request: Request, params: Params, session: DbSession) -> Res
     return see_other(BOARD)
 
 
+def _count_text(count: int) -> str:
+    cap = board_reads.COUNT_CAP
+    return f"{cap:,}+" if count > cap else f"{count:,}"
+
+
+@router.get(BOARD + "/counts")
+def board_counts(request: Request, session: DbSession) -> Response:
+    """The columns' counts under the board's filters, for the page to refresh in place."""
+    place = staff_page(request, session)
+    if isinstance(place, Response):
+        return JSONResponse({"error": "Sign in again."}, 401, headers=PAGE_HEADERS)
+    form = _form(request)
+    flt = _filter(form, place)
+    if form.problems:
+        return JSONResponse({"error": " ".join(form.problems)}, 400, headers=PAGE_HEADERS)
+    counts = board_reads.counts(session.connection(), place.practice_id, flt, words.COLUMNS)
+    return JSONResponse(
+        {status: _count_text(count) for status, count in counts.items()}, headers=PAGE_HEADERS
+    )
+
+
 @router.get(BOARD)
 def orders_board(request: Request, session: DbSession) -> Response:
     place = staff_page(request, session)
@@ -210,13 +231,12 @@ def orders_board(request: Request, session: DbSession) -> Response:
                 {
                     "status": status,
                     "label": words.status_label(status),
-                    "count": counts[status],
-                    "capped": counts[status] > board_reads.COUNT_CAP,
+                    "count": _count_text(counts[status]),
                     "url": form.query(status=status, q=""),
                 }
                 for status in words.COLUMNS
             ],
-            "cap": board_reads.COUNT_CAP,
+            "counts_url": BOARD + "/counts?" + form.query().split("?", 1)[1],
             "cards": [_card(card, now, thresholds, dialects) for card in cards],
             "next_page": next_page,
             "first_page": form.query() if form.after else None,

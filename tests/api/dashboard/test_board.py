@@ -242,3 +242,26 @@ def test_paging_walks_a_column_without_repeats(client, db, world):
     assert len(numbers_first) == 50 and len(numbers_second) == 7
     assert not set(numbers_first) & set(numbers_second)
     assert "Next page" not in second.text and "First page" in second.text
+
+
+def test_the_counts_refresh_in_place_under_the_same_filters(client, db, world):
+    assert client.get(BOARD + "/counts").status_code == 401
+    sign_in(client, OWNER)
+    page = client.get(BOARD, params={"status": "received", "channel": "labs"})
+    url = unescape(re.search(r'data-counts="([^"]+)"', page.text)[1])
+    assert url == "/dashboard/orders/counts?status=received&channel=labs"
+    assert client.get(url).json()["received"] == "1"
+    with db.transaction() as s:
+        _place(s, world.practice_id, "labs")
+    counts = client.get(url)
+    assert counts.headers["cache-control"] == "no-store"
+    assert counts.json() == {
+        "draft": "0",
+        "received": "2",
+        "in_progress": "0",
+        "completed": "0",
+        "shipped": "0",
+        "delivered": "0",
+        "cancelled": "0",
+    }
+    assert client.get(BOARD + "/counts", params={"from": "soon"}).status_code == 400
