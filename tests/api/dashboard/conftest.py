@@ -54,6 +54,20 @@ def world(db) -> World:
     return World(practice.id, other.id)
 
 
+def sign_in_as(client, email: str, password: str) -> None:
+    """Sign ``client`` in through the sign-in page, as a browser would."""
+    response = client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_of(client.get("/login").text),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found is not None, "no CSRF token on the page"

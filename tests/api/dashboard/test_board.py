@@ -19,6 +19,7 @@ from optihub.domain.orders import OrderStatus
 from optihub.services import users
 from optihub.services.orders import NewOrder, change_order_status, place_order
 from tests import factories
+from tests.api.dashboard.conftest import sign_in_as
 
 PASSWORD = "harbor-password-1"
 OWNER = "dana@harbor.test"
@@ -93,15 +94,7 @@ def build_world(db) -> World:
 
 
 def sign_in(client, email: str) -> None:
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None
-    response = client.post(
-        "/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": csrf[1]},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
+    sign_in_as(client, email, PASSWORD)
 
 
 def rows(html: str) -> list[str]:

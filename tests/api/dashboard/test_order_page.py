@@ -35,6 +35,7 @@ from optihub.services import orders as order_service
 from optihub.services import users
 from optihub.services.context import Actor
 from tests import factories
+from tests.api.dashboard.conftest import sign_in_as
 
 STAFF = "optician@harbor.example"
 MANAGER = "manager@harbor.example"
@@ -164,15 +165,7 @@ def world(db, testdata) -> OrderWorld:
 
 
 def sign_in(client, email: str) -> None:
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None
-    response = client.post(
-        "/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": csrf[1]},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
+    sign_in_as(client, email, PASSWORD)
 
 
 def csrf_of(html: str) -> str:
