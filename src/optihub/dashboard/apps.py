@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 from optihub.auth.pages import check_csrf, login_redirect, see_other, signed_in_user
 from optihub.auth.pages import take_new_app as take_revealed_app
 from optihub.auth.routes import Params
-from optihub.dashboard.common import actor, forbidden, may, not_found, render, staff_page
+from optihub.dashboard.common import (
+    actor,
+    may,
+    not_found,
+    render,
+    staff_action,
+    staff_page,
+)
 from optihub.domain import scopes as scope_registry
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.services import oauth_clients, staff_sessions
@@ -183,13 +190,9 @@ def apps_page(request: Request, session: DbSession) -> Response:
 @router.post(APPS + "/connect")
 def connect_app(request: Request, params: Params, session: DbSession) -> Response:
     form = dict(params["form"])
-    if (refused := check_csrf(request, form)) is not None:
-        return refused
-    place = staff_page(request, session)
+    place = staff_action(request, form, session, "manager", SECTION)
     if isinstance(place, Response):
         return place
-    if not may(place, "manager"):
-        return forbidden(request, place, SECTION)
     client_id = form.get("client_id", "").strip()[:100]
     if not client_id:
         return _page(
@@ -222,13 +225,9 @@ def connect_app(request: Request, params: Params, session: DbSession) -> Respons
 def disconnect_app(
     client_id: str, request: Request, params: Params, session: DbSession
 ) -> Response:
-    if (refused := check_csrf(request, dict(params["form"]))) is not None:
-        return refused
-    place = staff_page(request, session)
+    place = staff_action(request, dict(params["form"]), session, "manager", SECTION)
     if isinstance(place, Response):
         return place
-    if not may(place, "manager"):
-        return forbidden(request, place, SECTION)
     try:
         client = oauth_clients.disconnect_client(session, actor(place), client_id)
     except NotFound:

@@ -16,7 +16,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from optihub import shell
-from optihub.auth.pages import PAGE_HEADERS, csrf_token, login_redirect, signed_in_user
+from optihub.auth.pages import (
+    PAGE_HEADERS,
+    check_csrf,
+    csrf_token,
+    login_redirect,
+    signed_in_user,
+)
 from optihub.services.context import Actor
 from optihub.shell import Workplace
 
@@ -75,6 +81,21 @@ def staff_page(request: Request, session: Any) -> Workplace | Response:
             section="",
             status_code=403,
         )
+    return place
+
+
+def staff_action(
+    request: Request, form: dict[str, str], session: Any, least_role: str, section: str
+) -> Workplace | Response:
+    """The workplace of a user allowed to post this form, or the answer instead: the
+    "Form expired" page (CSRF), the sign-in redirect, or the 403 page for a lesser role."""
+    if (refused := check_csrf(request, form)) is not None:
+        return refused
+    place = staff_page(request, session)
+    if isinstance(place, Response):
+        return place
+    if not may(place, least_role):
+        return forbidden(request, place, section)
     return place
 
 

@@ -19,9 +19,16 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optihub.auth.pages import check_csrf, see_other
+from optihub.auth.pages import see_other
 from optihub.auth.routes import Params
-from optihub.dashboard.common import actor, forbidden, may, not_found, render, staff_page
+from optihub.dashboard.common import (
+    actor,
+    may,
+    not_found,
+    render,
+    staff_action,
+    staff_page,
+)
 from optihub.db.models import Practice
 from optihub.domain import board as words
 from optihub.domain.orders import OrderStatus
@@ -146,13 +153,9 @@ def settings_page(request: Request, session: DbSession) -> Response:
 def _owner(request: Request, params: Params, session: Session) -> Workplace | Response:
     """The owner's workplace for a change, or the answer instead (CSRF refusal, sign-in,
     the 403 page for a manager or member of staff)."""
-    if (refused := check_csrf(request, dict(params["form"]))) is not None:
-        return refused
-    place = staff_page(request, session)
+    place = staff_action(request, dict(params["form"]), session, "owner", SECTION)
     if isinstance(place, Response):
         return place
-    if not may(place, "owner"):
-        return forbidden(request, place, SECTION)
     return place
 
 

@@ -20,9 +20,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from optihub.auth.pages import check_csrf, see_other
+from optihub.auth.pages import see_other
 from optihub.auth.routes import Params
-from optihub.dashboard.common import actor, forbidden, may, not_found, render, staff_page
+from optihub.dashboard.common import (
+    actor,
+    may,
+    not_found,
+    render,
+    staff_action,
+    staff_page,
+)
 from optihub.db.models import WebhookSubscription
 from optihub.errors import NotFound
 from optihub.services import oauth_clients
@@ -147,13 +154,9 @@ def _subscription(
 ) -> tuple[Workplace, WebhookSubscription] | Response:
     """The practice's subscription for a manager's change, or the answer instead (CSRF
     refusal, sign-in, 403 for staff, 404 for another practice's or an unknown one)."""
-    if (refused := check_csrf(request, dict(params["form"]))) is not None:
-        return refused
-    place = staff_page(request, session)
+    place = staff_action(request, dict(params["form"]), session, "manager", SECTION)
     if isinstance(place, Response):
         return place
-    if not may(place, "manager"):
-        return forbidden(request, place, SECTION)
     try:
         found = webhook_service.find_subscription(session, place.practice_id, uuid.UUID(raw_id))
     except (ValueError, NotFound):
