@@ -730,6 +730,37 @@ def _target_status(sync: Sync, errors: list[FieldError], record: Record) -> Orde
     return status
 
 
+def _order_status_shown(
+    session: Session, practice_id: int, order_id: uuid.UUID, record: Record
+) -> None:
+    """An order moved on elsewhere (the dashboard, a lab, another dialect) reads back with
+    the practice's own status that means its state now: the one last sent while it still
+    means that state, else the first of the practice's statuses (by ExternalId) that does.
+    With none that does, the status last sent stays."""
+    current = session.scalar(select(Order.status).where(Order.id == order_id))
+    if current is None:
+        return
+    names = dict(
+        session.execute(
+            select(PortalRecord.external_id, PortalRecord.body["Name"].as_string())
+            .where(
+                PortalRecord.practice_id == practice_id,
+                PortalRecord.resource == "OrderStatuses",
+            )
+            .order_by(PortalRecord.external_id)
+        ).all()
+    )
+    sent = _text(record, "OrderStatusExternalId")
+    if record.get("PickupDate") and current == OrderStatus.DELIVERED.value:
+        return
+    if sent is not None and status_for(session, practice_id, names.get(sent)) == current:
+        return
+    for status_id, name in names.items():
+        if status_for(session, practice_id, name) == current:
+            record["OrderStatusExternalId"] = status_id
+            return
+
+
 def _write_order(
     sync: Sync, record: Record, row_id: uuid.UUID | None, _file: bytes | None
 ) -> uuid.UUID:
@@ -1416,6 +1447,8 @@ def _shown(session: Session, practice_id: int, resource: str, entry: PortalRecor
                 record[name] = _patient_shown(name, value)
     elif model is not None and session.get(model, entry.record_id) is None:
         return None
+    if resource == "Orders":
+        _order_status_shown(session, practice_id, entry.record_id, record)
     if resource in ("GlassesPrescriptions", "ContactLensPrescriptions"):
         stored = prescription_file(session, practice_id, entry.record_id)
         record["FileContent"] = stored.content if stored is not None else None

@@ -16,10 +16,9 @@ Two things the dialects do not offer, and what stands in for them:
 * Only the partner and fulfillment dialects have webhook subscriptions. The lab, portal and
   practice APIs' orders are announced to a partner API subscriber of the same practice
   (subscribed through the partner API, as the lab tests do).
-* The portal API reads an order back as its system last sent it (``portal_sync.read``:
-  orders have no core view), so a status moved on the dashboard does not read back through
-  it. The portal case reads the order back there but checks its status only in the strict
-  xfail test at the end, which turns red once the portal shows such a move.
+* The portal API reads an order's status as the practice's own status id that means its
+  state now (``portal_sync._order_status_shown``): a move on the dashboard reads back as
+  "S-LAB" ("At lab").
 """
 
 from __future__ import annotations
@@ -332,9 +331,9 @@ HOOK_WORDS = {"partner": ("pending", "in_progress"), "fulfillment": ("received",
 CHANNELS = [
     Channel("partner", "Partner API", place_partner, "pending", "in_progress", "partner"),
     Channel("labs", "Lab ordering API", place_labs, "submitted", "in_progress", "partner"),
-    # The portal reads an order's status as the practice's own status id, as last sent
-    # ("S-NEW"): a move made elsewhere does not read back (the xfail test at the end).
-    Channel("portal", "Patient portal sync", place_portal, "S-NEW", None, "partner"),
+    # The portal reads an order's status as the practice's own status id: the one that
+    # means its state now ("S-LAB": "At lab").
+    Channel("portal", "Patient portal sync", place_portal, "S-NEW", "S-LAB", "partner"),
     Channel(
         "practice", "Practice management API", place_practice, "received", "in_progress", "partner"
     ),
@@ -460,15 +459,3 @@ def test_an_order_from_every_channel_is_moved_on_the_order_page_and_heard_of(
     event, order_id, status, previous = heard(orjson.loads(request["body"]))
     assert (event, order_id) == ("order.status_changed", str(placed.order_id))
     assert (previous, status) == HOOK_WORDS[channel.hook]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="The portal reads an order as its system last sent it (services.portal_sync.read: "
-    "Orders have no core view), so a status moved elsewhere never reads back through it.",
-)
-def test_the_portal_reads_back_a_status_moved_on_the_order_page(ctx: Context):
-    placed = place_portal(ctx)
-    send_to_lab(Agent(ctx.http).sign_in(STAFF), placed.order_id, "Patient portal sync")
-    # "At lab" is the practice's own status (S-LAB) that means at the lab.
-    assert placed.read_status() == "S-LAB"
