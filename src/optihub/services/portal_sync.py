@@ -740,7 +740,7 @@ def _order_status_shown(
     current = session.scalar(select(Order.status).where(Order.id == order_id))
     if current is None:
         return
-    names = dict(
+    names: dict[str, str | None] = dict(
         session.execute(
             select(PortalRecord.external_id, PortalRecord.body["Name"].as_string())
             .where(
