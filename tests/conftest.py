@@ -106,11 +106,12 @@ def _register_order_projections() -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A ``storage_independent`` check runs once, on SQLite: its answer cannot differ on
-    PostgreSQL (the request is refused before any query)."""
+    PostgreSQL (the request is refused before any query). So does a ``pages_only`` browser
+    tour: it judges how pages look and are reached, which the database does not change."""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        once = item.get_closest_marker("storage_independent") is not None
+        once = any(item.get_closest_marker(m) for m in ("storage_independent", "pages_only"))
         (dropped if once and params.get("database_url") == "postgresql" else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
