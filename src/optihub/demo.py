@@ -788,7 +788,8 @@ def _lens(
     style = rng.choice(catalog.styles(session, lab_id, kind))
     material = rng.choice(catalog.materials(session, lab_id, style.id))
     addons = catalog.addons(session, lab_id, style.id, material.id)
-    coats = rng.sample(addons.coats, k=min(len(addons.coats), rng.randint(0, 2)))
+    picked = set(rng.sample(addons.coats, k=min(len(addons.coats), rng.randint(0, 2))))
+    coats = [coat for coat in addons.coats if coat in picked]  # in the catalog's order
     return lab_orders.LensInput(
         style=_ref(style.id),
         material=_ref(material.id),
