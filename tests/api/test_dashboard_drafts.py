@@ -402,6 +402,7 @@ def test_submit_sends_the_draft_to_the_lab(staff, lab, lab_world, db, issue_toke
         '<a href="#f-lens">Lens</a>: Choose the lens (style, material and colour) before'
         " submitting an Rx order." in refused.text
     )
+    assert '<fieldset id="f-lens">' in refused.text
     assert order_of(db, order_id).status == "draft"
     assert count(db, Event) == 1  # order.created only
 
@@ -509,7 +510,7 @@ def test_every_problem_is_reported_at_once_in_the_form_words_and_the_form_keeps_
     assert response.status_code == 400
     listed = problems_of(response.text)
     assert listed == [
-        "First name: First name is required.",
+        "First name is required.",
         "Right eye (OD) axis: Enter a whole number, e.g. 90.",
         "Left eye (OS) sphere: Enter a number, e.g. -2.25.",
         "Frame material: Choose frame material from the list.",
@@ -524,6 +525,8 @@ def test_every_problem_is_reported_at_once_in_the_form_words_and_the_form_keeps_
         r'id="f-rx.left_eye.sphere" value="-1.37x"[^>]*aria-invalid="true"', response.text
     )
     assert '<a href="#f-frame.material">Frame material</a>' in response.text
+    for target in re.findall(r'<li><a href="#([^"]+)"', response.text):
+        assert f'id="{target}"' in response.text
     # What was typed stays, the unreadable values included.
     values = dict(form_of(response.text, f"{DRAFTS}/{order_id}"))
     assert values["rx.right_eye.axis"] == "ninety" and values["frame.model"] == "RB9999"
@@ -555,8 +558,8 @@ def test_choices_are_shown_in_the_trade_words(staff, lab, lab_world):
     assert chosen["frame.material"] == "Zyl (acetate)"
     assert chosen["submission_type"] == "New job"
     assert chosen["order_type"] == "Rx (prescription lenses)"
-    assert chosen["rx.right_eye.horizontal_prism.direction"] == "BI (base in)"
-    assert chosen["rx.right_eye.vertical_prism.direction"] == "BU (base up)"
+    assert chosen["rx.right_eye.horizontal_prism.direction"] == "BI"
+    assert chosen["rx.right_eye.vertical_prism.direction"] == "BU"
     assert chosen["lab_account"] == "Precision Optical Lab · PX-1"
     assert chosen["lens.style"] == "Essential Single Vision"
     assert ">Drilled and grooved rimless<" in html and ">Multi-pair<" in html

@@ -183,8 +183,8 @@ OPTION_LABELS: dict[str, dict[str, str]] = {
         "uncut": "Uncut lenses",
     },
     "frame.material": FRAME_MATERIAL_LABELS,
-    "rx.horizontal_prism.direction": {"in": "BI (base in)", "out": "BO (base out)"},
-    "rx.vertical_prism.direction": {"up": "BU (base up)", "down": "BD (base down)"},
+    "rx.horizontal_prism.direction": {"in": "BI", "out": "BO"},
+    "rx.vertical_prism.direction": {"up": "BU", "down": "BD"},
 }
 _CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -285,6 +285,14 @@ class Problem:
     key: str
     label: str
     message: str
+
+    @property
+    def after_label(self) -> str | None:
+        """The message's words after the label when it starts with it (``First name`` +
+        `` is required.``): the list then reads as one sentence."""
+        if self.message.startswith(self.label + " "):
+            return self.message[len(self.label) :]
+        return None
 
 
 def problems(errors: Iterable[FieldError]) -> list[Problem]:
