@@ -12,13 +12,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from optihub.db.models import (
@@ -31,6 +31,7 @@ from optihub.db.models import (
     LensStyle,
     Location,
     Order,
+    OrderStatusChange,
     Patient,
     User,
 )
@@ -396,6 +397,7 @@ def seed_demo(
     channels = _channel_actors(practice.id, owner.id)
     accounts = catalog.lab_accounts(session, practice.id)
     billable = []
+    backdating = _Backdating()
     drafts = 0
     for index, final in enumerate(plan):
         who = rng.randrange(len(patients))
@@ -421,7 +423,7 @@ def seed_demo(
                 styles,
             )
             _walk(session, staff, order.id, final)
-        _backdate(order, times)
+        backdating.add(order, times)
         if final in (OrderStatus.COMPLETED, OrderStatus.DELIVERED) and len(billable) < 5:
             billable.append(order.id)
         if index % 25 == 24:
@@ -429,6 +431,7 @@ def seed_demo(
     step("orders", len(plan) % 25)
     _practice_records(session, actor, rng, locations, patients, billable)
     _employees(session, practice.id, locations)
+    backdating.write(session)
     session.flush()
     _ = owner
     return DemoResult(practice.id, created=True)
@@ -683,14 +686,32 @@ def _timeline(rng: random.Random, now: datetime, final: OrderStatus) -> list[dat
     return times[::-1]
 
 
-def _backdate(order: Order, times: list[datetime]) -> None:
-    """The demo's history as if it had happened over weeks (the services stamp "now")."""
-    order.created_at = times[0]
-    for change, at in zip(order.history, times, strict=True):
-        change.at = at
-    order.status_changed_at = order.updated_at = times[-1]
-    if order.submitted_at is not None:
-        order.submitted_at = times[0]
+@dataclass
+class _Backdating:
+    """The demo's history as if it had happened over weeks (the services stamp "now"),
+    written at the end in two statements: one row per order, one per status change."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, order: Order, times: list[datetime]) -> None:
+        submitted = times[0] if order.submitted_at is not None else None
+        self.orders.append(
+            {
+                "id": order.id,
+                "created_at": times[0],
+                "status_changed_at": times[-1],
+                "updated_at": times[-1],
+                "submitted_at": submitted,
+            }
+        )
+        self.changes += [
+            {"id": change.id, "at": at} for change, at in zip(order.history, times, strict=True)
+        ]
+
+    def write(self, session: Session) -> None:
+        session.execute(update(Order), self.orders)
+        session.execute(update(OrderStatusChange), self.changes)
 
 
 def _order(
