@@ -407,6 +407,8 @@ def seed_demo(
                 session, channels["labs"], rng, drafts, patients[who], rxs[who], frames, accounts
             )
             drafts += 1
+            # The order-entry tool names no location: the patient's usual one.
+            backdating.located(order, locations[who % len(locations)].id)
         else:
             order = _order(
                 session,
@@ -693,12 +695,17 @@ class _Backdating:
 
     orders: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    locations: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    def located(self, order: Order, location_id: uuid.UUID) -> None:
+        self.locations[order.id] = location_id
 
     def add(self, order: Order, times: list[datetime]) -> None:
         submitted = times[0] if order.submitted_at is not None else None
         self.orders.append(
             {
                 "id": order.id,
+                "location_id": self.locations.get(order.id, order.location_id),
                 "created_at": times[0],
                 "status_changed_at": times[-1],
                 "updated_at": times[-1],

@@ -127,6 +127,11 @@ def test_the_demo_board_looks_like_a_practice_day(db):
     ]
     assert len(fresh) > len(waiting) / 2  # most jobs are on time
     assert all(created <= since <= now for _s, _v, since, created in rows)
+    with db.reading() as reader:
+        unplaced = reader.scalar(
+            select(func.count()).select_from(Order).where(Order.location_id.is_(None))
+        )
+    assert unplaced == 0  # every job belongs to one of the practice's locations
     low = [q for q in on_hand if q <= 2]
     assert 0 in on_hand and len(low) >= 20 and max(on_hand) > 2
 
