@@ -738,29 +738,29 @@ def test_every_demo_draft_saves_unchanged(client, db):
 
 def test_no_field_or_value_is_named_by_its_path_or_code():
     """Every field the form has, and every contract value it offers, has words for staff."""
-    from optihub.dashboard import forms
+    from optihub.dashboard import draft_words
     from optihub.errors import FieldError
     from optihub.services.lab_orders import FRAME_MATERIALS, SUBMISSION_TYPES
 
-    for path in forms.FORM_ORDER:
-        shown = forms.label(path)
+    for path in draft_words.FORM_ORDER:
+        shown = draft_words.label(path)
         assert shown and "_" not in shown and "." not in shown and shown != path, path
-    base = forms.label("rx.left_eye.vertical_prism.direction")
+    base = draft_words.label("rx.left_eye.vertical_prism.direction")
     assert base == "Left eye (OS) vertical prism base"
-    assert forms.label("lens.coats.2") == "Coats" and forms.label("account_number") == (
+    assert draft_words.label("lens.coats.2") == "Coats" and draft_words.label("account_number") == (
         "Lab and account"
     )
     for value in (*FRAME_MATERIALS, *SUBMISSION_TYPES, "rx", "stock", "sunglass"):
         for field in ("frame.material", "submission_type", "order_type"):
-            assert "_" not in forms.option_label(field, value)
-    assert forms.option_label("frame.material", "zyl") == "Zyl (acetate)"
-    assert forms.option_label("mounting_option", "Edged & mounted") == "Edged & mounted"
+            assert "_" not in draft_words.option_label(field, value)
+    assert draft_words.option_label("frame.material", "zyl") == "Zyl (acetate)"
+    assert draft_words.option_label("mounting_option", "Edged & mounted") == "Edged & mounted"
     # The service's messages for integrators, said for staff.
-    said = forms.for_staff(
+    said = draft_words.for_staff(
         FieldError("lens.style", "No lens style style_1f at this lab (GET /v1/catalogs/styles).")
     )
     assert said == "The chosen lab does not offer this lens style."
-    said = forms.for_staff(
+    said = draft_words.for_staff(
         FieldError("submission_type", "Submission type must be one of: new, redo, multi_pair.")
     )
     assert said == "Submission type must be one of: New job, Redo (remake), Multi-pair."

@@ -1,7 +1,7 @@
 """What the draft review form offers in its selects: the practice's lab accounts and what
 the chosen lab offers (styles, the style's materials, the addons of style + material).
 
-Every option is shown in the trade's words (``forms.option_label``) or by the name the lab
+Every option is shown in the trade's words (``draft_words.option_label``) or by the name the lab
 gave it, never by a contract value or an id. A value the draft holds that is not offered
 (any more) stays selectable, marked, so the service's violation has something to point at
 and an unchanged save sends back exactly what is stored.
@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from optihub.dashboard.forms import LAB_ACCOUNT, FormValues, lab_account_value, option_label
+from optihub.dashboard.draft_words import option_label
+from optihub.dashboard.forms import LAB_ACCOUNT, FormValues, lab_account_value
 from optihub.reads import catalog
 from optihub.reads.order_views import Reader
 from optihub.services.lab_orders import FRAME_MATERIALS, RX_ORDER_TYPE, SUBMISSION_TYPES

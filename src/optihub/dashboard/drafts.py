@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other
 from optihub.auth.routes import Params
-from optihub.dashboard import forms
+from optihub.dashboard import draft_words, forms
 from optihub.dashboard.choices import choices_for, fill_lens_by_name, stored_names
 from optihub.dashboard.common import actor, not_found, render, staff_page
 from optihub.domain import board, oma
@@ -84,7 +84,7 @@ def _review(
     values: forms.FormValues,
     errors: list[FieldError] | None = None,
 ) -> HTMLResponse:
-    problems = forms.problems(errors or [])
+    problems = draft_words.problems(errors or [])
     order = draft.order
     return render(
         request,
@@ -98,10 +98,10 @@ def _review(
             "choices": choices_for(
                 session, place.practice_id, values, stored_names(draft.order.lens)
             ),
-            "errors": forms.errors_by_field(problems),
+            "errors": draft_words.errors_by_field(problems),
             "error_list": problems,
-            "label_of": forms.label,
-            "option_label": forms.option_label,
+            "label_of": draft_words.label,
+            "option_label": draft_words.option_label,
             "sides": forms.SIDES,
             "tracing_svg": _tracing_svg(draft.request.frame),
             "has_tracing": draft.request.frame is not None
@@ -186,7 +186,7 @@ def save_draft(order_id: str, request: Request, params: Params, session: DbSessi
         found = _find_draft(session, place, order_id)
         if found is None:
             return not_found(request, place, "draft", "orders")
-        errors = forms.merged(parsed.errors, rule_errors)
+        errors = draft_words.merged(parsed.errors, rule_errors)
         return _review(request, session, place, found, values, errors)
     savepoint.commit()
     if submit:
