@@ -12,32 +12,39 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from optihub.db.models import (
     Employee,
+    Frame,
     Lab,
     LabAccount,
     LensAddon,
     LensMaterial,
     LensStyle,
     Location,
+    Order,
+    OrderStatusChange,
     Patient,
     User,
 )
 from optihub.db.models.practice import employee_locations
 from optihub.domain import rx as rx_rules
+from optihub.domain.board import DEFAULT_OVERDUE_DAYS
 from optihub.domain.orders import OrderStatus
+from optihub.reads import catalog
+from optihub.reads.catalog import LabAccountView
 from optihub.services import appointments as appointment_service
 from optihub.services import frames as frame_service
 from optihub.services import invoices as invoice_service
+from optihub.services import lab_orders
 from optihub.services import orders as order_service
 from optihub.services import patients as patient_service
 from optihub.services import practices as practice_service
@@ -73,7 +80,8 @@ COLORS = [
     "Navy",
     "Burgundy",
 ]
-MATERIALS = ["zyl", "metal", "titanium", "acetate", "nylon", "stainless steel"]
+# Frame materials in the lab-order contract's words (``services.lab_orders.FRAME_MATERIALS``).
+MATERIALS = ["zyl", "zyl", "metal", "metal", "drilled_rimless", "grooved_rimless", "carbon_fiber"]
 FIRST = [
     "Emma",
     "Liam",
@@ -340,6 +348,7 @@ def seed_demo(
 
     patients = []
     prescriptions = []
+    rxs = []
     for index in range(50):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         patient = patient_service.create_patient(
@@ -359,14 +368,17 @@ def seed_demo(
         patients.append(patient)
         multifocal = patient.date_of_birth is not None and patient.date_of_birth.year < 1982
         issued = (now - timedelta(days=rng.randint(10, 600))).date()
+        rxs.append(
+            rx_rules.SpectacleRx(
+                right=_random_eye(rng, multifocal), left=_random_eye(rng, multifocal)
+            )
+        )
         prescriptions.append(
             rx_service.create_spectacle_prescription(
                 session,
                 actor,
                 patient_id=patient.id,
-                rx=rx_rules.SpectacleRx(
-                    right=_random_eye(rng, multifocal), left=_random_eye(rng, multifocal)
-                ),
+                rx=rxs[-1],
                 issued_on=issued,
                 expires_on=issued + timedelta(days=730),
                 prescriber_name="Dr. Ana Ruiz, OD",
@@ -376,51 +388,44 @@ def seed_demo(
 
     plan = [status for status, count in STATUS_MIX for _ in range(count)]
     rng.shuffle(plan)
+    staff = Actor(
+        practice_id=practice.id,
+        via="dashboard",
+        user_id=owner.id,
+        label=f"Dana Whitfield <{DEMO_EMAIL}>",
+    )
+    channels = _channel_actors(practice.id, owner.id)
+    accounts = catalog.lab_accounts(session, practice.id)
     billable = []
+    backdating = _Backdating()
+    drafts = 0
     for index, final in enumerate(plan):
         who = rng.randrange(len(patients))
-        frame = rng.choice(frames)
-        created = now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440))
-        lens_price = Decimal(rng.randrange(8900, 39900, 1000)) / 100
-        order = order_service.place_order(
-            session,
-            actor,
-            order_service.NewOrder(
-                type="spectacles",
-                status=OrderStatus.DRAFT if final == OrderStatus.DRAFT else OrderStatus.RECEIVED,
-                patient_id=patients[who].id,
-                location_id=rng.choice(locations).id,
-                external_id=f"PMS-{50000 + index}",
-                frame_id=frame.id,
-                prescription_id=prescriptions[who].id,
-                lens={
-                    "style": rng.choice(styles).name,
-                    "material": rng.choice(materials).name,
-                    "color": "Clear",
-                    "coats": ["Crizal Sapphire AR"],
-                    "tint": None,
-                },
-                lines=[
-                    order_service.LineItem(
-                        f"{frame.brand} {frame.model}",
-                        1,
-                        frame.price or Decimal("0"),
-                        kind="frame",
-                        sku=frame.sku,
-                    ),
-                    order_service.LineItem(
-                        "Lenses (pair)",
-                        1,
-                        lens_price,
-                        kind="lens",
-                        tax=(lens_price * Decimal("0.0625")).quantize(Decimal("0.01")),
-                    ),
-                ],
-                amount_paid=Decimal("50.00"),
-                created_at=created,
-            ),
-        )
-        _walk(session, actor, order.id, final)
+        times = _timeline(rng, now, final)
+        if final == OrderStatus.DRAFT:
+            order = _lab_draft(
+                session, channels["labs"], rng, drafts, patients[who], rxs[who], frames, accounts
+            )
+            drafts += 1
+            # The order-entry tool names no location: the patient's usual one.
+            backdating.located(order, locations[who % len(locations)].id)
+        else:
+            order = _order(
+                session,
+                channels[_channel(rng)],
+                rng,
+                index,
+                final,
+                times[0],
+                patients[who].id,
+                prescriptions[who].id,
+                rng.choice(locations).id,
+                rng.choice(frames),
+                lab.id,
+                styles,
+            )
+            _walk(session, staff, order.id, final)
+        backdating.add(order, times)
         if final in (OrderStatus.COMPLETED, OrderStatus.DELIVERED) and len(billable) < 5:
             billable.append(order.id)
         if index % 25 == 24:
@@ -428,6 +433,7 @@ def seed_demo(
     step("orders", len(plan) % 25)
     _practice_records(session, actor, rng, locations, patients, billable)
     _employees(session, practice.id, locations)
+    backdating.write(session)
     session.flush()
     _ = owner
     return DemoResult(practice.id, created=True)
@@ -625,6 +631,254 @@ def _second_lab(session: Session, practice_id: int) -> None:
             )
         )
     session.flush()
+
+
+# The channels orders come through (``orders.created_via``: each dialect's name, and the
+# dashboard), with their share of a practice's orders and who acts through them.
+CHANNEL_MIX: list[tuple[str, int, str]] = [
+    ("practice", 30, "EyeCloud Pro (practice software)"),
+    ("portal", 20, "MVE portal sync"),
+    ("labs", 15, "SpecCheck order entry"),
+    ("dashboard", 15, "Dana Whitfield"),
+    ("partner", 10, "Eyekiosk partner"),
+    ("fulfillment", 10, "Blend storefront"),
+]
+# Of the orders waiting in a status, about one in OVERDUE_SHARE has waited past its threshold.
+OVERDUE_SHARE = 4
+NO_LENS_DRAFTS = 3  # drafts the order-entry tool sent without a lens: the staff choose it
+
+
+def _channel_actors(practice_id: int, owner_id: uuid.UUID) -> dict[str, Actor]:
+    return {
+        via: Actor(
+            practice_id=practice_id,
+            via=via,
+            user_id=owner_id if via in ("labs", "dashboard") else None,
+            label=label,
+        )
+        for via, _share, label in CHANNEL_MIX
+    }
+
+
+def _channel(rng: random.Random) -> str:
+    return rng.choices([c for c, _s, _l in CHANNEL_MIX], [s for _c, s, _l in CHANNEL_MIX])[0]
+
+
+def _timeline(rng: random.Random, now: datetime, final: OrderStatus) -> list[datetime]:
+    """When the order entered each status on its way to ``final`` (created first): the last
+    one so long ago that some waiting orders are overdue (``domain.board``)."""
+    threshold = DEFAULT_OVERDUE_DAYS.get(final)
+    if threshold is None:
+        days = rng.randint(0, 90)
+    elif rng.randrange(OVERDUE_SHARE) == 0:
+        days = rng.randint(threshold, threshold + 8)
+    else:
+        days = rng.randint(0, threshold - 1)
+    at = now - timedelta(days=days, minutes=rng.randint(0, 600))
+    if final == OrderStatus.DRAFT:
+        steps = 0
+    elif final == OrderStatus.CANCELLED:
+        steps = 1
+    else:
+        steps = PATH.index(final)
+    times = [at]
+    for _ in range(steps):
+        at -= timedelta(days=rng.randint(1, 6), minutes=rng.randint(0, 600))
+        times.append(at)
+    return times[::-1]
+
+
+@dataclass
+class _Backdating:
+    """The demo's history as if it had happened over weeks (the services stamp "now"),
+    written at the end in two statements: one row per order, one per status change."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    locations: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    def located(self, order: Order, location_id: uuid.UUID) -> None:
+        self.locations[order.id] = location_id
+
+    def add(self, order: Order, times: list[datetime]) -> None:
+        submitted = times[0] if order.submitted_at is not None else None
+        self.orders.append(
+            {
+                "id": order.id,
+                "location_id": self.locations.get(order.id, order.location_id),
+                "created_at": times[0],
+                "status_changed_at": times[-1],
+                "updated_at": times[-1],
+                "submitted_at": submitted,
+            }
+        )
+        self.changes += [
+            {"id": change.id, "at": at} for change, at in zip(order.history, times, strict=True)
+        ]
+
+    def write(self, session: Session) -> None:
+        session.execute(update(Order), self.orders)
+        session.execute(update(OrderStatusChange), self.changes)
+
+
+def _order(
+    session: Session,
+    actor: Actor,
+    rng: random.Random,
+    index: int,
+    final: OrderStatus,
+    created: datetime,
+    patient_id: uuid.UUID,
+    prescription_id: uuid.UUID,
+    location_id: uuid.UUID,
+    frame: Frame,
+    lab_id: uuid.UUID,
+    styles: list[LensStyle],
+) -> Order:
+    """An order placed with the Precision lab (received; ``_walk`` takes it further)."""
+    lens_price = Decimal(rng.randrange(8900, 39900, 1000)) / 100
+    style = rng.choice(styles)
+    material = rng.choice(style.materials)
+    return order_service.place_order(
+        session,
+        actor,
+        order_service.NewOrder(
+            type="spectacles",
+            status=OrderStatus.RECEIVED,
+            patient_id=patient_id,
+            location_id=location_id,
+            external_id=f"PMS-{50000 + index}",
+            frame_id=frame.id,
+            prescription_id=prescription_id,
+            lens={
+                "style": style.name,
+                "style_id": str(style.id),
+                "material": material.name,
+                "material_id": str(material.id),
+                "color": "Clear",
+                "coats": ["Crizal Sapphire AR"],
+                "tint": None,
+            },
+            lines=[
+                order_service.LineItem(
+                    f"{frame.brand} {frame.model}",
+                    1,
+                    frame.price or Decimal("0"),
+                    kind="frame",
+                    sku=frame.sku,
+                ),
+                order_service.LineItem(
+                    "Lenses (pair)",
+                    1,
+                    lens_price,
+                    kind="lens",
+                    tax=(lens_price * Decimal("0.0625")).quantize(Decimal("0.01")),
+                ),
+            ],
+            amount_paid=Decimal("50.00"),
+            lab_fields={
+                "lab_id": lab_id,
+                "lab_account_number": "PX-20417",
+                "lab_order_type": "rx",
+                "submission_type": "new",
+                "submitted_at": created,
+            },
+            created_at=created,
+        ),
+    )
+
+
+def _eye_input(eye: rx_rules.EyeRx | None) -> lab_orders.EyeInput | None:
+    if eye is None:
+        return None
+    return lab_orders.EyeInput(
+        sphere=eye.sphere,
+        cylinder=eye.cylinder,
+        axis=eye.axis,
+        add=eye.add,
+        pd=eye.distance_pd,
+        near_pd=eye.near_pd,
+        seg_height=eye.seg_height,
+        oc_height=eye.oc_height,
+    )
+
+
+def _ref(item_id: uuid.UUID) -> lab_orders.CatalogRef:
+    return lab_orders.CatalogRef(str(item_id), item_id)
+
+
+def _lens(
+    session: Session, rng: random.Random, lab_id: uuid.UUID, multifocal: bool
+) -> lab_orders.LensInput:
+    """A lens the lab offers: a style of the Rx's kind, one of its materials, a colour and
+    coats offered for that style and material."""
+    kind = "multifocal" if multifocal else "single_vision"
+    style = rng.choice(catalog.styles(session, lab_id, kind))
+    material = rng.choice(catalog.materials(session, lab_id, style.id))
+    addons = catalog.addons(session, lab_id, style.id, material.id)
+    picked = set(rng.sample(addons.coats, k=min(len(addons.coats), rng.randint(0, 2))))
+    coats = [coat for coat in addons.coats if coat in picked]  # in the catalog's order
+    return lab_orders.LensInput(
+        style=_ref(style.id),
+        material=_ref(material.id),
+        color=_ref(rng.choice(addons.colors).id),
+        coats=tuple(_ref(coat_id) for coat_id, _name, _type in coats),
+    )
+
+
+def _lab_draft(
+    session: Session,
+    actor: Actor,
+    rng: random.Random,
+    index: int,
+    patient: Patient,
+    rx: rx_rules.SpectacleRx,
+    frames: list[Frame],
+    accounts: list[LabAccountView],
+) -> Order:
+    """A draft the order-entry tool saved (the lab-order API's draft mode), passing the draft
+    rules: the practice reviews it on the dashboard and submits it to the lab."""
+    account = accounts[index % len(accounts)]
+    frame = rng.choice([f for f in frames if f.material in account.frame_materials])
+    multifocal = any(eye is not None and eye.add is not None for eye in (rx.right, rx.left))
+    submission = "redo" if index == 4 else "multi_pair" if index == 7 else "new"
+    request = lab_orders.LabOrderRequest(
+        submission_type=submission,
+        order_type=lab_orders.RX_ORDER_TYPE,
+        lab=_ref(account.lab_id),
+        account_number=account.account_number,
+        patient=lab_orders.PatientInput(
+            patient.first_name, patient.last_name, patient.email, patient.phone
+        ),
+        mounting_option=rng.choice(account.mounting_options),
+        lens=(None if index < NO_LENS_DRAFTS else _lens(session, rng, account.lab_id, multifocal)),
+        frame=lab_orders.FrameInput(
+            handling=rng.choice(account.frame_handling_options),
+            manufacturer=frame.brand,
+            model=frame.model,
+            color=frame.color,
+            sku=frame.sku,
+            material=frame.material,
+            eye_size=frame.eye_size,
+            bridge=frame.bridge,
+            temple=frame.temple,
+            a=frame.a,
+            b=frame.b,
+            lens_ed=frame.ed,
+        ),
+        rx=lab_orders.RxInput(right_eye=_eye_input(rx.right), left_eye=_eye_input(rx.left)),
+        services=(account.services[0],) if index % 5 == 1 else None,
+        special_instructions="Patient is sensitive to lens thickness." if index % 6 == 2 else None,
+        redo_data=(
+            lab_orders.RedoInput(account.redo_types[0], "Seg height too low", "PMS-50012")
+            if submission == "redo"
+            else None
+        ),
+        multi_pair_data=(
+            lab_orders.MultiPairInput("PMS-50031") if submission == "multi_pair" else None
+        ),
+    )
+    return lab_orders.create_lab_order(session, actor, request, submit=False)
 
 
 def _walk(session: Session, actor: Actor, order_id: object, final: OrderStatus) -> None:

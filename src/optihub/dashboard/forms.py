@@ -3,13 +3,14 @@
 Field names are the lab-order contract's paths (``rx.right_eye.axis``, ``frame.temple``,
 ``lens.style``...), so the service's violations land next to the field they name. Parsing
 only turns text into numbers and ids; every rule is the service's (``services.lab_orders``).
+What the page calls the fields and their values is ``draft_words``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +21,7 @@ from optihub.services import lab_orders as service
 SIDES = (("right_eye", "OD"), ("left_eye", "OS"))
 EYE_NUMBERS = ("sphere", "cylinder", "add", "pd", "near_pd", "seg_height", "oc_height")
 EYE_FIELDS = (*EYE_NUMBERS, "axis")
+POWERS = ("sphere", "cylinder", "add")  # shown signed
 PRISMS = ("horizontal_prism", "vertical_prism")
 FRAME_TEXT = ("handling", "manufacturer", "model", "color", "sku", "material")
 FRAME_WHOLE = ("eye_size", "bridge", "temple")
@@ -63,22 +65,23 @@ def error_key(path: str) -> str:
     return LAB_ACCOUNT if path in ("lab", "account_number") else path
 
 
-def errors_by_field(errors: Iterable[FieldError]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for error in errors:
-        found.setdefault(error_key(error.field), []).append(error.message)
-    return found
-
-
 # -- the stored request as form values -------------------------------------------------------
 
 
 def _text(value: Any) -> str:
+    """A stored value as the form shows it: its digits exactly as stored (``-1.00`` stays
+    ``-1.00``), so an unchanged save stores the same text."""
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+        return format(value, "f")
     return str(value)
+
+
+def _power(value: Decimal | None) -> str:
+    """A dioptric power signed as opticians write it (``+2.50``, ``-0.75``)."""
+    text = _text(value)
+    return f"+{text}" if value is not None and value > 0 else text
 
 
 def values_of(request: service.LabOrderRequest) -> FormValues:
@@ -95,7 +98,8 @@ def values_of(request: service.LabOrderRequest) -> FormValues:
     for side, _label in SIDES:
         eye = getattr(request.rx, side, None) if request.rx is not None else None
         for name in EYE_FIELDS:
-            single[f"rx.{side}.{name}"] = _text(getattr(eye, name, None))
+            show = _power if name in POWERS else _text
+            single[f"rx.{side}.{name}"] = show(getattr(eye, name, None))
         for prism in PRISMS:
             given = getattr(eye, prism, None)
             single[f"rx.{side}.{prism}.power"] = _text(getattr(given, "power", None))
@@ -160,6 +164,7 @@ class _Reader:
         value = self.text(name)
         if value is None:
             return None
+        value = value.replace("\u2212", "-")  # the typographic minus of printed Rx
         try:
             number = Decimal(value) if len(value) <= 20 else None
         except InvalidOperation:
