@@ -271,17 +271,18 @@ def search(
     conditions = _filtered(practice_id, flt)
     newest = (Order.created_at.desc(), Order.id.desc())
     found: dict[uuid.UUID, datetime] = {}
-    numbers = or_(
-        Order.number == term,
-        Order.tray_number == term,
-        Order.invoice_number == term,
-        Order.external_id == term,
-    )
-    queries = [select(Order.id, Order.created_at).where(*conditions, numbers).limit(limit)]
+    # One indexed lookup per number (an OR of them would scan the practice's orders).
+    queries = [
+        select(Order.id, Order.created_at).where(*conditions, column == term).limit(limit)
+        for column in (Order.number, Order.tray_number, Order.invoice_number, Order.external_id)
+    ]
     queries += [
         select(Order.id, Order.created_at)
         .where(*conditions, Order.patient_id == patient_id)
-        .order_by(*newest)
+        # created_at alone: the order of (practice_id, patient_id, created_at), so the
+        # database reads the patient's newest orders and stops (with the id as well it may
+        # walk the practice's orders by date instead).
+        .order_by(Order.created_at.desc())
         .limit(limit)
         for patient_id in patient_ids[:NAME_MATCHES]
     ]
