@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import board, drafts
+from optihub.dashboard import board, drafts, stock
 
-ROUTERS = (board.router, drafts.router)
+ROUTERS = (board.router, drafts.router, stock.router)
 
 
 def install(app: FastAPI) -> None:
