@@ -144,7 +144,9 @@ def _list_page(
 ) -> Response:
     locations = stock_reads.locations(session, place.practice_id)
     flt, after = _filter(form, locations)
-    found = stock_reads.page(session, place.practice_id, flt, after=after)
+    found = stock_reads.page(
+        session, place.practice_id, flt, after=after, limit=stock_reads.PAGE_SIZE
+    )
     shown = [(i, n) for i, n in locations if flt.location_id in (None, i)]
     errors = {(refused[0], refused[1]): refused[2]} if refused else {}
     return render(
