@@ -140,6 +140,7 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
             result = page.locator("#import-result")
             expect(result).to_contain_text("Stock updated from count-december.csv")
             expect(result).to_contain_text(re.compile(r"Rows applied\s*3"))
+            expect(result).to_contain_text(re.compile(r"Quantities changed\s*3"))
             expect(result).to_contain_text(re.compile(r"Frames changed\s*2"))
             screenshot(page, "stock-import-done")
             assert _quantity(db, clubmaster, stock.main) == 6

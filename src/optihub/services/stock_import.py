@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optihub.db.models import Frame, Location
+from optihub.db.models import Frame, FrameStock, Location
 from optihub.errors import OptiHubError, ValidationFailed
 from optihub.services import audit
 from optihub.services.context import Actor
@@ -64,7 +64,8 @@ class RowProblem:
 @dataclass(frozen=True)
 class ImportSummary:
     rows: int
-    frames_changed: int
+    quantities_changed: int  # rows whose quantity differed from the stored one
+    frames_changed: int  # one inventory.updated event each
     locations: int
 
 
@@ -122,6 +123,8 @@ def import_stock_csv(session: Session, actor: Actor, data: bytes) -> ImportSumma
         for row in rows
         if row.frame_id is not None and row.location_id is not None
     ]
+    before = _stored(session, actor, {c.frame_id for c in changes})
+    differing = sum(1 for c in changes if before.get((c.frame_id, c.location_id), 0) != c.quantity)
     changed: set[uuid.UUID] = set()
     for chunk in _by_frames(changes):
         try:
@@ -132,6 +135,7 @@ def import_stock_csv(session: Session, actor: Actor, data: bytes) -> ImportSumma
             ) from failure
     summary = ImportSummary(
         rows=len(changes),
+        quantities_changed=differing,
         frames_changed=len(changed),
         locations=len({c.location_id for c in changes}),
     )
@@ -144,6 +148,23 @@ def import_stock_csv(session: Session, actor: Actor, data: bytes) -> ImportSumma
         {"rows": summary.rows, "frames_changed": summary.frames_changed},
     )
     return summary
+
+
+def _stored(
+    session: Session, actor: Actor, frame_ids: set[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """The quantities stored now for these frames, by (frame, location)."""
+    stored: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    ordered = sorted(frame_ids)
+    for start in range(0, len(ordered), _CHUNK):
+        rows = session.execute(
+            select(FrameStock.frame_id, FrameStock.location_id, FrameStock.quantity).where(
+                FrameStock.practice_id == actor.practice_id,
+                FrameStock.frame_id.in_(ordered[start : start + _CHUNK]),
+            )
+        )
+        stored.update({(frame, location): quantity for frame, location, quantity in rows})
+    return stored
 
 
 def _by_frames(changes: list[StockChange]) -> Iterator[list[StockChange]]:

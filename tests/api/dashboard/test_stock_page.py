@@ -417,6 +417,7 @@ def test_a_good_file_is_applied_whole_with_the_partner_api_events(client, world,
     words = text_of(response.text)
     assert "Stock updated from stock.csv" in words
     assert "Rows applied 4" in words and "Frames changed 3" in words
+    assert "Quantities changed 3 (1 already matched the stock)" in words
     stored = quantities(db, world.practice_id)
     clubmaster, oakley = world.frames["RB5154-2000-51"], world.frames["OX8046-0152"]
     anna = world.frames["LF-ANNA-49"]
