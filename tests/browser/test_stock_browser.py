@@ -9,7 +9,7 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,16 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             page = chromium.new_page(viewport={"width": 1280, "height": 800})
+            refused: list[str] = []  # what the browser refused (the pages' policy) or failed on
+            page.on("pageerror", lambda error: refused.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda message: (
+                    refused.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
             sign_in(page, live_server.url, MANAGER, PASSWORD, then="/dashboard/stock")
             page.wait_for_url(f"{live_server.url}/dashboard/stock")
             expect(page.get_by_role("heading", level=1)).to_have_text("Stock")
@@ -136,7 +146,21 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
             page.get_by_label("CSV file").set_input_files(
                 {"name": "count-december.csv", "mimeType": "text/csv", "buffer": GOOD_SHEET}
             )
+            # The answer is held back a moment to see the progress shown meanwhile.
+            held: list[Route] = []
+
+            def hold(route: Route) -> None:
+                held.append(route)
+
+            page.route("**/dashboard/stock/import", hold)
             page.get_by_role("button", name="Import").click()
+            progress = page.locator("#import-progress")
+            expect(progress).to_be_visible()
+            expect(progress.locator("progress")).to_be_visible()
+            expect(page.get_by_role("button", name="Import")).to_be_disabled()
+            assert len(held) == 1 and held[0].request.method == "POST"
+            screenshot(page, "stock-import-progress")
+            held[0].continue_()
             result = page.locator("#import-result")
             expect(result).to_contain_text("Stock updated from count-december.csv")
             expect(result).to_contain_text(re.compile(r"Rows applied\s*3"))
@@ -147,6 +171,7 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
             assert _quantity(db, clubmaster, stock.harbor) == 2
             assert _quantity(db, stock.frames["OX8046-0152"], stock.harbor) == 2
             assert _inventory_events(db) == events + 2
+            assert refused == []
         finally:
             chromium.close()
 
