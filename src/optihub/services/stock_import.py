@@ -28,7 +28,10 @@ from optihub.services.frames import StockChange, apply_stock_changes
 from optihub.services.stock import quantity_problem
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 50_000
+# Measured on the 2-core reference machine (SQLite): 20,000 changed rows take ~13 s, most of
+# it the event and audit row each changed frame gets; 50,000 took ~46 s, past what a
+# browser or a proxy in front of OptiHub waits for.
+MAX_ROWS = 20_000
 # Frames per call of apply_stock_changes (SQLite allows 32,766 values in one statement);
 # the calls share the caller's transaction, so the import stays all-or-nothing.
 _CHUNK = 5_000
