@@ -123,6 +123,16 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
             page.get_by_role("link", name="Import stock counts (CSV)").click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Import stock counts")
             assert serious_accessibility_problems(page) == []
+            # A file over the limit is refused before it is sent.
+            page.get_by_label("CSV file").set_input_files(
+                {"name": "everything.csv", "mimeType": "text/csv", "buffer": b"x" * (5 << 20 | 1)}
+            )
+            page.get_by_role("button", name="Import").click()
+            expect(page.locator("#file-error")).to_have_text(
+                "The file is larger than 5 MB, the most one import takes. "
+                "Split it into smaller files."
+            )
+            expect(page.get_by_label("CSV file")).to_have_attribute("aria-invalid", "true")
             events = _inventory_events(db)
             page.get_by_label("CSV file").set_input_files(
                 {"name": "count-december.csv", "mimeType": "text/csv", "buffer": BAD_SHEET}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other
 from optihub.auth.routes import Params
@@ -256,21 +258,57 @@ class Upload:
     too_large: bool
 
 
+# What a form may carry beside the file (the token, the multipart framing).
+_FORM_OVERHEAD = 64 * 1024
+# An oversized body is read (and dropped) this far so that the browser, still sending,
+# gets the answer; past it the connection is left to close.
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is over ``limit`` bytes (never held whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _DRAIN_LIMIT:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
 async def read_upload(request: Request) -> Upload:
     """The import form: its fields and the file's bytes, read no further than the limit
-    (a body declared bigger than it is refused before it is read)."""
+    whether the body's length is declared or not."""
+    limit = stock_import.MAX_BYTES + _FORM_OVERHEAD
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > stock_import.MAX_BYTES + 64 * 1024:
+    if declared.isdigit() and int(declared) > _DRAIN_LIMIT:
         return Upload({}, None, "", too_large=True)
+    body = await _bounded_body(request, limit)
+    if body is None:
+        return Upload({}, None, "", too_large=True)
+
+    async def once() -> AsyncGenerator[bytes, None]:
+        yield body
+
     content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+    try:
+        if content_type.startswith("multipart/form-data"):
+            parser = MultiPartParser(request.headers, once(), max_files=1, max_fields=20)
+            data = await parser.parse()
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            data = await FormParser(request.headers, once()).parse()
+        else:
+            return Upload({}, None, "", too_large=False)
+    except MultiPartException:
         return Upload({}, None, "", too_large=False)
-    data = await request.form(max_files=1, max_fields=20)
     fields = {k: v for k, v in data.multi_items() if isinstance(v, str)}
     upload = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return Upload(fields, None, "", too_large=False)
     content = await upload.read(stock_import.MAX_BYTES + 1)
+    await upload.close()
     return Upload(fields, content, upload.filename, too_large=len(content) > stock_import.MAX_BYTES)
 
 
@@ -291,6 +329,7 @@ def _import_page(
         {
             "title": "Import stock counts",
             "max_mb": stock_import.MAX_BYTES // 1024 // 1024,
+            "max_bytes": stock_import.MAX_BYTES,
             "max_rows": stock_import.MAX_ROWS,
             "max_quantity": stock.MAX_QUANTITY,
             "headers": stock_import.HEADERS,
@@ -322,10 +361,12 @@ SHOWN_PROBLEMS = 1_000
 @router.post(IMPORT)
 def import_file(request: Request, upload: UploadForm, session: DbSession) -> Response:
     """Apply the file's rows, all or none, and show what happened."""
-    if upload.too_large:
-        place = staff_page(request, session)
-        if isinstance(place, Response):
-            return place
+    place = staff_page(request, session)
+    if isinstance(place, Response):
+        return place
+    if not may(place, "manager"):
+        return forbidden(request, place, "stock")
+    if upload.too_large:  # its form was not read: no token to check, nothing to do
         refusal = (
             f"The file is larger than {stock_import.MAX_BYTES // 1024 // 1024} MB, the most "
             "one import takes. Split it into smaller files. Nothing was changed."
@@ -333,11 +374,6 @@ def import_file(request: Request, upload: UploadForm, session: DbSession) -> Res
         return _import_page(request, place, status_code=413, refusal=refusal)
     if (refused := check_csrf(request, upload.form)) is not None:
         return refused
-    place = staff_page(request, session)
-    if isinstance(place, Response):
-        return place
-    if not may(place, "manager"):
-        return forbidden(request, place, "stock")
     if upload.data is None:
         return _import_page(request, place, status_code=400, refusal="Choose a CSV file to import.")
     try:

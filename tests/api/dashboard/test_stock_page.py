@@ -511,8 +511,24 @@ def test_a_file_with_bad_rows_changes_nothing_and_lists_every_one(client, world,
         ("sku,location\n".encode("utf-16"), "The file is saved as UTF-16"),
         (b"sku,colour\nRB5154-2000-51,Black\n", "The header row has no location and no quantity"),
         (b"sku,quantity,qty\n", "The header row names the quantity column twice"),
+        (
+            b"sku,location,quantity\nRB5154-2000-51,Main Street,1\n" + b"A" * 200_000 + b",x,1\n",
+            "Line 3: the file is not valid CSV (field larger than field limit",
+        ),
+        (b"sku,location,quantity\nRB\x1b[2J,Main Street,1\n", "Line 2 holds a control character"),
     ],
-    ids=["empty", "header-only", "xlsx", "nul", "latin-1", "utf-16", "no-columns", "twice"],
+    ids=[
+        "empty",
+        "header-only",
+        "xlsx",
+        "nul",
+        "latin-1",
+        "utf-16",
+        "no-columns",
+        "twice",
+        "huge-field",
+        "control",
+    ],
 )
 def test_a_file_that_is_not_usable_csv_is_refused_whole(client, world, db, content, message):
     csrf = sign_in(client, MANAGER)
@@ -541,6 +557,18 @@ def test_the_size_and_row_limits(client, world, db, monkeypatch):
     assert "The file is larger than 5 MB, the most one import takes." in text_of(response.text)
     assert quantities(db, world.practice_id) == before
 
+    # A body sent without its length declared is read no further than the limit either.
+    def chunks():
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        for _ in range(6):
+            yield b"x" * (1024 * 1024)
+
+    streamed = client.post(
+        IMPORT, content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert streamed.status_code == 413
+    assert "The file is larger than 5 MB" in text_of(streamed.text)
+
     monkeypatch.setattr(stock_import, "MAX_ROWS", 3)
     rows = b"".join(f"LF-ANNA-49,Main Street,{n}\n".encode() for n in range(4))
     response = upload(client, csrf, rows)
@@ -556,9 +584,13 @@ def test_staff_may_not_import(client, world, db):
     page = client.get(IMPORT)
     assert page.status_code == 403
     assert "Your role in this practice does not allow this." in page.text
+    assert 'name="file"' not in page.text
     before = quantities(db, world.practice_id)
     response = upload(client, csrf, b"LF-ANNA-49,Main Street,5\n")
     assert response.status_code == 403
+    assert "Your role in this practice does not allow this." in response.text
+    too_big = upload(client, csrf, b"x" * (stock_import.MAX_BYTES + 1))
+    assert too_big.status_code == 403  # the role is answered first, whatever the file
     assert quantities(db, world.practice_id) == before
 
 

@@ -94,6 +94,18 @@
     var label = box && box.querySelector("label");
     if (!box || !bar) return;
     event.preventDefault();
+    var input = form.querySelector("input[type=file]");
+    var tooLarge = document.getElementById("file-error");
+    var file = input && input.files && input.files[0];
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10);
+    if (tooLarge) tooLarge.hidden = true;
+    if (file && max && file.size > max && tooLarge) {
+      tooLarge.hidden = false; // refused here: no point sending it
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    if (input) input.removeAttribute("aria-invalid");
     var button = form.querySelector("button[type=submit]");
     button.disabled = true;
     box.hidden = false;
