@@ -105,6 +105,7 @@ def test_a_manager_counts_and_imports_stock_in_chromium(live_server, stock, db):
             expect(cell).to_have_attribute("aria-invalid", "true")
             expect(cell).to_have_value("-4")
             assert _quantity(db, wayfarer, stock.main) == 1
+            assert serious_accessibility_problems(page) == []
             cell.fill("9")
             cell.press("Enter")
             expect(page.get_by_role("status").last).to_have_text(
@@ -201,6 +202,7 @@ def test_without_scripts_a_quantity_is_a_plain_form_post(live_server, stock, db)
                 "“many” is not a number."
             )
             assert _quantity(db, anna, stock.harbor) == 0
+            screenshot(page, "stock-edit-refused")  # (axe-core needs scripts: checked above)
             page.get_by_label("Lafont Anna LF-ANNA-49 at Harbor Point: quantity on hand").fill("3")
             page.get_by_role("button", name="Save LF-ANNA-49 at Harbor Point").click()
             page.wait_for_url(re.compile(r".*/dashboard/stock\?q=anna#f-.*"))
