@@ -29,10 +29,14 @@ def quantity_problem(text: str) -> tuple[int | None, str | None]:
     typed = text.strip()
     if not typed:
         return None, "Enter the quantity on hand (0 or more)."
-    if not _WHOLE.fullmatch(typed) or len(typed) > 12:
+    if not _WHOLE.fullmatch(typed):
         if re.fullmatch(r"[+-]?\d+[.,]\d*", typed):
             return None, f"“{typed[:20]}” is not a whole number of frames."
         return None, f"“{typed[:20]}” is not a number."
+    if len(typed.lstrip("+-")) > 12:  # a barcode or a held-down key, not a count
+        if typed.startswith("-"):
+            return None, "The quantity cannot be negative."
+        return None, f"“{typed[:20]}” is more than {MAX_QUANTITY:,}: check the number."
     value = int(typed)
     if value < 0:
         return None, "The quantity cannot be negative."

@@ -321,6 +321,7 @@ def test_the_page_script_gets_the_answer_as_json(client, world, db):
         ("2.5", "“2.5” is not a whole number of frames."),
         ("100000", "100,000 is more than 99,999: check the number."),
         ("805289000011", "805,289,000,011 is more than 99,999: check the number."),
+        ("00012345678905", "“00012345678905” is more than 99,999: check the number."),
         ("", "Enter the quantity on hand (0 or more)."),
     ],
 )
