@@ -7,12 +7,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import apps, board, drafts, order_page, settings, webhooks
+from optihub.dashboard import apps, board, drafts, order_page, settings, stock, webhooks
 
 ROUTERS = (
     board.router,
     drafts.router,
     order_page.router,
+    stock.router,
     apps.router,
     webhooks.router,
     settings.router,

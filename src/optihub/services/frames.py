@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
@@ -135,6 +135,11 @@ def get_frame_by_sku(session: Session, practice_id: int, sku: str) -> Frame | No
     return session.scalar(select(Frame).where(Frame.practice_id == practice_id, Frame.sku == sku))
 
 
+# The stock table itself: its statements run once for many rows (Core executemany), which
+# the ORM's per-object bookkeeping would make cost a scan of the session per row.
+_STOCK_TABLE = cast(Table, FrameStock.__table__)
+
+
 @dataclass(frozen=True)
 class StockChange:
     """Set (``quantity``) or move (``delta``) one frame's stock at one location."""
@@ -167,9 +172,11 @@ def apply_stock_changes(session: Session, actor: Actor, changes: list[StockChang
     """Apply stock/price changes atomically; returns the frames that changed.
 
     All rows are checked first and every violation is reported (``ValidationFailed`` with
-    ``index`` per row) before anything is written. Stock rows are changed with a single
-    UPDATE each (``quantity = quantity + delta`` for moves) under a row lock, so two
-    concurrent batches never lose each other's update. One ``inventory.updated`` event per
+    ``index`` per row) before anything is written. The batch's stock rows are read in one
+    query under a row lock, missing ones inserted in one statement, and the others moved by
+    their difference (``quantity = quantity + diff``) in one statement run per row, so two
+    concurrent batches never lose each other's update and a batch of thousands of rows
+    costs a few statements, not a few per row. One ``inventory.updated`` event per
     changed frame; frames whose values did not change emit nothing.
     """
     errors: list[FieldError] = []
@@ -209,42 +216,66 @@ def apply_stock_changes(session: Session, actor: Actor, changes: list[StockChang
         raise ValidationFailed(errors)
 
     now = utcnow()
+    stored = {
+        (frame_id, location_id): quantity
+        for frame_id, location_id, quantity in session.execute(
+            select(FrameStock.frame_id, FrameStock.location_id, FrameStock.quantity)
+            .where(FrameStock.frame_id.in_(frame_ids))
+            .with_for_update()
+        )
+    }
+    # Every row's target first (a frame and location may come more than once), then the
+    # writes: nothing is written for a batch that a row refuses.
+    current = dict(stored)
     changed: dict[uuid.UUID, Frame] = {}
     for index, change in enumerate(changes):
         frame = frames[change.frame_id]
-        key = {"frame_id": change.frame_id, "location_id": change.location_id}
-        current = session.scalar(
-            select(FrameStock.quantity)
-            .where(
-                FrameStock.frame_id == change.frame_id,
-                FrameStock.location_id == change.location_id,
-            )
-            .with_for_update()
-        )
-        if current is None:
-            current = 0
-            session.add(FrameStock(practice_id=actor.practice_id, quantity=0, **key))
-            session.flush()
-        target = change.quantity if change.quantity is not None else current + (change.delta or 0)
+        key = (change.frame_id, change.location_id)
+        before = current.get(key, 0)
+        target = change.quantity if change.quantity is not None else before + (change.delta or 0)
         if target < 0:
             raise ValidationFailed(
-                [FieldError("quantity", f"Only {current} in stock at this location.", index)]
+                [FieldError("quantity", f"Only {before} in stock at this location.", index)]
             )
-        if target != current:
-            session.execute(
-                update(FrameStock)
-                .where(
-                    FrameStock.frame_id == change.frame_id,
-                    FrameStock.location_id == change.location_id,
-                )
-                .values(quantity=FrameStock.quantity + (target - current), updated_at=now)
-            )
+        if target != before:
             changed[frame.id] = frame
+        current[key] = target
         for name in ("price", "wholesale_price"):
             value = getattr(change, name)
             if value is not None and value != getattr(frame, name):
                 setattr(frame, name, value)
                 changed[frame.id] = frame
+    new_rows = [
+        {
+            "frame_id": frame_id,
+            "location_id": location_id,
+            "practice_id": actor.practice_id,
+            "quantity": quantity,
+            "updated_at": now,
+        }
+        for (frame_id, location_id), quantity in current.items()
+        if (frame_id, location_id) not in stored
+    ]
+    if new_rows:
+        session.execute(insert(_STOCK_TABLE), new_rows)
+    # Moved by the difference (quantity = quantity + diff), one statement run for every
+    # row: no update is lost to a concurrent batch.
+    moves = [
+        {"b_frame": key[0], "b_location": key[1], "b_diff": quantity - stored[key]}
+        for key, quantity in current.items()
+        if key in stored and quantity != stored[key]
+    ]
+    if moves:
+        table = _STOCK_TABLE
+        session.execute(
+            update(table)
+            .where(
+                table.c.frame_id == bindparam("b_frame"),
+                table.c.location_id == bindparam("b_location"),
+            )
+            .values(quantity=table.c.quantity + bindparam("b_diff"), updated_at=now),
+            moves,
+        )
     for frame in changed.values():
         frame.updated_at = now
     session.flush()
