@@ -92,3 +92,55 @@ def test_downgrade_to_base_removes_everything(empty_sqlite):
     upgrade(empty_sqlite)
     command.downgrade(alembic_config(empty_sqlite), "base")
     assert _schema(empty_sqlite) == {}
+
+
+def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(empty_sqlite):
+    """SQLite rebuilds a table to change a column (copy, drop, rename): with foreign keys on,
+    dropping ``orders`` would delete every order line and status change with it. 0011 makes
+    ``orders.status_changed_at`` NOT NULL, a rebuild of a table many others refer to."""
+    upgrade(empty_sqlite, "0010")
+    database = Database(empty_sqlite)
+    try:
+        with database.engine.begin() as c:
+            c.exec_driver_sql(
+                "INSERT INTO practices (id, name, currency, timezone, fulfillment_login_enabled,"
+                " created_at, updated_at) VALUES (1, 'P', 'USD', 'UTC', 1, '2026-01-01',"
+                " '2026-01-01')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO orders (id, practice_id, number, created_via, type, status,"
+                " currency, subtotal, tax_total, total, amount_paid, patient_balance, priority,"
+                " cancellation_requested, created_at, updated_at) VALUES"
+                " ('00000000000000000000000000000001', 1, 'N1', 'test', 'spectacles',"
+                " 'in_progress', 'USD', 0, 0, 0, 0, 0, 0, 0, '2026-01-01 00:00:00',"
+                " '2026-01-03 00:00:00')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO order_lines (id, practice_id, order_id, position, kind,"
+                " description, quantity, unit_price, retail_price, tax, prescription_required)"
+                " VALUES ('00000000000000000000000000000002', 1,"
+                " '00000000000000000000000000000001', 0, 'frame', 'Frame', 1, 1, 1, 0, 0)"
+            )
+            for at, before, after in (
+                ("2026-01-01 00:00:00", None, "received"),
+                ("2026-01-02 00:00:00", "received", "in_progress"),
+            ):
+                c.exec_driver_sql(
+                    "INSERT INTO order_status_changes (practice_id, order_id, from_status,"
+                    " to_status, at, actor_label, via) VALUES"
+                    " (1, '00000000000000000000000000000001', ?, ?, ?, 'x', 'test')",
+                    (before, after, at),
+                )
+        upgrade(empty_sqlite)
+        with database.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM order_lines").scalar() == 1
+            assert c.exec_driver_sql("SELECT count(*) FROM order_status_changes").scalar() == 2
+            changed = c.exec_driver_sql("SELECT status_changed_at FROM orders").scalar()
+            assert str(changed).startswith("2026-01-02")  # when it entered in_progress
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        command.downgrade(alembic_config(empty_sqlite), "0010")
+        with database.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM order_lines").scalar() == 1
+            assert c.exec_driver_sql("SELECT count(*) FROM practices").scalar() == 1
+    finally:
+        database.dispose()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging.config
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from alembic import context
+from sqlalchemy import Connection
 
 import optihub.db.models  # noqa: F401  (registers every table on the metadata)
 from optihub.db.base import Base
@@ -31,6 +34,29 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+@contextmanager
+def _foreign_keys_off_on_sqlite(connection: Connection) -> Iterator[None]:
+    """SQLite changes a column by rebuilding the table (copy, drop, rename). With foreign keys
+    on, dropping the old table first deletes its rows, and ``ON DELETE CASCADE`` every row
+    referring to them (rebuilding ``orders`` would delete every order line). So migrations
+    run with them off, as SQLite's own guide to altering tables says, then every reference
+    is checked before they are on again; a broken one fails the migration."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    connection.commit()  # the PRAGMA is a no-op inside a transaction
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
@@ -45,7 +71,7 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(_url())
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, _foreign_keys_off_on_sqlite(connection):
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -54,6 +80,7 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+            connection.commit()
     finally:
         engine.dispose()
 
