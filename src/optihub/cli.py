@@ -72,7 +72,8 @@ def migrate() -> None:
     console.print("database is up to date")
 
 
-def _seed(db: Database) -> tuple[int, bool]:
+def _seed(db: Database, settings: Settings) -> tuple[int, bool]:
+    from optihub.auth.keys import InstanceKey
     from optihub.demo import seed_demo
 
     total = 1 + 200 + 1 + 50 + 300
@@ -89,7 +90,7 @@ def _seed(db: Database) -> tuple[int, bool]:
             progress.update(task, advance=n, label=label)
 
         with db.transaction() as session:
-            result = seed_demo(session, progress=advance)
+            result = seed_demo(session, progress=advance, key=InstanceKey.from_settings(settings))
         progress.update(task, completed=total, label="done")
     return result.practice_id, result.created
 
@@ -134,7 +135,7 @@ def documents_rebuild(
 def seed_demo_command(as_json: JsonFlag = False) -> None:
     """Load the demo practice, frames, patients and orders (only once)."""
     with _database() as db:
-        practice_id, created = _seed(db)
+        practice_id, created = _seed(db, _settings())
     _emit(
         {"practice_id": practice_id, "created": created},
         as_json,
@@ -158,7 +159,7 @@ def serve(
     db = Database(settings.database_url)
     try:
         if demo:
-            _seed(db)
+            _seed(db, settings)
         _store_documents(db)
     finally:
         db.dispose()

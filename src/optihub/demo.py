@@ -9,7 +9,9 @@ by ``optihub serve --demo``.
 
 from __future__ import annotations
 
+import json
 import random
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from optihub.db.models import (
     Employee,
+    Event,
     Frame,
     Lab,
     LabAccount,
@@ -34,6 +37,9 @@ from optihub.db.models import (
     OrderStatusChange,
     Patient,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from optihub.db.models.practice import employee_locations
 from optihub.domain import rx as rx_rules
@@ -44,7 +50,7 @@ from optihub.reads.catalog import LabAccountView
 from optihub.services import appointments as appointment_service
 from optihub.services import frames as frame_service
 from optihub.services import invoices as invoice_service
-from optihub.services import lab_orders
+from optihub.services import lab_orders, oauth_clients
 from optihub.services import orders as order_service
 from optihub.services import patients as patient_service
 from optihub.services import practices as practice_service
@@ -52,6 +58,7 @@ from optihub.services import prescriptions as rx_service
 from optihub.services import pricebooks as pricebook_service
 from optihub.services import users as user_service
 from optihub.services.context import Actor
+from optihub.services.webhooks import Encrypter
 
 DEMO_EMAIL = "owner@demo.optihub.test"
 DEMO_PASSWORD = "optihub-demo"  # noqa: S105  (published demo login)
@@ -189,9 +196,14 @@ def _random_eye(rng: random.Random, multifocal: bool) -> rx_rules.EyeRx:
 
 
 def seed_demo(
-    session: Session, *, progress: Callable[[str, int], None] | None = None
+    session: Session,
+    *,
+    progress: Callable[[str, int], None] | None = None,
+    key: Encrypter | None = None,
 ) -> DemoResult:
-    """Create the demo data unless it exists already (then nothing changes)."""
+    """Create the demo data unless it exists already (then nothing changes). With ``key``
+    (the instance key, which encrypts webhook secrets) the practice's apps have a webhook
+    subscription with a delivery log."""
     existing = demo_exists(session)
     if existing is not None:
         return DemoResult(existing, created=False)
@@ -435,8 +447,83 @@ def seed_demo(
     _employees(session, practice.id, locations)
     backdating.write(session)
     session.flush()
+    if key is not None:
+        _webhooks(session, practice.id, key, now)
     _ = owner
     return DemoResult(practice.id, created=True)
+
+
+DEMO_HOOK_URL = "https://pms.clearview.example/hooks/optihub"
+
+
+def _webhooks(session: Session, practice_id: int, key: Encrypter, now: datetime) -> None:
+    """The practice-management app connected to the practice, subscribed to its orders'
+    events, with the log of its last deliveries: delivered, one after a retry, one given
+    up. The demo's earlier events count as relayed (they came before the subscription)."""
+    app = oauth_clients.register_client(
+        session,
+        name="Clearview PMS",
+        scope="orders:read webhooks:read webhooks:write",
+        redirect_uris=[],
+        practice_ids=[practice_id],
+    )
+    subscription = WebhookSubscription(
+        practice_id=practice_id,
+        surface="partner",
+        client_id=app.client.client_id,
+        url=DEMO_HOOK_URL,
+        events=["order.created", "order.status_changed"],
+        enabled=True,
+        description="Order status into the practice-management system",
+        secret_ciphertext=key.encrypt("whsec_" + secrets.token_urlsafe(32)),
+        last_status="delivered",
+        last_delivery_at=now - timedelta(minutes=12),
+    )
+    session.add(subscription)
+    session.execute(
+        update(Event)
+        .where(Event.practice_id == practice_id, Event.relayed_at.is_(None))
+        .values(relayed_at=now)
+    )
+    recent = session.scalars(
+        select(Event)
+        .where(Event.practice_id == practice_id, Event.type == "order.status_changed")
+        .order_by(Event.created_at.desc())
+        .limit(8)
+    ).all()
+    session.flush()
+    outcomes = [(200,)] * 5 + [(503, 200), (200,), (500, 502, 503, 503)]
+    for index, (event, codes) in enumerate(zip(recent, outcomes, strict=False)):
+        sent = now - timedelta(minutes=12 + 37 * index)
+        final = codes[-1]
+        delivery = WebhookDelivery(
+            practice_id=practice_id,
+            subscription_id=subscription.id,
+            event_id=event.id,
+            event_code=event.type,
+            payload=json.dumps(event.data),
+            status="delivered" if final == 200 else "failed",
+            attempt_count=len(codes),
+            next_attempt_at=sent,
+            last_response_code=final,
+            last_error=None if final == 200 else f"HTTP {final}",
+            created_at=sent - timedelta(minutes=5 * (len(codes) - 1)),
+            delivered_at=sent if final == 200 else None,
+        )
+        session.add(delivery)
+        session.flush()
+        for attempt, code in enumerate(codes):
+            session.add(
+                WebhookAttempt(
+                    practice_id=practice_id,
+                    delivery_id=delivery.id,
+                    attempted_at=sent - timedelta(minutes=5 * (len(codes) - 1 - attempt)),
+                    response_code=code,
+                    error=None if code == 200 else f"HTTP {code}",
+                    duration_ms=60 + 17 * attempt,
+                )
+            )
+    session.flush()
 
 
 # (kind, code, name, retail price, cost, attributes) of the practice's pricebooks.
