@@ -23,6 +23,7 @@ from optihub.db.models import Practice
 from optihub.domain import board as words
 from optihub.reads import board as board_reads
 from optihub.reads import catalog
+from optihub.reads import locations as location_reads
 from optihub.shell import Workplace
 from optihub.web import DbSession
 
@@ -240,7 +241,7 @@ def orders_board(request: Request, session: DbSession) -> Response:
             "cards": [_card(card, now, thresholds, dialects) for card in cards],
             "next_page": next_page,
             "first_page": form.query() if form.after else None,
-            "locations": board_reads.locations(reader, practice_id),
+            "locations": location_reads.names(reader, practice_id),
             "labs": labs,
             "channels": _channels(request),
             "search_limit": board_reads.PAGE_SIZE,

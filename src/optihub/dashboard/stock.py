@@ -27,6 +27,7 @@ from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other
 from optihub.auth.routes import Params
 from optihub.dashboard.common import actor, forbidden, may, not_found, render, staff_page
 from optihub.errors import NotFound, ValidationFailed
+from optihub.reads import locations as location_reads
 from optihub.reads import stock as stock_reads
 from optihub.services import stock, stock_import
 from optihub.shell import Workplace
@@ -144,7 +145,7 @@ def _list_page(
     *,
     refused: tuple[uuid.UUID, uuid.UUID, CellError] | None = None,
 ) -> Response:
-    locations = stock_reads.locations(session, place.practice_id)
+    locations = location_reads.names(session, place.practice_id)
     flt, after = _filter(form, locations)
     found = stock_reads.page(
         session, place.practice_id, flt, after=after, limit=stock_reads.PAGE_SIZE
@@ -233,7 +234,7 @@ def set_quantity(
         )
     row = stock_reads.row(session, place.practice_id, frame)
     assert row is not None  # set_on_hand found it in this practice
-    names = dict(stock_reads.locations(session, place.practice_id))
+    names = dict(location_reads.names(session, place.practice_id))
     message = f"{row.brand} {row.model} ({row.sku}) at {names[location]}: {quantity} on hand."
     if _wants_json(request):
         return _json({"quantity": quantity, "total": row.total, "message": message}, 200)

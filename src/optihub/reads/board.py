@@ -301,13 +301,3 @@ def day_bounds(start: date | None, end: date | None, zone: Any) -> tuple[datetim
     low = datetime.combine(start, time(0), zone).astimezone(UTC) if start else None
     high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC) if end else None
     return low, high
-
-
-def locations(reader: Reader, practice_id: int) -> list[tuple[uuid.UUID, str]]:
-    """The practice's locations (id, name), by name, for the board's filter."""
-    rows = reader.execute(
-        select(Location.id, Location.name)
-        .where(Location.practice_id == practice_id)
-        .order_by(Location.name)
-    )
-    return [(row[0], row[1]) for row in rows]

@@ -149,3 +149,13 @@ def detail(reader: Reader, practice_id: int, location_id: uuid.UUID) -> Location
     if row is None:
         raise NotFound("Location", location_id)
     return LocationView(**row._mapping, hours=_hours(reader, practice_id, [row.id])[row.id])
+
+
+def names(reader: Reader, practice_id: int) -> list[tuple[uuid.UUID, str]]:
+    """The practice's locations as (id, name), by name: the staff pages' filters and columns."""
+    rows = reader.execute(
+        select(Location.id, Location.name)
+        .where(Location.practice_id == practice_id)
+        .order_by(Location.name, Location.id)
+    )
+    return [(row[0], row[1]) for row in rows]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from optihub.db.models import Frame, FrameStock, Location
+from optihub.db.models import Frame, FrameStock
 from optihub.reads.frames import stock_levels
 from optihub.reads.order_views import Reader
 
@@ -113,16 +113,6 @@ def _where(practice_id: int, flt: StockFilter) -> ColumnElement[bool]:
             )
         )
     return and_(*conditions)
-
-
-def locations(reader: Reader, practice_id: int) -> list[tuple[uuid.UUID, str]]:
-    """The practice's locations (id, name), by name: the page's columns and filter."""
-    rows = reader.execute(
-        select(Location.id, Location.name)
-        .where(Location.practice_id == practice_id)
-        .order_by(Location.name, Location.id)
-    )
-    return [(row[0], row[1]) for row in rows]
 
 
 def page(
