@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 
 from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other, signed_in_user
 from optihub.auth.routes import Params
-from optihub.dashboard.common import render, staff_page
+from optihub.dashboard.common import dialect_titles, render, staff_page
 from optihub.db.models import Practice
 from optihub.domain import board as words
 from optihub.reads import board as board_reads
@@ -125,14 +125,9 @@ def _filter(form: BoardForm, place: Workplace) -> board_reads.BoardFilter:
 
 def _channels(request: Request) -> list[tuple[str, str]]:
     """Every channel an order can come through: the installed dialects, the dashboard."""
-    dialects = _dialect_titles(request)
+    dialects = dialect_titles(request)
     names = [*dialects, "dashboard"]
     return [(name, words.channel_label(name, dialects)) for name in names]
-
-
-def _dialect_titles(request: Request) -> dict[str, str]:
-    surfaces = getattr(request.app.state, "surfaces", None) or ()
-    return {s.name: s.title or s.name for s in surfaces}
 
 
 def _card(
@@ -204,7 +199,7 @@ def orders_board(request: Request, session: DbSession) -> Response:
     reader = session.connection()  # plain reads: no ORM objects on this page
     stored = reader.scalar(_OVERDUE_DAYS, {"practice_id": practice_id})
     thresholds = words.overdue_days(stored)
-    dialects = _dialect_titles(request)
+    dialects = dialect_titles(request)
     counts = board_reads.counts(reader, practice_id, flt, words.COLUMNS)
     next_page = None
     too_many_patients = False

@@ -133,3 +133,10 @@ def actor(place: Workplace) -> Actor:
         user_id=user.id,
         label=f"{name} <{user.email}>" if name else user.email,
     )
+
+
+def dialect_titles(request: Request) -> dict[str, str]:
+    """Each installed dialect's name → what staff call it (``Surface.title``): the channel
+    an order came through."""
+    surfaces = getattr(request.app.state, "surfaces", None) or ()
+    return {s.name: s.title or s.name for s in surfaces}

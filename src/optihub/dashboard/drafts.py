@@ -20,7 +20,7 @@ from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other
 from optihub.auth.routes import Params
 from optihub.dashboard import draft_words, forms
 from optihub.dashboard.choices import choices_for, fill_lens_by_name, stored_names
-from optihub.dashboard.common import actor, not_found, render, staff_page
+from optihub.dashboard.common import actor, dialect_titles, not_found, render, staff_page
 from optihub.domain import board, oma
 from optihub.domain.tracing_svg import render_outline_svg
 from optihub.errors import FieldError, NotFound, ValidationFailed
@@ -93,7 +93,7 @@ def _review(
         {
             "title": f"Draft {order.number}",
             "order": order,
-            "channel": board.channel_label(order.created_via, _dialect_titles(request)),
+            "channel": board.channel_label(order.created_via, dialect_titles(request)),
             "values": values,
             "choices": choices_for(
                 session, place.practice_id, values, stored_names(draft.order.lens)
@@ -110,11 +110,6 @@ def _review(
         section="orders",
         status_code=400 if problems else 200,
     )
-
-
-def _dialect_titles(request: Request) -> dict[str, str]:
-    surfaces = getattr(request.app.state, "surfaces", None) or ()
-    return {s.name: s.title or s.name for s in surfaces}
 
 
 def _stored_values(session: Session, draft: lab_orders.Draft) -> forms.FormValues:

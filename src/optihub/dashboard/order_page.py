@@ -28,8 +28,15 @@ from sqlalchemy.orm import Session
 
 from optihub.auth.pages import check_csrf, see_other
 from optihub.auth.routes import Params
-from optihub.dashboard.board import _dialect_titles
-from optihub.dashboard.common import actor, forbidden, may, not_found, render, staff_page
+from optihub.dashboard.common import (
+    actor,
+    dialect_titles,
+    forbidden,
+    may,
+    not_found,
+    render,
+    staff_page,
+)
 from optihub.domain import board as words
 from optihub.domain import notation, oma
 from optihub.domain.orders import OrderStatus, allowed_next
@@ -377,7 +384,7 @@ def _page(
     problem: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    dialects = _dialect_titles(request)
+    dialects = dialect_titles(request)
     form = _cylinder_form(request)
     tracing_svg, tracing_figures, has_tracing = _tracing(session, order, place.practice_id)
     moves = _moves(order)
