@@ -102,4 +102,6 @@ def test_staff_read_the_rx_transposed_and_move_the_order_on_in_chromium(
         changes = s.scalars(select(Event).where(Event.type == "order.status_changed")).all()
     assert order is not None and order.status == "completed"
     assert last is not None and (last.to_status, last.via) == ("completed", "dashboard")
-    assert [e.data["status"] for e in changes][-1] == "completed"
+    # The world's own moves never reach "completed": this event is the page's (events carry
+    # no order of their own; two recorded in one instant come back in either order).
+    assert "completed" in {e.data["status"] for e in changes}
