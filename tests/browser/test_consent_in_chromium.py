@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.api.oauth.conftest import PASSWORD, pkce_pair
+from tests.browser.staff import screenshot
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -70,6 +71,7 @@ def test_sign_in_and_approve_in_chromium(live_server, world, receiver):
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url("**/oauth/authorize?**")
             assert page.get_by_role("heading", name="Allow Acme Lab Connector").is_visible()
+            screenshot(page, "consent")
             assert page.get_by_text("Read the practice's orders").is_visible()
             assert page.get_by_label("For which practice").input_value() == str(world.practice_id)
             page.get_by_role("button", name="Allow").click()

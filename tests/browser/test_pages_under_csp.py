@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.oauth.conftest import PASSWORD
+from tests.browser.staff import screenshot, serious_accessibility_problems
 
 
 def background_of(page: Page, selector: str) -> str:
@@ -32,6 +33,8 @@ def test_sign_in_and_dashboard_pages_are_styled(live_server, world, watched):
     page = watched.page
     page.goto(f"{live_server.url}/login")
     assert background_of(page, "body") == "rgb(245, 247, 250)"  # the served stylesheet
+    screenshot(page, "sign-in")
+    assert serious_accessibility_problems(page) == []
     page.get_by_label("Email").fill(world.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
