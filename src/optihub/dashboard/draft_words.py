@@ -21,6 +21,7 @@ from optihub.dashboard.forms import (
     SIDES,
     error_key,
 )
+from optihub.domain import notation
 from optihub.errors import FieldError
 
 # -- labels ----------------------------------------------------------------
@@ -111,23 +112,8 @@ def label(path: str) -> str:
 
 
 # Values whose words are the contract's, shown as an optician reads them.
-FRAME_MATERIAL_LABELS = {
-    "three_d_printed": "3D printed",
-    "carbon_fiber": "Carbon fibre",
-    "drilled_and_grooved_rimless": "Drilled and grooved rimless",
-    "drilled_rimless": "Drilled rimless",
-    "grooved_industrial_safety": "Grooved industrial safety",
-    "grooved_rimless": "Grooved rimless (nylon supra)",
-    "high_wrap": "High wrap",
-    "horn": "Horn",
-    "industrial_safety": "Industrial safety",
-    "leather": "Leather",
-    "metal": "Metal",
-    "metal_grooved": "Metal grooved (supra)",
-    "step_shelf_bevel": "Step / shelf bevel",
-    "wood": "Wood",
-    "zyl": "Zyl (acetate)",
-}
+# The contract's frame materials in words: one table, the domain's (the order page uses it).
+FRAME_MATERIAL_LABELS = notation.FRAME_MATERIAL_LABELS
 OPTION_LABELS: dict[str, dict[str, str]] = {
     "submission_type": {"new": "New job", "redo": "Redo (remake)", "multi_pair": "Multi-pair"},
     "order_type": {
@@ -138,8 +124,8 @@ OPTION_LABELS: dict[str, dict[str, str]] = {
         "uncut": "Uncut lenses",
     },
     "frame.material": FRAME_MATERIAL_LABELS,
-    "rx.horizontal_prism.direction": {"in": "BI", "out": "BO"},
-    "rx.vertical_prism.direction": {"up": "BU", "down": "BD"},
+    "rx.horizontal_prism.direction": {d: notation.BASE_WORDS[d] for d in ("in", "out")},
+    "rx.vertical_prism.direction": {d: notation.BASE_WORDS[d] for d in ("up", "down")},
 }
 _CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 

@@ -37,6 +37,7 @@ from optihub.dashboard.common import (
     render,
     staff_page,
 )
+from optihub.dashboard.draft_words import OPTION_LABELS
 from optihub.domain import board as words
 from optihub.domain import notation, oma
 from optihub.domain.orders import OrderStatus, allowed_next
@@ -72,7 +73,6 @@ ORDER_TYPES = {
     "contacts": "Contact lenses",
     "other": "Other",
 }
-SUBMISSION_TYPES = {"new": "New job", "redo": "Redo", "multi_pair": "Multi-pair"}
 REPLACEMENT_WORDS = {
     "pending": "Replacement requested, waiting for a decision",
     "fulfilled": "Replacement made",
@@ -406,7 +406,7 @@ def _page(
             "type_label": ORDER_TYPES.get(order.type, notation.words(order.type)),
             "channel": words.channel_label(order.created_via, dialects),
             "lab": _lab(session, place, order),
-            "submission": SUBMISSION_TYPES.get(order.submission_type or ""),
+            "submission": OPTION_LABELS["submission_type"].get(order.submission_type or ""),
             "patient": patient,
             "patient_age": (
                 age_on(patient.date_of_birth, datetime.now(place.zone).date()) if patient else None

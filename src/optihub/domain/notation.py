@@ -39,6 +39,10 @@ FRAME_MATERIAL_LABELS: Mapping[str, str] = {
     "step_shelf_bevel": "Step (shelf) bevel",
     "wood": "Wood",
     "zyl": "Zyl (acetate)",
+}
+# Materials other systems send in their own words, read as the same things.
+FRAME_MATERIAL_WORDS: Mapping[str, str] = {
+    **FRAME_MATERIAL_LABELS,
     "acetate": "Zyl (acetate)",
     "titanium": "Titanium",
     "nylon": "Nylon",
@@ -51,10 +55,10 @@ def words(code: str | None) -> str | None:
     if code is None or not str(code).strip():
         return None
     text = str(code).strip()
-    if text in FRAME_MATERIAL_LABELS:
-        return FRAME_MATERIAL_LABELS[text]
-    if text.lower() in FRAME_MATERIAL_LABELS:
-        return FRAME_MATERIAL_LABELS[text.lower()]
+    if text in FRAME_MATERIAL_WORDS:
+        return FRAME_MATERIAL_WORDS[text]
+    if text.lower() in FRAME_MATERIAL_WORDS:
+        return FRAME_MATERIAL_WORDS[text.lower()]
     if "_" in text or text.islower():
         return text.replace("_", " ").capitalize()
     return text
