@@ -150,6 +150,14 @@ PAGES = {
     "board": "/dashboard/orders",
     "search": "/dashboard/orders?q=" + "+".join(SEARCHED),
 }
+# Each page again, each request with a different ignored parameter (bench/board_fresh.lua):
+# never answered from a kept copy of the page (dashboard/board_copies.py), so these rows are
+# the cost of rendering it.
+FRESH = ROOT / "bench" / "board_fresh.lua"
+MEASURED: dict[str, tuple[str, Path | None]] = {
+    **{name: (path, None) for name, path in PAGES.items()},
+    **{f"{name}, rendered each time": (path, FRESH) for name, path in PAGES.items()},
+}
 
 
 def main() -> int:
@@ -249,13 +257,17 @@ def measure(
             with uvicorn(
                 ["bench.board_floor:app"], floor_env, workdir / "floor.log", free_port()
             ) as floor:
-                for name, path in PAGES.items():
+                for name, (path, script) in MEASURED.items():
                     results = []
                     for root in (floor, base):
-                        wrk.run(root + path, args.clients, 1, [f"Cookie: {cookie}"], None)
+                        wrk.run(root + path, args.clients, 1, [f"Cookie: {cookie}"], script)
                         results.append(
                             wrk.run(
-                                root + path, args.clients, args.seconds, [f"Cookie: {cookie}"], None
+                                root + path,
+                                args.clients,
+                                args.seconds,
+                                [f"Cookie: {cookie}"],
+                                script,
                             )
                         )
                     floor_result, result = results
@@ -265,15 +277,15 @@ def measure(
                         f"{fmt_ms(result.p99)} ms; floor {floor_result.rps:,.0f} req/s "
                         f"→ {result.rps / floor_result.rps:.3f}"
                     )
-        p99s: dict[str, dict[int, list[float]]] = {name: {} for name in PAGES}
+        p99s: dict[str, dict[int, list[float]]] = {name: {} for name in MEASURED}
         order = list(servers)
         for round_ in range(args.p99_runs):
             for size in order if round_ % 2 == 0 else order[::-1]:
                 base, cookie = servers[size]
-                for name, path in PAGES.items():
-                    wrk.run(base + path, args.clients, 1, [f"Cookie: {cookie}"], None)
+                for name, (path, script) in MEASURED.items():
+                    wrk.run(base + path, args.clients, 1, [f"Cookie: {cookie}"], script)
                     result = wrk.run(
-                        base + path, args.clients, args.seconds, [f"Cookie: {cookie}"], None
+                        base + path, args.clients, args.seconds, [f"Cookie: {cookie}"], script
                     )
                     say(f"[{size:,}] {name} in turns ({round_ + 1}): p99 {fmt_ms(result.p99)} ms")
                     if result.p99 is not None:
@@ -323,11 +335,12 @@ def render(
                 f"- {name}: p99 {fmt_ms(low)} ms at {small:,} → {fmt_ms(high)} ms at {large:,}: "
                 f"**{high / low:.2f}×** ({verdict} ≤ 1.5×). Runs: {runs}"
             )
-    board = [r for r in rows if r.page == "board"]
-    if board:
-        worst = min(r.result.rps / r.floor.rps for r in board)
-        verdict = "meets" if worst >= 0.10 else "MISSES"
-        out.append(f"- board page: lowest ratio to its floor **{worst:.3f}** ({verdict} ≥ 0.10)")
+    for page in ("board", "board, rendered each time"):
+        board = [r for r in rows if r.page == page]
+        if board:
+            worst = min(r.result.rps / r.floor.rps for r in board)
+            verdict = "meets" if worst >= 0.10 else "MISSES"
+            out.append(f"- {page}: lowest ratio to its floor **{worst:.3f}** ({verdict} ≥ 0.10)")
     return "\n".join(out) + "\n"
 
 

@@ -92,9 +92,18 @@ def security_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
     return HTTPS_SECURITY_HEADERS if scope.get("scheme") == "https" else SECURITY_HEADERS
 
 
-# A hot route's handler: the response body of its happy path (a 200 JSON body), or None
-# (or an exception) to let the full application answer the request.
-HotHandler = Callable[[Scope], Awaitable[bytes | None]]
+@dataclass(frozen=True)
+class HotAnswer:
+    """A hot route's 200 that is not plain JSON (a page): its body, type and headers."""
+
+    body: bytes
+    content_type: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+# A hot route's handler: the response of its happy path (a 200 JSON body, or a
+# ``HotAnswer``), or None (or an exception) to let the full application answer the request.
+HotHandler = Callable[[Scope], Awaitable[bytes | HotAnswer | None]]
 
 
 @dataclass(frozen=True)
@@ -153,9 +162,13 @@ class HotRoutes:
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             started = time.perf_counter()
-            body = await self._body(hot, scope)
-            if body is None:
+            answer = await self._body(hot, scope)
+            if answer is None:
                 return False
+            if isinstance(answer, HotAnswer):
+                body, content_type, extra = answer.body, answer.content_type, answer.headers
+            else:
+                body, content_type, extra = answer, b"application/json", ()
             rid = request_id.encode("latin-1")
             await send(
                 {
@@ -163,7 +176,8 @@ class HotRoutes:
                     "status": 200,
                     "headers": [
                         (b"content-length", str(len(body)).encode()),
-                        (b"content-type", b"application/json"),
+                        (b"content-type", content_type),
+                        *extra,
                         (b"x-request-id", rid),
                         *security_headers(scope),
                     ],
@@ -178,7 +192,7 @@ class HotRoutes:
             structlog.contextvars.reset_contextvars(**bound)
 
     @staticmethod
-    async def _body(hot: HotRoute, scope: Scope) -> bytes | None:
+    async def _body(hot: HotRoute, scope: Scope) -> bytes | HotAnswer | None:
         try:
             return await hot.handler(scope)
         except OptiHubError:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from base64 import b64decode
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import itsdangerous
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -347,14 +349,36 @@ def take_new_app(request: Request) -> dict[str, Any] | None:
     return new_app
 
 
+SESSION_COOKIE = "optihub_session"
+SESSION_MAX_AGE = 8 * 3600
+
+
+class SessionCookie:
+    """Reads the pages' session cookie as ``SessionMiddleware`` does (same signer, same
+    maximum age), for a hot route that answers before the middleware runs."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.signer = itsdangerous.TimestampSigner(secret_key)
+
+    def decode(self, data: bytes) -> dict[str, Any] | None:
+        """The session a cookie's value carries (None: unsigned, expired or unreadable)."""
+        try:
+            found = json.loads(b64decode(self.signer.unsign(data, max_age=SESSION_MAX_AGE)))
+        except (itsdangerous.BadSignature, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
+
 def install(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.login_throttle = LoginThrottle(settings.redis_url)
+    secret_key = app.state.instance_key.derive("session-cookie")
+    app.state.session_cookie = SessionCookie(str(secret_key))
     app.add_middleware(
         SessionMiddleware,
-        secret_key=app.state.instance_key.derive("session-cookie"),
-        session_cookie="optihub_session",
-        max_age=8 * 3600,
+        secret_key=secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
         same_site="lax",
         https_only=urlsplit(settings.issuer).scheme == "https",
     )

@@ -7,7 +7,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from optihub import shell
-from optihub.dashboard import apps, board, drafts, order_page, settings, stock, webhooks
+from optihub.dashboard import (
+    apps,
+    board,
+    board_copies,
+    drafts,
+    order_page,
+    settings,
+    stock,
+    webhooks,
+)
+from optihub.web import hot_routes
 
 ROUTERS = (
     board.router,
@@ -26,3 +36,4 @@ def install(app: FastAPI) -> None:
     shell.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    board_copies.install(app, hot_routes(app), board.BOARD)

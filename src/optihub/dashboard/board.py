@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 
 from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other, signed_in_user
 from optihub.auth.routes import Params
+from optihub.dashboard import board_copies
 from optihub.dashboard.common import dialect_titles, render, staff_page
 from optihub.db.models import Practice
 from optihub.domain import board as words
@@ -197,6 +198,11 @@ def orders_board(request: Request, session: DbSession) -> Response:
     practice_id = place.practice_id
     now = datetime.now(UTC)
     reader = session.connection()  # plain reads: no ORM objects on this page
+    # What the page is rendered under, read before its data (``board_copies``).
+    copies, key = board_copies.copies_of(request), board_copies.key_of(request)
+    validator = None
+    if copies is not None and key is not None and "flash" not in request.session:
+        validator = copies.validator(reader, str(request.session["session_id"]))
     stored = reader.scalar(_OVERDUE_DAYS, {"practice_id": practice_id})
     thresholds = words.overdue_days(stored)
     dialects = dialect_titles(request)
@@ -216,7 +222,8 @@ def orders_board(request: Request, session: DbSession) -> Response:
         {(a.lab_id, a.lab_name) for a in catalog.lab_accounts(reader, practice_id)},
         key=lambda x: x[1],
     )
-    return render(
+    shown = [_card(card, now, thresholds, dialects) for card in cards]
+    response = render(
         request,
         place,
         "board.html",
@@ -233,7 +240,7 @@ def orders_board(request: Request, session: DbSession) -> Response:
                 for status in words.COLUMNS
             ],
             "counts_url": BOARD + "/counts?" + form.query().split("?", 1)[1],
-            "cards": [_card(card, now, thresholds, dialects) for card in cards],
+            "cards": shown,
             "next_page": next_page,
             "first_page": form.query() if form.after else None,
             "locations": location_reads.names(reader, practice_id),
@@ -246,6 +253,12 @@ def orders_board(request: Request, session: DbSession) -> Response:
         section="orders",
         status_code=400 if form.problems else 200,
     )
+    if copies and key and validator and not form.problems and not request.session.modified:
+        # Kept until the first "days in status" on the page turns over.
+        turns = [words.next_day_in_status(card.status_changed_at, now) for card in cards]
+        expires = min(turns, default=now + board_copies.LONGEST)
+        copies.keep(key, validator, expires, bytes(response.body))
+    return response
 
 
 def install_home(router_: APIRouter) -> None:

@@ -8,7 +8,7 @@ at the lab or bench) is what the front desk calls "ready for pickup".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from optihub.domain.orders import OrderStatus
 
@@ -79,6 +79,11 @@ def overdue_days(practice_setting: Mapping[str, object] | None) -> dict[str, int
 def days_in_status(since: datetime, now: datetime) -> int:
     """Whole days since the order entered its status (0 on the first day)."""
     return max(0, (now - since).days)
+
+
+def next_day_in_status(since: datetime, now: datetime) -> datetime:
+    """When ``days_in_status`` (and so the overdue mark) next changes."""
+    return since + timedelta(days=days_in_status(since, now) + 1)
 
 
 def is_overdue(status: str, since: datetime, now: datetime, thresholds: Mapping[str, int]) -> bool:

@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select
+from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from optihub.db.models import (
+    Lab,
+    LabAccount,
     Location,
+    OAuthClient,
     Order,
     OrderCount,
     OrderDocument,
@@ -151,11 +154,19 @@ class _Pending:
     orders: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
-    # Practices that lost an order (its documents go with it: no document is stored).
+    # Practices that lost an order (its documents go with it: no document is stored), or
+    # whose locations or lab accounts changed (the orders board lists them).
     deleted: set[int] = field(default_factory=set)
+    # A lab or an app renamed: every practice's orders may show its name.
+    everyone: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.patients or self.locations or self.deleted)
+        return bool(self.orders or self.patients or self.locations or self.deleted or self.everyone)
+
+
+def _names_changed(obj: Lab | OAuthClient) -> bool:
+    state: Any = inspect(obj)
+    return bool(state.attrs.name.history.deleted)
 
 
 def _status_change(order: Order) -> tuple[str | None, str | None]:
@@ -174,6 +185,8 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             deltas[(obj.practice_id, obj.status)] += 1
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
+        elif isinstance(obj, Location | LabAccount):
+            pending.deleted.add(obj.practice_id)
     for obj in session.dirty:
         if not session.is_modified(obj, include_collections=False):
             continue
@@ -189,6 +202,11 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             pending.patients.add((obj.practice_id, obj.id))
         elif isinstance(obj, Location):
             pending.locations.add((obj.practice_id, obj.id))
+            pending.deleted.add(obj.practice_id)
+        elif isinstance(obj, LabAccount):
+            pending.deleted.add(obj.practice_id)
+        elif isinstance(obj, Lab | OAuthClient) and _names_changed(obj):
+            pending.everyone = True
     for obj in session.deleted:
         if isinstance(obj, Order):
             old, new = _status_change(obj)
@@ -196,6 +214,8 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             pending.deleted.add(obj.practice_id)
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
+        elif isinstance(obj, Location | LabAccount):
+            pending.deleted.add(obj.practice_id)
     if any(deltas.values()):
         _apply_count_deltas(session, {k: v for k, v in deltas.items() if v})
 
@@ -250,6 +270,8 @@ def _before_commit(session: Session) -> None:
         store(session, practice_id, ids)
     for practice_id in sorted(pending.deleted - set(affected)):
         raise_version(session, practice_id)
+    if pending.everyone:
+        session.execute(update(OrderVersion).values(version=OrderVersion.version + 1))
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
