@@ -36,4 +36,4 @@ def install(app: FastAPI) -> None:
     shell.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    board_copies.install(app, hot_routes(app), board.BOARD)
+    board_copies.install(app, hot_routes(app), board.BOARD, board.COUNTS)

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 from optihub.auth.pages import PAGE_HEADERS, check_csrf, see_other, signed_in_user
 from optihub.auth.routes import Params
@@ -31,6 +32,7 @@ from optihub.web import DbSession
 router = APIRouter(include_in_schema=False)
 
 BOARD = "/dashboard/orders"
+COUNTS = BOARD + "/counts"
 _OVERDUE_DAYS = select(Practice.overdue_days).where(Practice.id == bindparam("practice_id"))
 DEFAULT_STATUS = "received"
 
@@ -172,9 +174,10 @@ def _count_text(count: int) -> str:
     return f"{cap:,}+" if count > cap else f"{count:,}"
 
 
-@router.get(BOARD + "/counts")
+@router.get(COUNTS)
 def board_counts(request: Request, session: DbSession) -> Response:
-    """The columns' counts under the board's filters, for the page to refresh in place."""
+    """The columns' counts under the board's filters, for the page to refresh in place
+    (every 30 s while a board is open: kept and served again like the board)."""
     place = staff_page(request, session)
     if isinstance(place, Response):
         return JSONResponse({"error": "Sign in again."}, 401, headers=PAGE_HEADERS)
@@ -182,10 +185,26 @@ def board_counts(request: Request, session: DbSession) -> Response:
     flt = _filter(form, place)
     if form.problems:
         return JSONResponse({"error": " ".join(form.problems)}, 400, headers=PAGE_HEADERS)
-    counts = board_reads.counts(session.connection(), place.practice_id, flt, words.COLUMNS)
-    return JSONResponse(
+    reader = session.connection()
+    copies, key, validator = _validator(request, reader)
+    counts = board_reads.counts(reader, place.practice_id, flt, words.COLUMNS)
+    response = JSONResponse(
         {status: _count_text(count) for status, count in counts.items()}, headers=PAGE_HEADERS
     )
+    if copies and key and validator and not request.session.modified:
+        expires = datetime.now(UTC) + board_copies.LONGEST  # counts do not age
+        copies.keep(key, validator, expires, bytes(response.body), board_copies.JSON)
+    return response
+
+
+def _validator(
+    request: Request, reader: Connection
+) -> tuple[board_copies.BoardCopies | None, board_copies.Key | None, board_copies.Validator | None]:
+    """What a page is rendered under, read before its data (``board_copies``)."""
+    copies, key = board_copies.copies_of(request), board_copies.key_of(request)
+    if copies is None or key is None or "flash" in request.session:
+        return copies, key, None
+    return copies, key, copies.validator(reader, str(request.session["session_id"]))
 
 
 @router.get(BOARD)
@@ -198,11 +217,7 @@ def orders_board(request: Request, session: DbSession) -> Response:
     practice_id = place.practice_id
     now = datetime.now(UTC)
     reader = session.connection()  # plain reads: no ORM objects on this page
-    # What the page is rendered under, read before its data (``board_copies``).
-    copies, key = board_copies.copies_of(request), board_copies.key_of(request)
-    validator = None
-    if copies is not None and key is not None and "flash" not in request.session:
-        validator = copies.validator(reader, str(request.session["session_id"]))
+    copies, key, validator = _validator(request, reader)
     stored = reader.scalar(_OVERDUE_DAYS, {"practice_id": practice_id})
     thresholds = words.overdue_days(stored)
     dialects = dialect_titles(request)

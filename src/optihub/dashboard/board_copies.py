@@ -62,8 +62,11 @@ _SQL = (
 
 PAGE_HEADERS = ((b"cache-control", b"no-store"), (b"vary", b"Cookie"))
 HTML = b"text/html; charset=utf-8"
+JSON = b"application/json"
 
 Validator = tuple[tuple[str, ...], ...]
+# (path, session cookie as sent, query string)
+Key = tuple[str, bytes, bytes]
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class _Copy:
     validator: Validator
     expires: float  # time.time()
     body: bytes
+    content_type: bytes
 
 
 class _Statement:
@@ -97,7 +101,7 @@ class BoardCopies:
         self.db = db
         self.cookies = cookies
         self.statement = _Statement(db.engine.dialect)
-        self._items: dict[tuple[bytes, bytes], _Copy] = {}
+        self._items: dict[Key, _Copy] = {}
         self._lock = threading.Lock()
 
     # -- the route's side -------------------------------------------------------------------
@@ -108,13 +112,18 @@ class BoardCopies:
         return _validator(list(connection.exec_driver_sql(self.statement.sql, parameters)))
 
     def keep(
-        self, key: tuple[bytes, bytes], validator: Validator, expires: datetime, body: bytes
+        self,
+        key: Key,
+        validator: Validator,
+        expires: datetime,
+        body: bytes,
+        content_type: bytes = HTML,
     ) -> None:
         until = min(expires.timestamp(), time.time() + LONGEST.total_seconds())
         with self._lock:
             if len(self._items) >= COPIES:
                 self._items = {}
-            self._items[key] = _Copy(validator, until, body)
+            self._items[key] = _Copy(validator, until, body, content_type)
 
     # -- the hot route's side ---------------------------------------------------------------
 
@@ -122,7 +131,7 @@ class BoardCopies:
         raw = _cookie(scope)
         if raw is None:
             return None
-        found = self._items.get((raw, scope["query_string"]))
+        found = self._items.get((scope["path"], raw, scope["query_string"]))
         if found is None or time.time() >= found.expires:
             return None
         session = self.cookies.decode(raw)
@@ -133,7 +142,7 @@ class BoardCopies:
         )
         if _validator(rows) != found.validator:
             return None
-        return HotAnswer(found.body, HTML, PAGE_HEADERS)
+        return HotAnswer(found.body, found.content_type, PAGE_HEADERS)
 
 
 _COOKIE_PREFIX = SESSION_COOKIE.encode() + b"="
@@ -150,16 +159,17 @@ def _cookie(scope: Scope) -> bytes | None:
     return None
 
 
-def key_of(request: Request) -> tuple[bytes, bytes] | None:
+def key_of(request: Request) -> Key | None:
     """The copy's key for this request (None: no session cookie, nothing to key it by)."""
     raw = _cookie(request.scope)
-    return None if raw is None else (raw, request.scope["query_string"])
+    return None if raw is None else (request.scope["path"], raw, request.scope["query_string"])
 
 
 def copies_of(request: Request) -> BoardCopies | None:
     return getattr(request.app.state, "board_copies", None)
 
 
-def install(app: FastAPI, routes: HotRoutes, path: str) -> None:
+def install(app: FastAPI, routes: HotRoutes, *paths: str) -> None:
     copies = app.state.board_copies = BoardCopies(app.state.db, app.state.session_cookie)
-    routes.add(path, path, copies.serve)
+    for path in paths:
+        routes.add(path, path, copies.serve)

@@ -250,3 +250,28 @@ def test_a_refused_query_is_not_kept(client, world, renders):
     for _ in range(2):
         assert client.get(BOARD, params={"from": "yesterday"}).status_code == 400
     assert renders.count == 2
+
+
+def test_the_counts_the_open_board_polls_are_kept_and_never_stale(client, db, world, monkeypatch):
+    calls = []
+    original = board_page.board_reads.counts
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(board_page.board_reads, "counts", counting)
+    sign_in(client, OWNER)
+    counts = BOARD + "/counts?status=received"
+    first, second = client.get(counts), client.get(counts)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json() and first.json()["in_progress"] == "1"
+    assert second.headers["content-type"] == "application/json"
+    assert second.headers["cache-control"] == "no-store"
+    assert len(calls) == 1
+    with db.transaction() as s:
+        change_order_status(
+            s, factories.actor(world.practice_id), world.orders["chen"], OrderStatus.IN_PROGRESS
+        )
+    assert client.get(counts).json()["in_progress"] == "2"
+    assert len(calls) == 2
