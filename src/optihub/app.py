@@ -25,7 +25,6 @@ from optihub.surfaces import SURFACES
 from optihub.surfaces.kit import install_kit
 from optihub.surfaces.kit.surface import Surfaces
 from optihub.web import (
-    HotRoutes,
     RequestContextMiddleware,
     hot_routes,
     install_operational_routes,
@@ -61,25 +60,16 @@ def start_worker(app: FastAPI) -> DeliveryWorker:
 
 
 class OptiHub(FastAPI):
-    """FastAPI, with the hot routes (``web.HotRoutes``) served before the application:
-    the health check and surfaces' hot reads on their happy path skip the middleware
-    stack, routing and dependency resolution; every other request, and every hot request
-    the handler declines, goes through the application as usual.
-
-    Every HTTP response, whoever answers it (a hot route, a route, an error handler, the
-    last-resort 500), carries the constant security headers (``web.security_headers``):
-    added here, outside everything else, so nothing can answer without them."""
-
-    hot_routes: HotRoutes | None = None
+    """FastAPI, with every HTTP response, whoever answers it (a hot route, a route, an
+    error handler, the last-resort 500), carrying the constant security headers
+    (``web.security_headers``): added here, outside everything else, so nothing can answer
+    without them. Hot routes (``web.HotRoutes``) are answered by the outermost of the
+    app's own middleware (``web.RequestContextMiddleware``), before routing."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        if self.hot_routes is not None:
-            scope["app"] = self
-            if await self.hot_routes.serve(scope, send):
-                return
         extra = security_headers(scope)
 
         async def send_hardened(message: Message) -> None:
@@ -141,8 +131,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # routes take bearer tokens or nothing, so the cookie is neither read nor refreshed there.
     skip_on_paths(app, SessionMiddleware, lambda path: _sessionless(surfaces, path))
     # Outermost of the app's own middleware: request ids, the access log and metrics.
-    app.add_middleware(RequestContextMiddleware)
-    app.hot_routes = hot_routes(app)
+    app.add_middleware(RequestContextMiddleware, hot_routes=hot_routes(app))
     return app
 
 

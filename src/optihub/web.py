@@ -94,27 +94,29 @@ def security_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
 
 @dataclass(frozen=True)
 class HotAnswer:
-    """A hot route's 200 that is not plain JSON (a page): its body, type and headers."""
+    """A hot route's response when it is not a plain 200 JSON body: a page, a body with
+    headers of its own, or a refusal rendered in the owning dialect's envelope."""
 
     body: bytes
-    content_type: bytes
+    content_type: bytes = b"application/json"
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    status: int = 200
 
 
 # A hot route's handler: the response of its happy path (a 200 JSON body, or a
-# ``HotAnswer``), or None (or an exception) to let the full application answer the request.
+# ``HotAnswer``), or None (or an unexpected exception) to let the application answer it.
 HotHandler = Callable[[Scope], Awaitable[bytes | HotAnswer | None]]
 
 
 @dataclass(frozen=True)
 class HotRoute:
-    """A GET the app answers itself when it can, before its middleware and routing.
+    """A GET answered before routing and dependency resolution when its handler can.
 
     ``route`` is the template the access log and metrics name (the framework route's
-    ``path``). The handler must do everything the framework route does on its happy path
-    (authentication, scopes, tenancy) and return the body; anything else (no token, a
-    refusal, a missing object, an unusual query string) it leaves to the framework route by
-    returning None or raising, and that route answers as it always does.
+    ``path``). The handler does everything the framework route does (authentication,
+    scopes, rate limit, tenancy) and returns the response; whatever it does not handle (an
+    unusual query string, a missing object) it leaves to the framework route by returning
+    None, and that route answers as it always does.
     """
 
     route: str
@@ -122,7 +124,8 @@ class HotRoute:
 
 
 class HotRoutes:
-    """Hot routes by exact path, or by a prefix followed by one path segment."""
+    """Hot routes by exact path, or by a prefix followed by one path segment. Served by
+    ``RequestContextMiddleware``, inside the request's context like any other request."""
 
     def __init__(self) -> None:
         self._exact: dict[str, HotRoute] = {}
@@ -144,62 +147,18 @@ class HotRoutes:
                 found = self._segment.get(head + "/")
         return found
 
-    async def serve(self, scope: Scope, send: Send) -> bool:
-        """Answer an HTTP request if it is a hot route's and its handler has the body, with
-        what ``RequestContextMiddleware`` adds (request id, access log, metrics) and the
-        security headers every response carries; False (nothing sent) when the application
-        has to answer it."""
-        if scope["method"] != "GET":
-            return False
-        hot = self.find(scope["path"])
-        if hot is None:
-            return False
-        request_id = _request_id(scope["headers"])
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["request_id"] = request_id
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+    async def answer(self, hot: HotRoute, scope: Scope) -> HotAnswer | None:
+        """The hot route's response, or None: the application answers."""
         try:
-            started = time.perf_counter()
-            answer = await self._body(hot, scope)
-            if answer is None:
-                return False
-            if isinstance(answer, HotAnswer):
-                body, content_type, extra = answer.body, answer.content_type, answer.headers
-            else:
-                body, content_type, extra = answer, b"application/json", ()
-            rid = request_id.encode("latin-1")
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-length", str(len(body)).encode()),
-                        (b"content-type", content_type),
-                        *extra,
-                        (b"x-request-id", rid),
-                        *security_headers(scope),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            elapsed = time.perf_counter() - started
-            _observe("GET", hot.route, 200, elapsed)
-            access("GET", scope["path"], hot.route, 200, round(elapsed * 1000, 2), request_id)
-            return True
-        finally:
-            structlog.contextvars.reset_contextvars(**bound)
-
-    @staticmethod
-    async def _body(hot: HotRoute, scope: Scope) -> bytes | HotAnswer | None:
-        try:
-            return await hot.handler(scope)
+            answer = await hot.handler(scope)
         except OptiHubError:
-            return None  # a refusal: the framework route answers it in its envelope
+            return None  # a refusal the handler left to the route's envelope
         except Exception:
             log.warning("hot_route_failed", route=hot.route, exc_info=True)
             return None
+        if answer is None or isinstance(answer, HotAnswer):
+            return answer
+        return HotAnswer(answer)
 
 
 # Prometheus children by (method, route, status): ``labels()`` takes a lock and hashes the
@@ -251,13 +210,15 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 class RequestContextMiddleware:
-    """Request id (``X-Request-Id``, echoed or generated), access log line and metrics.
+    """Request id (``X-Request-Id``, echoed or generated), access log line and metrics, for
+    every request: the hot routes' (answered here, before routing) and the application's.
 
     Pure ASGI (not BaseHTTPMiddleware) to keep the per-request cost small on hot paths.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hot_routes: HotRoutes | None = None) -> None:
         self.app = app
+        self.hot_routes = hot_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -266,27 +227,47 @@ class RequestContextMiddleware:
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        # A hot route that declined the request has drawn its id already.
-        request_id = state.get("request_id") or _request_id(scope["headers"])
-        state["request_id"] = request_id
+        request_id = state["request_id"] = _request_id(scope["headers"])
+        rid = request_id.encode("latin-1")
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message["headers"] = headers
-            await send(message)
-
+        template = "unmatched"
         try:
+            hot = None
+            if self.hot_routes is not None and scope["method"] == "GET":
+                hot = self.hot_routes.find(scope["path"])
+            answer = await self.hot_routes.answer(hot, scope) if hot is not None else None
+            if answer is not None:
+                assert hot is not None
+                template, status = hot.route, answer.status
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-length", str(len(answer.body)).encode()),
+                            (b"content-type", answer.content_type),
+                            *answer.headers,
+                            (b"x-request-id", rid),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+                await send(message)
+
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            template = getattr(scope.get("route"), "path", "unmatched")
+            if template == "unmatched":
+                template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
             _observe(method, template, status, elapsed)
             access(method, scope["path"], template, status, round(elapsed * 1000, 2), request_id)

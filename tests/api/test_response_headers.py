@@ -11,6 +11,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from optihub.app import create_app
 from optihub.services import users
+from optihub.web import hot_routes
 from tests import factories
 
 EMAIL = "noor@harbor.test"
@@ -50,15 +51,16 @@ def practice_id(db) -> int:
 def hot_answers(app) -> list[str]:
     """The paths a hot route answered (before the middleware stack)."""
     answered: list[str] = []
-    serve = app.hot_routes.serve
+    routes = hot_routes(app)
+    answer = routes.answer
 
-    async def spy(scope, send):
-        done = await serve(scope, send)
-        if done:
+    async def spy(hot, scope):
+        done = await answer(hot, scope)
+        if done is not None:
             answered.append(scope["path"])
         return done
 
-    app.hot_routes.serve = spy
+    routes.answer = spy
     return answered
 
 

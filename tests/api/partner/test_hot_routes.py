@@ -12,6 +12,7 @@ from optihub.domain.orders import OrderStatus
 from optihub.reads import orders as order_reads
 from optihub.reads.orders import OrderFilter, Sort
 from optihub.surfaces.partner.mapping import HIDDEN
+from optihub.web import hot_routes
 from tests.api.partner.conftest import BASE
 
 # An unknown query parameter: the framework route ignores it, the hot route declines the
@@ -24,16 +25,16 @@ COMPARED_HEADERS = ("content-type", "content-length")
 def served(app) -> list[bool]:
     """Whether each request was answered by a hot route (True) or left to the app."""
     answers: list[bool] = []
-    routes = app.hot_routes
-    serve = routes.serve
+    routes = hot_routes(app)
+    answer = routes.answer
 
-    async def spy(scope, send):
-        answered = await serve(scope, send)
+    async def spy(hot, scope):
+        answered = await answer(hot, scope)
         if scope["path"].startswith(BASE):
-            answers.append(answered)
+            answers.append(answered is not None)
         return answered
 
-    routes.serve = spy
+    routes.answer = spy
     return answers
 
 
@@ -88,15 +89,26 @@ def test_list_refusals_and_other_queries_are_the_framework_routes(
     assert served == [False, False]
 
 
-def test_auth_refusals_go_to_the_framework_routes(client, shop, auth, issue_token, served):
-    paths = [f"{BASE}/orders", f"{BASE}/orders/{shop.orders[0]}"]
+def test_refusals_are_rendered_once_as_the_framework_routes_render_them(
+    client, shop, auth, issue_token, served
+):
+    both = issue_token([shop.practice_id, shop.other_practice_id], "orders:read")
+    cases = [
+        ({}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        (auth("frames:read"), 403),
+        ({"Authorization": f"Bearer {both}"}, 403),
+    ]
+    paths = [f"{BASE}/orders", f"{BASE}/orders/{shop.orders[0]}", f"{BASE}/orders/{uuid.uuid4()}"]
     for path in paths:
-        assert client.get(path).status_code == 401
-        assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
-        assert client.get(path, headers=auth("frames:read")).status_code == 403
-        both = issue_token([shop.practice_id, shop.other_practice_id], "orders:read")
-        assert client.get(path, headers={"Authorization": f"Bearer {both}"}).status_code == 403
-    assert served == [False] * 8
+        for headers, status in cases:
+            fast = client.get(path, headers=headers)
+            framework = client.get(f"{path}?{VIA_FRAMEWORK}", headers=headers)
+            assert fast.status_code == framework.status_code == status
+            assert fast.json() == framework.json()
+            for name in ("content-type", "www-authenticate"):
+                assert fast.headers.get(name) == framework.headers.get(name), name
+    assert served == [True, False] * len(paths) * len(cases)
 
 
 def test_detail_of_a_foreign_draft_or_missing_order_is_404(client, shop, auth):

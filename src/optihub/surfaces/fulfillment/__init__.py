@@ -26,6 +26,7 @@ surface = Surface(
     scopes=ROUTE_SCOPES,
     vocabulary=STATUSES,
     projection=ORDERS,
+    fast_reads=routes.FAST_READS,
     webhooks=WebhookShape(events=EVENT_CODES, match=event_codes, render_code=delivery_body),
     # Refused input is a 400 (rule violations included); conflicts with the order's state 409.
     statuses={422: 400},

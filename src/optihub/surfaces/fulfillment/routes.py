@@ -13,10 +13,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.db.session import Database
+from optihub.errors import NotFound
 from optihub.reads import fulfillment as fulfillment_reads
 from optihub.reads import orders as order_reads
 from optihub.reads.orders import OrderFilter, Sort
@@ -35,7 +38,8 @@ from optihub.surfaces.fulfillment.mapping import (
     status_filter,
 )
 from optihub.surfaces.fulfillment.projection import ORDERS, timestamp
-from optihub.web import DbSession, database
+from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
+from optihub.web import DbSession, HotAnswer, database
 
 router = APIRouter(tags=["Fulfillment API (Blend dialect)"])
 
@@ -122,8 +126,17 @@ async def get_orders(
         sub_statuses=sub_statuses,
         unmatched_prescriptions=has_unmatched_prescriptions,
     )
+    body, headers = await _orders_page(request, practice_id, flt, page, per_page)
+    return kit.raw_json(body, headers=headers)
+
+
+async def _orders_page(
+    request: Request, practice_id: int, flt: OrderFilter, page: int, per_page: int
+) -> tuple[bytes, dict[str, str]]:
+    """A page of orders, newest first, and its pagination headers."""
+    db = database(request)
     found = await order_reads.stored_page_async(
-        database(request),
+        db,
         practice_id,
         SURFACE,
         flt,
@@ -131,15 +144,40 @@ async def get_orders(
         offset=(page - 1) * per_page,
         sort=Sort.NEWEST,
     )
+    total = found.total
     if not found.items and page > 1:
-        # An empty page past the end still tells how many there are.
-        with database(request).reading() as reader:
-            total = order_reads.total(reader, practice_id, flt)
-    else:
-        total = found.total
-    return kit.raw_json(
-        kit.json_array(found.items), headers=page_headers(request, total, page, per_page)
+        # An empty page past the end still tells how many there are (off the event loop).
+        total = await run_in_threadpool(_total, db, practice_id, flt)
+    return kit.json_array(found.items), page_headers(request, total, page, per_page)
+
+
+def _total(db: Database, practice_id: int, flt: OrderFilter) -> int:
+    with db.reading() as reader:
+        return order_reads.total(reader, practice_id, flt)
+
+
+# The order list and detail on the kit's fast path (``kit.fast``): the newest orders
+# unfiltered, and one order by its id; a filter, or an order named by its number or
+# external id, goes to the routes.
+async def _fast_orders(request: FastRequest) -> HotAnswer:
+    flt = OrderFilter(hidden_statuses=HIDDEN)
+    page, per_page = request.values["page"], request.values["per_page"]
+    body, headers = await _orders_page(
+        Request(request.scope), request.practice_id, flt, page, per_page
     )
+    return HotAnswer(
+        body, headers=tuple((k.lower().encode(), v.encode()) for k, v in headers.items())
+    )
+
+
+async def _fast_order(request: FastRequest) -> bytes | None:
+    order_id = uuid.UUID(request.segment)
+    try:
+        return await order_reads.stored_detail_async(
+            request.db, request.practice_id, SURFACE, order_id, HIDDEN
+        )
+    except NotFound:
+        return None  # maybe an external id shaped like an id: the route resolves it
 
 
 def _patient_ref(body: schemas.OrderCreate) -> fulfillment_service.PatientRef:
@@ -233,6 +271,19 @@ def get_order(order_id: OrderRef, principal: FulfillmentRead, session: DbSession
     practice_id = kit.single_practice(principal)
     found = _resolve(session, practice_id, order_id)
     return kit.raw_json(_order_body(session, practice_id, found))
+
+
+FAST_READS = (
+    FastRead(
+        "/orders",
+        _fast_orders,
+        {
+            "page": IntParameter(1, MAX_PAGE, 1),
+            "per_page": IntParameter(1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
+        },
+    ),
+    FastRead("/orders/{order_id}", _fast_order),
+)
 
 
 def _rendered(

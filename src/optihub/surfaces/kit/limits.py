@@ -12,6 +12,7 @@ from typing import Any
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from optihub.errors import PayloadTooLarge, RateLimited
@@ -93,6 +94,15 @@ class RateLimiter:
     def __init__(self, storage_url: str = "") -> None:
         storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
         self._limiter = FixedWindowRateLimiter(storage)
+        # In memory a hit is a dict update; in Redis a round trip, never on the event loop.
+        self._blocking = bool(storage_url)
+
+    async def hit_async(self, rate: str | RateLimitItem, *identifiers: str) -> None:
+        """``hit`` for the event loop."""
+        if self._blocking:
+            await run_in_threadpool(self.hit, rate, *identifiers)
+        else:
+            self.hit(rate, *identifiers)
 
     def hit(self, rate: str | RateLimitItem, *identifiers: str) -> None:
         """Count one request; over the rate → ``RateLimited`` with the seconds to wait."""

@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
-from optihub.auth.resource import authenticate_cached, route_scopes
+from optihub.auth.resource import Principal, authenticate_cached, route_scopes
 from optihub.db.models import Event, OAuthClient
 from optihub.db.session import Database
 from optihub.domain.orders import VocabularyTable
@@ -30,11 +30,12 @@ from optihub.errors import BadRequest, OptiHubError
 from optihub.logging import get_logger
 from optihub.problems import Problem, problem_from
 from optihub.reads import documents
-from optihub.surfaces.kit import bodies
+from optihub.surfaces.kit import bodies, fast
+from optihub.surfaces.kit.fast import FastRead
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
 from optihub.surfaces.kit.vocabulary import translate_transition
-from optihub.web import HotRoutes, database, hot_routes
+from optihub.web import hot_routes
 
 log = get_logger("optihub.http")
 
@@ -115,10 +116,9 @@ class Surface:
     # The dialect's status for a problem's status, where its document says otherwise
     # (e.g. a dialect that answers every validation failure with 400, not 422).
     statuses: Mapping[int, int] = field(default_factory=dict)
-    # Registers the dialect's hot routes (``web.HotRoutes``): reads answered before the
-    # framework on their happy path. Not used when the surface rate-limits (the limit is a
-    # dependency of its routes).
-    hot_routes: Callable[[HotRoutes, str], None] | None = None
+    # The reads the kit answers before routing (``kit.fast``): each is also a framework
+    # route, which answers whatever the fast read leaves.
+    fast_reads: tuple[FastRead, ...] = ()
     # Routes outside the prefix (e.g. a dialect's token call at the site root), mounted
     # as they are; their errors are in the dialect's envelope too.
     root_router: APIRouter | None = None
@@ -172,8 +172,8 @@ class Surface:
             app.include_router(self.root_router, responses=responses)
         if self.projection is not None:
             documents.register(self.projection)
-        if self.hot_routes is not None and self.rate_limit is None:
-            self.hot_routes(hot_routes(app), self.prefix)
+        for read in self.fast_reads:
+            fast.install(hot_routes(app), self, read)
 
     def check_scopes(self) -> None:
         """Refuse to install a surface whose routes and scope table disagree."""
@@ -186,18 +186,25 @@ class Surface:
             raise ValueError(f"surface {self.name!r}: routes and scope table differ: {wrong}")
 
     async def _rate_limit(self, request: Request) -> None:
-        assert self.rate_limit is not None
-        principal = authenticate_cached(request)
+        await self.count_request(request.app, request.scope, authenticate_cached(request))
+
+    async def count_request(self, app: Any, scope: Scope, principal: Principal | None) -> None:
+        """Count the request against its client's budget (its address's without a valid
+        token) for the module it calls; over the rate → ``RateLimited``. Nothing to count
+        when the surface has no rate limit."""
+        if self.rate_limit is None:
+            return
         rate: str | RateLimitItem = self.rate_limit
-        surfaces: Surfaces = request.app.state.surfaces
+        surfaces: Surfaces = app.state.surfaces
         if principal is not None:
             identity = f"client:{principal.client_id}"
-            own = await surfaces.client_rates.rate(database(request), principal.client_id)
+            own = await surfaces.client_rates.rate(app.state.db, principal.client_id)
             rate = own or rate
         else:
-            identity = f"address:{request.client.host if request.client else 'unknown'}"
-        module = self.module_of(request.url.path[len(self.prefix) :])
-        surfaces.limiter.hit(rate, self.name, module, identity)
+            client = scope.get("client")
+            identity = f"address:{client[0] if client else 'unknown'}"
+        module = self.module_of(scope["path"][len(self.prefix) :])
+        await surfaces.limiter.hit_async(rate, self.name, module, identity)
 
 
 class ClientRates:

@@ -4,7 +4,7 @@ from optihub.surfaces.kit import Surface, WebhookShape
 from optihub.surfaces.partner.errors import envelope
 from optihub.surfaces.partner.mapping import ROUTE_SCOPES, STATUSES, WEBHOOK_EVENTS
 from optihub.surfaces.partner.projection import ORDERS
-from optihub.surfaces.partner.routes import install_hot_routes, router
+from optihub.surfaces.partner.routes import FAST_READS, router
 from optihub.surfaces.partner.schemas import ErrorEnvelope
 from optihub.surfaces.partner.webhooks import delivery_body
 
@@ -19,7 +19,7 @@ surface = Surface(
     vocabulary=STATUSES,
     projection=ORDERS,
     webhooks=WebhookShape(events=WEBHOOK_EVENTS, render=delivery_body),
-    hot_routes=install_hot_routes,
+    fast_reads=FAST_READS,
 )
 
 __all__ = ["surface"]

@@ -7,7 +7,6 @@ transaction each (``DbSession``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -15,9 +14,8 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from starlette.types import Scope
 
-from optihub.auth.resource import Principal, require_scopes, scope_principal
+from optihub.auth.resource import Principal, require_scopes
 from optihub.db.session import Database
 from optihub.errors import FieldError, ValidationFailed
 from optihub.reads import frames as frame_reads
@@ -29,9 +27,10 @@ from optihub.services import orders as order_service
 from optihub.services import webhooks as webhook_service
 from optihub.services.context import Actor
 from optihub.surfaces import kit
+from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
 from optihub.surfaces.partner import projection, schemas
 from optihub.surfaces.partner.mapping import HIDDEN, HIDDEN_FROM_PARTNERS, STATUSES
-from optihub.web import DbSession, HotRoutes, database
+from optihub.web import DbSession, database
 
 SURFACE = "partner"
 router = APIRouter(tags=["Partner API (Eyekiosk dialect)"])
@@ -133,57 +132,32 @@ async def get_order(order_id: uuid.UUID, request: Request, principal: OrdersRead
     return kit.raw_json(body)
 
 
-# Hot routes (``web.HotRoutes``): the order list and detail answered before the application
-# on their happy path, with the checks ``OrdersRead`` and ``kit.single_practice`` make and
-# the same reads; any other query string, and every refusal, is left to the routes above.
-_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_PAGE_PARAMETERS = {"limit": (1, MAX_LIMIT), "offset": (0, kit.MAX_OFFSET)}
+# The order list and detail on the kit's fast path (``kit.fast``): a page of the newest
+# orders and one order by id, the reads every partner polls; any other query string (a
+# status filter, a poll) goes to the routes above.
+async def _fast_orders(request: FastRequest) -> bytes:
+    limit, offset = request.values["limit"], request.values["offset"]
+    return await _orders_page(request.db, request.practice_id, limit, offset, None, None, None)
 
 
-def _page_query(query_string: bytes) -> dict[str, int] | None:
-    """``limit`` and ``offset`` as plain in-range integers, each at most once, and nothing
-    else; None for any other query string (the route validates it)."""
-    found: dict[str, int] = {}
-    if not query_string:
-        return found
-    for pair in query_string.split(b"&"):
-        key, eq, value = pair.partition(b"=")
-        name = key.decode("latin-1")
-        bounds = _PAGE_PARAMETERS.get(name)
-        if bounds is None or not eq or name in found or not value.isdigit() or len(value) > 9:
-            return None
-        number = int(value)
-        if not bounds[0] <= number <= bounds[1]:
-            return None
-        found[name] = number
-    return found
+async def _fast_order(request: FastRequest) -> bytes:
+    order_id = uuid.UUID(request.segment)
+    return await order_reads.stored_detail_async(
+        request.db, request.practice_id, SURFACE, order_id, HIDDEN
+    )
 
 
-async def _hot_orders(scope: Scope) -> bytes | None:
-    query = _page_query(scope["query_string"])
-    if query is None:
-        return None
-    principal = await scope_principal(scope, *ORDERS_READ)
-    practice_id = kit.single_practice(principal)
-    limit, offset = query.get("limit", DEFAULT_LIMIT), query.get("offset", 0)
-    return await _orders_page(scope["app"].state.db, practice_id, limit, offset, None, None, None)
-
-
-async def _hot_order(scope: Scope) -> bytes | None:
-    raw = scope["path"].rpartition("/")[2]
-    if scope["query_string"] or not _CANONICAL_UUID.fullmatch(raw):
-        return None
-    principal = await scope_principal(scope, *ORDERS_READ)
-    practice_id = kit.single_practice(principal)
-    db = scope["app"].state.db
-    return await order_reads.stored_detail_async(db, practice_id, SURFACE, uuid.UUID(raw), HIDDEN)
-
-
-def install_hot_routes(routes: HotRoutes, prefix: str) -> None:
-    """Register the order list and detail as hot routes under the surface's ``prefix``."""
-    paths = {getattr(r, "endpoint", None): getattr(r, "path", "") for r in router.routes}
-    routes.add(prefix + "/orders", paths[get_orders], _hot_orders)
-    routes.add_segment(prefix + "/orders/", paths[get_order], _hot_order)
+FAST_READS = (
+    FastRead(
+        "/orders",
+        _fast_orders,
+        {
+            "limit": IntParameter(1, MAX_LIMIT, DEFAULT_LIMIT),
+            "offset": IntParameter(0, kit.MAX_OFFSET, 0),
+        },
+    ),
+    FastRead("/orders/{order_id}", _fast_order),
+)
 
 
 @router.patch("/orders/{order_id}", response_model=schemas.OrderDetail, summary="Change status")

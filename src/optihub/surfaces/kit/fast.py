@@ -1,0 +1,159 @@
+"""Fast reads: the GETs a dialect declares for the kit to answer before routing.
+
+The reads every client repeats (an order list, one order) cost little in the database —
+one indexed statement over stored documents (``reads.orders``) — and much more in the
+framework around them: routing, dependency resolution, parameter models, a response
+object. A dialect declares such a read once, beside its framework route:
+
+    FastRead("/orders", answer=orders_page, parameters={"limit": IntParameter(1, 100, 20)})
+
+and the kit (``Surface.install``) registers it as a hot route (``web.HotRoutes``). A
+request whose query string holds only the declared parameters, each a plain in-range
+integer given at most once, is answered here: the route's own scopes (the surface's scope
+table), its rate limit, the single-practice check, then ``answer``; the request id, access
+log and metrics are the same code as every request's (``web.RequestContextMiddleware``). A
+refusal (no token, a missing scope, over the rate) is rendered once, here, in the
+dialect's envelope (``Surfaces.respond``, as the framework's handlers render it). Any other
+query string, and whatever ``answer`` leaves (None: e.g. an id it does not find), goes to
+the framework route, which answers as it always does — so a fast read never answers what
+its route would not, and its route stays the reference the tests compare it with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from optihub.auth.resource import Principal, scope_principal
+from optihub.db.session import Database
+from optihub.errors import OptiHubError
+from optihub.surfaces.kit.practice import single_practice
+from optihub.web import HotAnswer, HotRoutes
+
+if TYPE_CHECKING:
+    from optihub.surfaces.kit.surface import Surface
+
+
+@dataclass(frozen=True)
+class IntParameter:
+    """A query parameter taken on the fast path: a plain integer within [low, high]."""
+
+    low: int
+    high: int
+    default: int
+
+
+@dataclass(frozen=True)
+class FastRequest:
+    """What a fast read's ``answer`` gets: the caller, its practice and the parameters."""
+
+    scope: Scope
+    db: Database
+    principal: Principal
+    practice_id: int
+    values: Mapping[str, int]
+    segment: str = ""  # the last path segment, for a read of one object
+
+
+FastAnswer = bytes | HotAnswer | None
+
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def canonical_uuid(segment: str) -> bool:
+    return CANONICAL_UUID.fullmatch(segment) is not None
+
+
+@dataclass(frozen=True)
+class FastRead:
+    """A GET the kit answers before routing (see the module's text).
+
+    ``path`` is the framework route's path below the surface's prefix; it may end in one
+    ``{name}`` segment (a read of one object), which ``segment`` accepts or leaves to the
+    route."""
+
+    path: str
+    answer: Callable[[FastRequest], Awaitable[FastAnswer]]
+    parameters: Mapping[str, IntParameter] = field(default_factory=dict)
+    segment: Callable[[str], bool] = canonical_uuid
+
+    @property
+    def one_object(self) -> bool:
+        return self.path.endswith("}")
+
+    def values(self, query_string: bytes) -> dict[str, int] | None:
+        """The declared parameters as given (defaults for the rest), or None when the query
+        string holds anything else: the route reads it."""
+        found: dict[str, int] = {}
+        if query_string:
+            for pair in query_string.split(b"&"):
+                key, eq, value = pair.partition(b"=")
+                name = key.decode("latin-1")
+                declared = self.parameters.get(name)
+                if declared is None or not eq or name in found:
+                    return None
+                if not value.isdigit() or len(value) > 9:
+                    return None
+                number = int(value)
+                if not declared.low <= number <= declared.high:
+                    return None
+                found[name] = number
+        for name, declared in self.parameters.items():
+            found.setdefault(name, declared.default)
+        return found
+
+
+def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
+    """Register ``read`` of ``surface`` as a hot route."""
+    required = surface.scopes[("GET", read.path)]
+    scopes: tuple[str, ...] = (
+        () if required is None else (required,) if isinstance(required, str) else tuple(required)
+    )
+    template = surface.prefix + read.path
+
+    async def handler(scope: Scope) -> FastAnswer:
+        values = read.values(scope["query_string"])
+        if values is None:
+            return None
+        segment = ""
+        if read.one_object:
+            segment = scope["path"].rpartition("/")[2]
+            if not read.segment(segment):
+                return None
+        app = scope["app"]
+        try:
+            principal = await scope_principal(scope, *scopes)
+            await surface.count_request(app, scope, principal)
+            practice_id = single_practice(principal)
+        except Exception as exc:  # a refusal, in the dialect's envelope, as the route's
+            return refusal(scope, exc)
+        request = FastRequest(scope, app.state.db, principal, practice_id, values, segment)
+        try:
+            return await read.answer(request)
+        except OptiHubError as exc:  # e.g. no such order for this practice
+            return refusal(scope, exc)
+
+    if read.one_object:
+        routes.add_segment(template.rpartition("/")[0] + "/", template, handler)
+    else:
+        routes.add(template, template, handler)
+
+
+def refusal(scope: Scope, exc: Exception) -> HotAnswer:
+    """``exc`` rendered as the framework's exception handlers render it."""
+    request_id = str(scope.get("state", {}).get("request_id", ""))
+    surfaces = scope["app"].state.surfaces
+    response = surfaces.respond(scope["path"], exc, request_id, Headers(scope=scope))
+    content_type = b"application/json"
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in response.raw_headers:
+        if name == b"content-type":
+            content_type = value
+        elif name != b"content-length":
+            headers.append((name, value))
+    return HotAnswer(bytes(response.body), content_type, tuple(headers), response.status_code)
