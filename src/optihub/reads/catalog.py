@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 
 from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle
 from optihub.db.models.catalog import lens_style_materials
+from optihub.db.session import Database
 from optihub.reads.order_views import Reader
 
 
@@ -161,3 +162,29 @@ def offers_material(
         )
         is not None
     )
+
+
+_ACCOUNT_USER = (
+    "SELECT (SELECT 1 FROM users JOIN memberships ON memberships.user_id = users.id"
+    " WHERE memberships.practice_id = {p} AND users.email = {p} AND users.is_active),"
+    " (SELECT 1 FROM lab_accounts WHERE lab_accounts.practice_id = {p}"
+    " AND lab_accounts.lab_id = {p} AND lab_accounts.account_number = {p})"
+)
+_account_user: dict[str, str] = {}
+
+
+async def is_account_user(
+    db: Database, practice_id: int, email: str, lab_id: uuid.UUID, account_number: str
+) -> bool:
+    """Whether ``email`` is an active user of the practice and the practice has that account
+    with the lab: the two checks of a lab-order read, in one statement on the event loop
+    (``Database.fetch_raw_async``). ``member`` and ``lab_account`` say which one fails."""
+    sql = _account_user.get(db.placeholder)
+    if sql is None:
+        sql = _account_user[db.placeholder] = _ACCOUNT_USER.format(p=db.placeholder)
+    dialect = db.engine.dialect
+    bind = LabAccount.__table__.c.lab_id.type.dialect_impl(dialect).bind_processor(dialect)
+    lab = bind(lab_id) if bind is not None else lab_id
+    parameters = [practice_id, email.strip().lower(), practice_id, lab, account_number]
+    rows = await db.fetch_raw_async(sql, parameters, shared=True)
+    return bool(rows) and rows[0][0] is not None and rows[0][1] is not None

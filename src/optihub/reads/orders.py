@@ -15,6 +15,7 @@ row instead of fifty documents for the page every poller asks for.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 import weakref
@@ -51,6 +52,7 @@ __all__ = [
     "page",
     "stored_detail",
     "stored_detail_async",
+    "stored_lab_page_async",
     "stored_page",
     "stored_page_async",
     "total",
@@ -297,6 +299,14 @@ class _HotSQL:
             found = self._pages[key] = (sql, counted)
         return found
 
+    def lab_page(self) -> str:
+        """A lab account's orders, newest first (every status: a lab list shows drafts)."""
+        return (
+            f"SELECT order_documents.summary, {self.version_of} {self._where(-1, 0)}"
+            f" AND orders.lab_id = {self.p} AND orders.lab_account_number = {self.p}"
+            f" ORDER BY orders.created_at DESC, orders.id DESC LIMIT {self.p}"
+        )
+
     def detail(self, hidden: int) -> str:
         sql = self._details.get(hidden)
         if sql is None:
@@ -446,6 +456,55 @@ def _detail_steps(
     return body
 
 
+def _lab_page_steps(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    lab_id: uuid.UUID,
+    account_number: str,
+    limit: int,
+) -> _Steps:
+    """A lab account's newest orders from a copy (when the version stands) or the hot
+    statement; None when a document is missing (Core renders it)."""
+    hot = _hot(db)
+    if hot is None:
+        return None
+    copies = _copies_of(db)[0]
+    key = ("lab", practice_id, projection, lab_id, account_number, limit)
+    versions = yield hot.version, [practice_id], True
+    if versions:
+        found: list[bytes] | None = copies.get(key, versions[0][0])
+        if found is not None:
+            return found
+    parameters = [practice_id, projection, practice_id, hot.order_id(lab_id), account_number]
+    rows = yield hot.lab_page(), [*parameters, limit], False
+    items = [row[0] for row in rows]
+    if None in items:
+        return None
+    copies.put(key, rows[0][1] if rows else (versions[0][0] if versions else None), items)
+    return items
+
+
+async def stored_lab_page_async(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    lab_id: uuid.UUID,
+    account_number: str,
+    limit: int,
+) -> list[bytes]:
+    """The list items of a lab account's ``limit`` newest orders (drafts included)."""
+    steps = _lab_page_steps(db, practice_id, projection, lab_id, account_number, limit)
+    found = await _run_async(db, steps)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    flt = OrderFilter(lab_id=lab_id, lab_account_number=account_number)
+    page_ = await asyncio.to_thread(
+        _core_page, db, practice_id, projection, flt, limit, 0, Sort.NEWEST, False
+    )
+    return page_.items
+
+
 def _is_hot_page(flt: OrderFilter, sort: Sort, with_last: bool) -> bool:
     simple = flt.by_status_only and sort is Sort.NEWEST and not with_last
     return simple and (flt.statuses is None or bool(flt.statuses))
@@ -488,7 +547,10 @@ async def stored_page_async(
         found = await _run_async(db, steps)
         if found is not None:
             return found  # type: ignore[no-any-return]
-    return _core_page(db, practice_id, projection, flt, limit, offset, sort, with_last)
+    # Core blocks: off the event loop.
+    return await asyncio.to_thread(
+        _core_page, db, practice_id, projection, flt, limit, offset, sort, with_last
+    )
 
 
 def _core_page(
@@ -542,5 +604,17 @@ async def stored_detail_async(
     found = await _run_async(db, steps)
     if found is not None:
         return found  # type: ignore[no-any-return]
+    return await asyncio.to_thread(
+        _core_detail, db, practice_id, projection, order_id, hidden_statuses
+    )
+
+
+def _core_detail(
+    db: Database,
+    practice_id: int,
+    projection: str,
+    order_id: uuid.UUID,
+    hidden_statuses: tuple[str, ...],
+) -> bytes:
     with db.reading() as reader:
         return detail(reader, practice_id, projection, order_id, hidden_statuses)

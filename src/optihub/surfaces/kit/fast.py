@@ -25,6 +25,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
 from starlette.types import Scope
@@ -49,6 +50,14 @@ class IntParameter:
 
 
 @dataclass(frozen=True)
+class TextParameter:
+    """A query parameter taken on the fast path: required text of at most ``max_length``
+    characters (percent-decoded), without control characters."""
+
+    max_length: int
+
+
+@dataclass(frozen=True)
 class FastRequest:
     """What a fast read's ``answer`` gets: the caller, its practice and the parameters."""
 
@@ -58,6 +67,14 @@ class FastRequest:
     practice_id: int
     values: Mapping[str, int]
     segment: str = ""  # the last path segment, for a read of one object
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: bytes) -> str | None:
+        """A request header's first value (``name`` in lower case)."""
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return value.decode("latin-1")
+        return None
 
 
 FastAnswer = bytes | HotAnswer | None
@@ -79,33 +96,44 @@ class FastRead:
 
     path: str
     answer: Callable[[FastRequest], Awaitable[FastAnswer]]
-    parameters: Mapping[str, IntParameter] = field(default_factory=dict)
+    parameters: Mapping[str, IntParameter | TextParameter] = field(default_factory=dict)
     segment: Callable[[str], bool] = canonical_uuid
 
     @property
     def one_object(self) -> bool:
         return self.path.endswith("}")
 
-    def values(self, query_string: bytes) -> dict[str, int] | None:
-        """The declared parameters as given (defaults for the rest), or None when the query
-        string holds anything else: the route reads it."""
-        found: dict[str, int] = {}
+    def values(self, query_string: bytes) -> tuple[dict[str, int], dict[str, str]] | None:
+        """The declared parameters as given (integers' defaults for the rest), or None when
+        the query string holds anything else or lacks a text: the route reads it."""
+        numbers: dict[str, int] = {}
+        texts: dict[str, str] = {}
         if query_string:
             for pair in query_string.split(b"&"):
-                key, eq, value = pair.partition(b"=")
+                key, eq, raw = pair.partition(b"=")
                 name = key.decode("latin-1")
                 declared = self.parameters.get(name)
-                if declared is None or not eq or name in found:
+                if declared is None or not eq or name in numbers or name in texts:
                     return None
-                if not value.isdigit() or len(value) > 9:
+                if isinstance(declared, TextParameter):
+                    text = unquote_plus(raw.decode("latin-1"), errors="strict")
+                    if not text or len(text) > declared.max_length or not text.isprintable():
+                        return None
+                    texts[name] = text
+                    continue
+                if not raw.isdigit() or len(raw) > 9:
                     return None
-                number = int(value)
+                number = int(raw)
                 if not declared.low <= number <= declared.high:
                     return None
-                found[name] = number
+                numbers[name] = number
         for name, declared in self.parameters.items():
-            found.setdefault(name, declared.default)
-        return found
+            if isinstance(declared, TextParameter):
+                if name not in texts:
+                    return None
+            else:
+                numbers.setdefault(name, declared.default)
+        return numbers, texts
 
 
 def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
@@ -117,9 +145,13 @@ def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
     template = surface.prefix + read.path
 
     async def handler(scope: Scope) -> FastAnswer:
-        values = read.values(scope["query_string"])
-        if values is None:
+        try:
+            given = read.values(scope["query_string"])
+        except UnicodeDecodeError:
             return None
+        if given is None:
+            return None
+        values, texts = given
         segment = ""
         if read.one_object:
             segment = scope["path"].rpartition("/")[2]
@@ -132,7 +164,7 @@ def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
             practice_id = single_practice(principal)
         except Exception as exc:  # a refusal, in the dialect's envelope, as the route's
             return refusal(scope, exc)
-        request = FastRequest(scope, app.state.db, principal, practice_id, values, segment)
+        request = FastRequest(scope, app.state.db, principal, practice_id, values, segment, texts)
         try:
             return await read.answer(request)
         except OptiHubError as exc:  # e.g. no such order for this practice

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.routes import dialect_token
+from optihub.db.session import Database
 from optihub.errors import BadRequest, Forbidden, NotFound
 from optihub.reads import catalog
 from optihub.reads import staff as staff_reads
@@ -48,6 +50,11 @@ class Acting:
     user: StaffView
 
 
+def _member(db: Database, practice_id: int, email: str) -> StaffView | None:
+    with db.reading() as reader:
+        return staff_reads.member(reader, practice_id, email)
+
+
 def acting(scope: str) -> Callable[..., Coroutine[Any, Any, Acting]]:
     """Token with ``scope``, one practice, and a User-Email of one of its dashboard users."""
     requirement = require_scopes(scope)
@@ -70,8 +77,7 @@ def acting(scope: str) -> Callable[..., Coroutine[Any, Any, Acting]]:
                 field=USER_EMAIL,
             )
         practice_id = kit.single_practice(principal)
-        with database(request).reading() as reader:
-            user = staff_reads.member(reader, practice_id, user_email)
+        user = await run_in_threadpool(_member, database(request), practice_id, user_email)
         if user is None:
             raise Forbidden(
                 "User-Email does not name a user of this practice's OptiHub dashboard",
