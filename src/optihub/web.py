@@ -130,6 +130,8 @@ class HotRoutes:
     def __init__(self) -> None:
         self._exact: dict[str, HotRoute] = {}
         self._segment: dict[str, HotRoute] = {}
+        # Paths with ``{name}`` segments anywhere: (segment count, literals by position).
+        self._patterns: list[tuple[int, tuple[tuple[int, str], ...], HotRoute]] = []
 
     def add(self, path: str, route: str, handler: HotHandler) -> None:
         self._exact[path] = HotRoute(route, handler)
@@ -139,12 +141,27 @@ class HotRoutes:
         assert prefix.endswith("/"), prefix
         self._segment[prefix] = HotRoute(route, handler)
 
+    def add_pattern(self, template: str, handler: HotHandler) -> None:
+        """A path with ``{name}`` segments (each matches one non-empty segment)."""
+        parts = template.split("/")
+        literals = tuple((i, part) for i, part in enumerate(parts) if not part.startswith("{"))
+        self._patterns.append((len(parts), literals, HotRoute(template, handler)))
+
     def find(self, path: str) -> HotRoute | None:
         found = self._exact.get(path)
         if found is None and self._segment:
             head, slash, tail = path.rpartition("/")
             if slash and tail:
                 found = self._segment.get(head + "/")
+        if found is None and self._patterns:
+            parts = path.split("/")
+            for count, literals, route in self._patterns:
+                if (
+                    count == len(parts)
+                    and all(parts[i] == literal for i, literal in literals)
+                    and all(parts[1:])
+                ):
+                    return route
         return found
 
     async def answer(self, hot: HotRoute, scope: Scope) -> HotAnswer | None:
@@ -267,11 +284,26 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             if template == "unmatched":
-                template = getattr(scope.get("route"), "path", "unmatched")
+                template = route_template(scope)
             method = scope["method"]
             _observe(method, template, status, elapsed)
             access(method, scope["path"], template, status, round(elapsed * 1000, 2), request_id)
             structlog.contextvars.reset_contextvars(**bound)
+
+
+def route_template(scope: Scope) -> str:
+    """The full path template of the route that answered (``/v2/{client_id}/orders``).
+
+    The framework names a route of an included router by its own path (``/orders``, the
+    same for every dialect); the prefix it was mounted under is the request path's leading
+    segments beyond the template's (prefixes are literal)."""
+    path: str | None = getattr(scope.get("route"), "path", None)
+    if not path:
+        return "unmatched"
+    extra = scope["path"].count("/") - path.count("/")
+    if extra > 0 and ":path}" not in path:
+        return "/".join(scope["path"].split("/")[: extra + 1]) + path
+    return path
 
 
 class SkipOnPaths:

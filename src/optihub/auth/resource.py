@@ -87,6 +87,14 @@ def bearer_principal(tokens: TokenService, authorization: str) -> Principal:
 async def scope_principal(scope: Scope, *scopes: str) -> Principal:
     """``require_scopes(*scopes)`` for a raw ASGI request (the hot routes): the same checks,
     the same ``AuthError``s. The caller refuses query strings that may carry a token."""
+    principal = await scope_bearer(scope)
+    check_scopes(principal, scopes)
+    return principal
+
+
+async def scope_bearer(scope: Scope) -> Principal:
+    """``authenticate`` for a raw ASGI request, its caches fresh: the verified bearer token
+    (no scope checked yet), or ``AuthError``."""
     tokens: TokenService = scope["app"].state.tokens
     await _fresh_caches(tokens)
     authorization = ""
@@ -94,9 +102,7 @@ async def scope_principal(scope: Scope, *scopes: str) -> Principal:
         if name == b"authorization":
             authorization = value.decode("latin-1")
             break  # the first one, as ``request.headers.get`` reads it
-    principal = bearer_principal(tokens, authorization)
-    _check_scopes(principal, scopes)
-    return principal
+    return bearer_principal(tokens, authorization)
 
 
 def authenticate_cached(request: Request) -> Principal | None:
@@ -152,7 +158,8 @@ async def _fresh_caches(tokens: TokenService) -> None:
             await asyncio.shield(reload)
 
 
-def _check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:
+def check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:
+    """``AuthError`` 403 naming the first of ``scopes`` the principal lacks."""
     for scope in scopes:
         if not principal.has(scope):
             raise AuthError(
@@ -173,7 +180,7 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
     async def dependency(request: Request) -> Principal:
         await _fresh_caches(_token_service(request))
         principal = authenticate(request)
-        _check_scopes(principal, scopes)
+        check_scopes(principal, scopes)
         return principal
 
     dependency.required_scopes = scopes  # type: ignore[attr-defined]

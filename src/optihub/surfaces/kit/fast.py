@@ -30,9 +30,9 @@ from urllib.parse import unquote_plus
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from optihub.auth.resource import Principal, scope_principal
+from optihub.auth.resource import Principal, check_scopes, scope_bearer
 from optihub.db.session import Database
-from optihub.errors import OptiHubError
+from optihub.errors import AuthError, OptiHubError
 from optihub.surfaces.kit.practice import single_practice
 from optihub.web import HotAnswer, HotRoutes
 
@@ -98,6 +98,9 @@ class FastRead:
     answer: Callable[[FastRequest], Awaitable[FastAnswer]]
     parameters: Mapping[str, IntParameter | TextParameter] = field(default_factory=dict)
     segment: Callable[[str], bool] = canonical_uuid
+    # The practice the call acts for, or a refusal (raised): by default the token's one
+    # practice (``kit.single_practice``); a dialect naming it in the path reads it there.
+    practice: Callable[[Scope, Principal], int] | None = None
 
     @property
     def one_object(self) -> bool:
@@ -159,9 +162,21 @@ def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
                 return None
         app = scope["app"]
         try:
-            principal = await scope_principal(scope, *scopes)
+            # In the route's order: the rate limit (a dependency of the whole surface,
+            # counted against the token's client when it is valid), the token, its scopes,
+            # then the practice the call acts for.
+            principal: Principal | None = None
+            invalid: AuthError | None = None
+            try:
+                principal = await scope_bearer(scope)
+            except AuthError as exc:
+                invalid = exc
             await surface.count_request(app, scope, principal)
-            practice_id = single_practice(principal)
+            if invalid is not None:
+                raise invalid
+            assert principal is not None
+            check_scopes(principal, scopes)
+            practice_id = (read.practice or _single)(scope, principal)
         except Exception as exc:  # a refusal, in the dialect's envelope, as the route's
             return refusal(scope, exc)
         request = FastRequest(scope, app.state.db, principal, practice_id, values, segment, texts)
@@ -170,10 +185,16 @@ def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
         except OptiHubError as exc:  # e.g. no such order for this practice
             return refusal(scope, exc)
 
-    if read.one_object:
+    if "{" in read.path.rpartition("/")[0]:
+        routes.add_pattern(template, handler)
+    elif read.one_object:
         routes.add_segment(template.rpartition("/")[0] + "/", template, handler)
     else:
         routes.add(template, template, handler)
+
+
+def _single(_scope: Scope, principal: Principal) -> int:
+    return single_practice(principal)
 
 
 def refusal(scope: Scope, exc: Exception) -> HotAnswer:

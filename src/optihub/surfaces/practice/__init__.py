@@ -6,7 +6,8 @@ from optihub.surfaces.kit import Surface
 from optihub.surfaces.kit.bodies import indexed
 from optihub.surfaces.practice.errors import envelope
 from optihub.surfaces.practice.mapping import ROUTE_SCOPES, SURFACE, module_of
-from optihub.surfaces.practice.routes import router
+from optihub.surfaces.practice.projection import ORDERS
+from optihub.surfaces.practice.routes import FAST_READS, router
 from optihub.surfaces.practice.schemas import PracticeError
 
 surface = Surface(
@@ -17,6 +18,8 @@ surface = Surface(
     envelope=envelope,
     error_model=PracticeError,
     scopes=ROUTE_SCOPES,
+    projection=ORDERS,
+    fast_reads=FAST_READS,
     # 100 a minute per OAuth client and module (patients, stores, orders…).
     rate_limit="100/minute",
     module_of=module_of,

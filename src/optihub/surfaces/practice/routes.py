@@ -16,9 +16,11 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import WithJsonSchema
+from starlette.types import Scope
 
 from optihub.auth.resource import Principal, require_scopes
 from optihub.domain.orders import OrderStatus
@@ -37,6 +39,7 @@ from optihub.services import pricebooks as pricebook_service
 from optihub.services.context import Actor
 from optihub.services.frames import FrameDetails
 from optihub.surfaces import kit
+from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
 from optihub.surfaces.practice import bodies, listing, mapping, schemas
 from optihub.surfaces.practice.rules import Invalid, Rule, check, day_of
 from optihub.web import DbSession, database
@@ -360,6 +363,55 @@ def get_order(request: Request, who: OrdersRead, id: ObjectId) -> Response:
     with database(request).reading() as reader:
         view = order_reads.view(reader, who.practice_id, order_id)
     return kit.json_response(mapping.order_out(view))
+
+
+# The order list (newest first, the default sort) and one order on the kit's fast path
+# (``kit.fast``), from the stored documents; filters, another sort and every refusal of the
+# list grammar go to the routes above.
+def _path_practice(scope: Scope, principal: Principal) -> int:
+    return kit.practice_from_path(
+        scope["path"].split("/")[2],
+        principal,
+        field="client_id",
+        not_an_integer=NOT_AN_INTEGER,
+        not_granted=NOT_GRANTED,
+    )
+
+
+async def _fast_orders(request: FastRequest) -> bytes:
+    page, page_size = request.values["page"], request.values["page_size"]
+    query = listing.ListQuery(page, page_size, [], mapping.ORDER_LIST.default_sort, {})
+    found = await order_reads.stored_page_async(
+        request.db,
+        request.practice_id,
+        mapping.SURFACE,
+        OrderFilter(),
+        limit=page_size,
+        offset=query.offset,
+    )
+    pagination = orjson.dumps(query.pagination(found.total))
+    return kit.json_object(data=kit.json_array(found.items), pagination=pagination)
+
+
+async def _fast_order(request: FastRequest) -> bytes:
+    order_id = uuid.UUID(request.segment)
+    return await order_reads.stored_detail_async(
+        request.db, request.practice_id, mapping.SURFACE, order_id
+    )
+
+
+FAST_READS = (
+    FastRead(
+        "/{client_id}/orders",
+        _fast_orders,
+        {
+            "page": IntParameter(1, 999_999_999, 1),
+            "page_size": IntParameter(5, 250, listing.DEFAULT_PAGE_SIZE),
+        },
+        practice=_path_practice,
+    ),
+    FastRead("/{client_id}/orders/{id}", _fast_order, practice=_path_practice),
+)
 
 
 @router.post(
