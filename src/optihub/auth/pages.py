@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from optihub import shell
-from optihub.auth.routes import Params, oauth_request, server_of
+from optihub.auth.oauth_request import Params, oauth_request, server_of
 from optihub.auth.throttle import LoginThrottle
 from optihub.db.models import Membership, Practice, User
 from optihub.domain import scopes as scope_registry

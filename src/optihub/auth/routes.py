@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from optihub.auth.client_auth import ClientAuthenticator, Presented, Verified, presented
-from optihub.auth.oauth_session import use_session
+from optihub.auth.oauth_request import Params, oauth_request, server_of
+from optihub.auth.pages import install as install_pages
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.schemas import (
     IntrospectionResponse,
@@ -160,32 +161,6 @@ TOKEN_QUERY_FORM = form_body(
     },
     ["token"],
 )
-
-
-async def parsed_params(request: Request) -> dict[str, list[tuple[str, str]]]:
-    """Query and form pairs, read before the sync route runs (Authlib is synchronous)."""
-    form: list[tuple[str, str]] = []
-    if request.method == "POST":
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            data = await request.form()
-            form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
-    return {"query": list(request.query_params.multi_items()), "form": form}
-
-
-Params = Annotated[dict[str, list[tuple[str, str]]], Depends(parsed_params)]
-
-
-def oauth_request(request: Request, params: dict[str, Any], session: Session) -> OAuthRequest:
-    use_session(session)
-    return OAuthRequest(
-        method=request.method,
-        uri=str(request.url),
-        headers=request.headers,
-        query=params["query"],
-        form=params["form"],
-        session=session,
-    )
 
 
 def require_https(request: Request) -> None:
@@ -339,10 +314,6 @@ def _issue_dialect_token(
     if status != 200:
         raise AuthError(401, "invalid_client", "Unknown client_id or wrong client_secret")
     return str(payload["access_token"])
-
-
-def server_of(request: Request) -> OptiHubAuthorizationServer:
-    return request.app.state.oauth_server  # type: ignore[no-any-return]
 
 
 def to_response(
@@ -529,8 +500,7 @@ def oauth_error_body(problem: Problem) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from optihub.auth.pages import install as install_pages
-
+    """The authorization server's endpoints and metadata, then its pages."""
     app.state.oauth_server = OptiHubAuthorizationServer(app.state.tokens)
     app.state.client_authenticator = ClientAuthenticator(
         app.state.db, ClientAuthThrottle(app.state.settings.redis_url)

@@ -1,1 +1,2 @@
-"""Domain events: the outbox and (issue: webhook engine) their delivery to subscribers."""
+"""Domain events: the outbox and their delivery to subscribers, and the in-process hooks
+through which one use case reacts to another in the same transaction (``hooks``)."""

@@ -1,4 +1,9 @@
-"""Prescriptions on file."""
+"""Prescriptions on file.
+
+Recording one fires ``recorded`` in its transaction; the services built on this one react
+there (``services.fulfillment`` links the prescription to the patient's waiting orders:
+wired in ``optihub/services/__init__.py``), so this module imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,13 @@ from sqlalchemy.orm import Session, selectinload
 from optihub.db.models import Prescription, PrescriptionEye
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
+from optihub.events.hooks import Hook
 from optihub.services import audit
 from optihub.services.context import Actor
 from optihub.services.patients import get_patient
+
+# A prescription was recorded for a patient: (session, actor, patient id).
+recorded: Hook[[Session, Actor, uuid.UUID]] = Hook("prescription.recorded")
 
 
 def eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye:
@@ -72,7 +81,8 @@ def create_spectacle_prescription(
     """Record a spectacle Rx for a patient of the actor's practice (audited).
 
     Runs every Rx rule; raises ``ValidationFailed`` with all violations, ``NotFound`` for a
-    foreign or missing patient.
+    foreign or missing patient. Fires ``recorded`` once the row is flushed: the patient's
+    open fulfillment orders waiting for an Rx get it, in this transaction.
     """
     get_patient(session, actor.practice_id, patient_id)
     violations = rx_rules.validate_spectacle_rx(rx)
@@ -98,11 +108,7 @@ def create_spectacle_prescription(
     session.add(prescription)
     session.flush()
     audit.record(session, actor, "prescription.created", "prescription", prescription.id)
-    # Automatic matching: the patient's open fulfillment orders waiting for an Rx get it.
-    # Imported here: services.fulfillment builds on services.orders, which imports this.
-    from optihub.services import fulfillment
-
-    fulfillment.match_patient_orders(session, actor, patient_id)
+    recorded.fire(session, actor, patient_id)
     return prescription
 
 
