@@ -317,15 +317,7 @@ Graph = dict[str, dict[str, Import]]  # node -> node it imports -> the first imp
 # Cycles left in place because they can only be broken in files others are changing now,
 # each with the files and the way out. An entry whose cycle is gone fails
 # test_known_cycles_still_exist, so it is removed when its cycle is.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"optihub.surfaces.kit.fast", "optihub.surfaces.kit.surface"}): (
-        "src/optihub/surfaces/kit/surface.py imports kit.fast to install a surface's fast "
-        "reads; src/optihub/surfaces/kit/fast.py names Surface in install()'s annotation "
-        "(imported under TYPE_CHECKING: no cycle at import time, but each module knows the "
-        "other). A Protocol in fast.py for what install() needs of a surface (scopes, "
-        "prefix, count_request) would break it."
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def _graph(node_of) -> Graph:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
@@ -36,8 +36,14 @@ from optihub.errors import AuthError, OptiHubError
 from optihub.surfaces.kit.practice import single_practice
 from optihub.web import HotAnswer, HotRoutes
 
-if TYPE_CHECKING:
-    from optihub.surfaces.kit.surface import Surface
+
+class FastSurface(Protocol):
+    """What installing a fast read needs of its surface (``kit.Surface``)."""
+
+    prefix: str
+    scopes: Mapping[tuple[str, str], str | None]
+
+    async def count_request(self, app: Any, scope: Scope, principal: Principal | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ class FastRead:
         return numbers, texts
 
 
-def install(routes: HotRoutes, surface: Surface, read: FastRead) -> None:
+def install(routes: HotRoutes, surface: FastSurface, read: FastRead) -> None:
     """Register ``read`` of ``surface`` as a hot route."""
     required = surface.scopes[("GET", read.path)]
     scopes: tuple[str, ...] = (
