@@ -396,24 +396,8 @@ def _check_patient(patient: PatientInput | None, add: Any) -> None:
         len(patient.email) > 254 or not EMAIL_RE.match(patient.email)
     ):
         add("patient.email", "Email must be a valid email address.")
-    if patient.phone_number is not None:
-        if len(patient.phone_number) > 20:
-            add("patient.phone_number", "Phone number must be at most 20 characters.")
-        elif _us_phone(patient.phone_number) is None:
-            add(
-                "patient.phone_number",
-                "Phone number must be a 10-digit US number (punctuation and a leading 1 allowed).",
-            )
-
-
-def _us_phone(raw: str) -> str | None:
-    """The 10 digits of a US phone number written with any punctuation, or None."""
-    if re.search(r"[^\d\s()+.\-]", raw):
-        return None
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    return digits if len(digits) == 10 else None
+    # The vendor's only rule for a phone: at most 20 characters (any format, any country).
+    _max_length(add, "patient.phone_number", "Phone number", patient.phone_number, 20)
 
 
 def _check_lens(session: Session, lens: LensInput, checked: _Checked) -> None:
@@ -734,11 +718,10 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> Patient
         )
         if found is not None:
             return found
-    phone = _us_phone(given.phone_number) if given.phone_number else None
     return create_patient(
         session,
         actor,
-        PatientDetails(first_name=first, last_name=last, email=email, phone=phone),
+        PatientDetails(first_name=first, last_name=last, email=email, phone=given.phone_number),
     )
 
 
