@@ -306,7 +306,7 @@ def test_the_page_shows_the_whole_order(staff, lab, lab_world, testdata):
     html, fields = review(staff, order_id)
     values = {name: value for name, value in fields if name not in ("lens.coats", "services")}
     assert values["patient.first_name"] == "Ada" and values["patient.last_name"] == "Lovelace"
-    assert values["patient.phone_number"] == "5551234567"
+    assert values["patient.phone_number"] == "(555) 123-4567"  # as the order-entry tool sent it
     assert values["rx.right_eye.sphere"] == "-2.25" and values["rx.right_eye.axis"] == "90"
     assert values["rx.right_eye.cylinder"] == "-0.75" and values["rx.right_eye.add"] == "+2"
     assert values["rx.right_eye.horizontal_prism.power"] == "1"

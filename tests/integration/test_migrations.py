@@ -144,3 +144,88 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(empty
             assert c.exec_driver_sql("SELECT count(*) FROM practices").scalar() == 1
     finally:
         database.dispose()
+
+
+def _name_search_indexes(connection) -> set[str]:
+    return {
+        name
+        for (name,) in connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patients'"
+            " AND sql LIKE '%lower(%'"
+        )
+    }
+
+
+def test_0012_widens_phones_fills_their_e164_form_and_keeps_what_refers_to_patients(
+    empty_sqlite,
+):
+    """0012 rebuilds ``patients`` on SQLite (phone 10 → 20 characters): the rows that refer
+    to patients and the name-search expression indexes (which SQLite's reflection skips)
+    survive, and each existing phone gets its E.164 form, read in the practice's country
+    (its locations'; US without any)."""
+    upgrade(empty_sqlite, "0011")
+    database = Database(empty_sqlite)
+    patient = (
+        "INSERT INTO patients (id, practice_id, first_name, last_name, phone, country,"
+        " created_at, updated_at) VALUES (?, ?, 'A', ?, ?, 'US', '2026-01-01', '2026-01-01')"
+    )
+    try:
+        with database.engine.begin() as c:
+            for practice_id, name in ((1, "Boston"), (2, "London")):
+                c.exec_driver_sql(
+                    "INSERT INTO practices (id, name, currency, timezone,"
+                    " fulfillment_login_enabled, created_at, updated_at) VALUES"
+                    " (?, ?, 'USD', 'UTC', 1, '2026-01-01', '2026-01-01')",
+                    (practice_id, name),
+                )
+            c.exec_driver_sql(
+                "INSERT INTO locations (id, practice_id, name, country, created_at, updated_at)"
+                " VALUES ('00000000000000000000000000000009', 2, 'Soho', 'GB', '2026-01-01',"
+                " '2026-01-01')"
+            )
+            for row in (
+                ("00000000000000000000000000000001", 1, "Boston", "6175550100"),
+                ("00000000000000000000000000000002", 1, "Nowhere", "5551234567"),
+                ("00000000000000000000000000000003", 2, "London", "2079460958"),
+                ("00000000000000000000000000000004", 1, "None", None),
+            ):
+                c.exec_driver_sql(patient, row)
+            c.exec_driver_sql(
+                "INSERT INTO patient_relationships (id, practice_id, patient_id,"
+                " related_patient_id, relationship) VALUES ('00000000000000000000000000000005',"
+                " 1, '00000000000000000000000000000001', '00000000000000000000000000000002',"
+                " 'guarantor')"
+            )
+            assert len(_name_search_indexes(c)) == 2
+        upgrade(empty_sqlite, "0012")
+        with database.engine.begin() as c:
+            phones = dict(c.exec_driver_sql("SELECT last_name, phone_e164 FROM patients").all())
+            assert phones == {
+                "Boston": "+16175550100",
+                "Nowhere": None,  # 555 is no US area code: not a valid number
+                "London": "+442079460958",
+                "None": None,
+            }
+            assert c.exec_driver_sql("SELECT count(*) FROM patient_relationships").scalar() == 1
+            assert len(_name_search_indexes(c)) == 2
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            c.exec_driver_sql(
+                "UPDATE patients SET phone = '+44 20 7946 0958 x12'"  # 20 characters
+                " WHERE last_name = 'London'"
+            )
+            c.exec_driver_sql(
+                "UPDATE patients SET phone = '1 (617) 555-0100' WHERE last_name = 'Boston'"
+            )
+        command.downgrade(alembic_config(empty_sqlite), "0011")
+        with database.engine.connect() as c:
+            phones = dict(c.exec_driver_sql("SELECT last_name, phone FROM patients").all())
+            assert phones == {
+                "Boston": "6175550100",  # back to the old ten digits
+                "Nowhere": "5551234567",
+                "London": None,  # no ten-digit form: the old column cannot hold it
+                "None": None,
+            }
+            assert c.exec_driver_sql("SELECT count(*) FROM patient_relationships").scalar() == 1
+            assert len(_name_search_indexes(c)) == 2
+    finally:
+        database.dispose()

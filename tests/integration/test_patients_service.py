@@ -47,7 +47,7 @@ def test_patient_rules(db, practice_id):
             practice_id,
             first_name="",
             email="not-an-email",
-            phone="555-0123",
+            phone="+1 (617) 555-0123 x4567",  # 23 characters: more than 20
             date_of_birth=date(2999, 1, 1),
         )
     assert {e.field for e in failure.value.errors} == {
@@ -56,6 +56,38 @@ def test_patient_rules(db, practice_id):
         "phone",
         "date_of_birth",
     }
+
+
+def test_a_phone_is_kept_as_given_with_its_e164_form(db, practice_id):
+    with db.transaction() as s:
+        patient = factories.patient(s, practice_id, phone="  (617) 555-0100 ")
+        local = factories.patient(s, practice_id, phone="555-0100")
+        blank = factories.patient(s, practice_id, phone="   ")
+    assert (patient.phone, patient.phone_e164) == ("(617) 555-0100", "+16175550100")
+    assert (local.phone, local.phone_e164) == ("555-0100", None)
+    assert (blank.phone, blank.phone_e164) == (None, None)
+    with db.transaction() as s:
+        details = patients.PatientDetails("Maya", "Okafor", phone="+33 1 23 45 67 89")
+        moved = patients.update_patient(s, factories.actor(practice_id), patient.id, details)
+        assert (moved.phone, moved.phone_e164) == ("+33 1 23 45 67 89", "+33123456789")
+        cleared = patients.update_patient(
+            s, factories.actor(practice_id), patient.id, patients.PatientDetails("Maya", "Okafor")
+        )
+        assert (cleared.phone, cleared.phone_e164) == (None, None)
+
+
+def test_a_national_number_is_read_in_the_country_of_the_practices_locations(db, practice_id):
+    with db.transaction() as s:
+        assert patients.practice_region(s, practice_id) == "US"  # no location yet
+        factories.location(s, practice_id, "Soho").country = "GB"
+        factories.location(s, practice_id, "Camden").country = "GB"
+        factories.location(s, practice_id, "Dublin").country = "IE"
+        s.flush()
+        assert patients.practice_region(s, practice_id) == "GB"
+        london = factories.patient(s, practice_id, phone="020 7946 0958")
+        boston = factories.patient(s, practice_id, phone="+1 617 555 0100")
+    assert london.phone_e164 == "+442079460958"
+    assert boston.phone_e164 == "+16175550100"
 
 
 def test_duplicate_external_id_conflicts(db, practice_id):

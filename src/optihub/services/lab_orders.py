@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
-from optihub.db.models import Order, Patient
+from optihub.db.models import LensAddon, LensMaterial, Order, Patient
 from optihub.domain import oma
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
@@ -396,24 +396,8 @@ def _check_patient(patient: PatientInput | None, add: Any) -> None:
         len(patient.email) > 254 or not EMAIL_RE.match(patient.email)
     ):
         add("patient.email", "Email must be a valid email address.")
-    if patient.phone_number is not None:
-        if len(patient.phone_number) > 20:
-            add("patient.phone_number", "Phone number must be at most 20 characters.")
-        elif _us_phone(patient.phone_number) is None:
-            add(
-                "patient.phone_number",
-                "Phone number must be a 10-digit US number (punctuation and a leading 1 allowed).",
-            )
-
-
-def _us_phone(raw: str) -> str | None:
-    """The 10 digits of a US phone number written with any punctuation, or None."""
-    if re.search(r"[^\d\s()+.\-]", raw):
-        return None
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    return digits if len(digits) == 10 else None
+    # The vendor's only rule for a phone: at most 20 characters (any format, any country).
+    _max_length(add, "patient.phone_number", "Phone number", patient.phone_number, 20)
 
 
 def _check_lens(session: Session, lens: LensInput, checked: _Checked) -> None:
@@ -438,12 +422,12 @@ def _check_lens(session: Session, lens: LensInput, checked: _Checked) -> None:
         )
         if lens_type is None:
             add("lens.style", f"No lens style {style.raw} at this lab (GET /v1/catalogs/styles).")
+    known_style = style.id if style is not None and lens_type is not None else None
     material = lens.material
     material_ok = False
-    if material is not None and lens_type is not None and style is not None:
-        assert style.id is not None
+    if material is not None and known_style is not None:
         material_ok = material.id is not None and catalog.offers_material(
-            session, lab_id, style.id, material.id
+            session, lab_id, known_style, material.id
         )
         if not material_ok:
             add(
@@ -451,27 +435,60 @@ def _check_lens(session: Session, lens: LensInput, checked: _Checked) -> None:
                 f"The lab offers no material {material.raw} for this style"
                 " (GET /v1/catalogs/materials).",
             )
-    if not material_ok:
-        return
-    assert style is not None and style.id is not None
-    assert material is not None and material.id is not None
-    offered = catalog.addons(session, lab_id, style.id, material.id)
+    elif material is not None and not _lab_has_material(session, lab_id, material.id):
+        add(
+            "lens.material",
+            f"The lab offers no material {material.raw} (GET /v1/catalogs/materials).",
+        )
+    # Colours, coats and the tint are judged whatever happened to the style and material:
+    # against what the lab offers for both when they are known, otherwise against what it
+    # offers at all (for the style, when that is known), so no violation waits for a retry.
+    if material_ok:
+        assert known_style is not None and material is not None and material.id is not None
+        offered = catalog.addons(session, lab_id, known_style, material.id)
+        where = "for this style and material"
+    else:
+        offered = _addons_with_any_material(session, lab_id, known_style)
+        where = "for this style" if known_style is not None else "at this lab"
     colors = {c.id: c.name for c in offered.colors}
     coats = {coat_id: name for coat_id, name, _ in offered.coats}
     if lens.color is not None and lens.color.id not in colors:
-        add(
-            "lens.color",
-            f"No color {lens.color.raw} for this style and material (GET /v1/catalogs/addons).",
-        )
+        add("lens.color", f"No color {lens.color.raw} {where} (GET /v1/catalogs/addons).")
     for index, coat in enumerate(lens.coats):
         if coat.id not in coats:
-            add(
-                f"lens.coats.{index}",
-                f"No coat {coat.raw} for this style and material (GET /v1/catalogs/addons).",
-            )
+            add(f"lens.coats.{index}", f"No coat {coat.raw} {where} (GET /v1/catalogs/addons).")
     if lens.tint is not None and lens.tint not in offered.tints:
         add("lens.tint", _one_of("Tint", offered.tints))
-    checked.lens = _lens_choice(session, lens, lab_id, lens_type, colors, coats)
+    if material_ok:
+        checked.lens = _lens_choice(session, lens, lab_id, lens_type, colors, coats)
+
+
+def _lab_has_material(session: Session, lab_id: uuid.UUID, material_id: uuid.UUID | None) -> bool:
+    """Whether the lab has that lens material, for any of its styles."""
+    if material_id is None:
+        return False
+    found = session.scalar(
+        select(LensMaterial.id).where(LensMaterial.lab_id == lab_id, LensMaterial.id == material_id)
+    )
+    return found is not None
+
+
+def _addons_with_any_material(
+    session: Session, lab_id: uuid.UUID, style_id: uuid.UUID | None
+) -> catalog.Addons:
+    """What the lab offers with some material: for that style, or with any style when it is
+    None (the catalog's drill-down, ``catalog.addons``, needs both)."""
+    query = select(LensAddon.id, LensAddon.kind, LensAddon.name, LensAddon.coat_type).where(
+        LensAddon.lab_id == lab_id
+    )
+    if style_id is not None:
+        query = query.where(or_(LensAddon.style_id.is_(None), LensAddon.style_id == style_id))
+    rows = session.execute(query.order_by(LensAddon.kind, LensAddon.name)).all()
+    return catalog.Addons(
+        coats=tuple((r.id, r.name, r.coat_type) for r in rows if r.kind == "coat"),
+        colors=tuple(catalog.CatalogItem(r.id, r.name) for r in rows if r.kind == "color"),
+        tints=tuple(dict.fromkeys(r.name for r in rows if r.kind == "tint")),
+    )
 
 
 def _lens_choice(
@@ -734,11 +751,10 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> Patient
         )
         if found is not None:
             return found
-    phone = _us_phone(given.phone_number) if given.phone_number else None
     return create_patient(
         session,
         actor,
-        PatientDetails(first_name=first, last_name=last, email=email, phone=phone),
+        PatientDetails(first_name=first, last_name=last, email=email, phone=given.phone_number),
     )
 
 

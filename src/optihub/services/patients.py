@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optihub.db.models import Patient
+from optihub.db.models import Location, Patient
+from optihub.domain import phones
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.services import audit
 from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
 from optihub.services.users import EMAIL_RE
-
-PHONE_RE = re.compile(r"^\d{10}$")
 
 
 @dataclass(frozen=True)
@@ -45,15 +43,42 @@ def _validate(details: PatientDetails, today: date) -> list[FieldError]:
             errors.append(FieldError(name, "Must be at most 50 characters."))
     if details.email is not None and not EMAIL_RE.match(details.email):
         errors.append(FieldError("email", "Must be a valid email address."))
-    if details.phone is not None and not PHONE_RE.match(details.phone):
-        errors.append(FieldError("phone", "Must be 10 digits."))
+    phone = phones.as_given(details.phone)
+    if phone is not None and len(phone) > phones.MAX_LENGTH:
+        errors.append(FieldError("phone", f"Must be at most {phones.MAX_LENGTH} characters."))
     if details.date_of_birth is not None and details.date_of_birth > today:
         errors.append(FieldError("date_of_birth", "Cannot be in the future."))
     return errors
 
 
+def practice_region(session: Session, practice_id: int) -> str:
+    """The country a practice's national phone numbers are read in: the one its locations
+    are in (the most common when they differ), ``US`` when it has none."""
+    country = session.scalar(
+        select(Location.country)
+        .where(Location.practice_id == practice_id)
+        .group_by(Location.country)
+        .order_by(func.count().desc(), Location.country)
+        .limit(1)
+    )
+    return country or phones.DEFAULT_REGION
+
+
+def set_phone(session: Session, patient: Patient, phone: str | None) -> None:
+    """Keep ``phone`` on the patient as given (trimmed; None when blank) with its E.164 form
+    beside it, read in the practice's country (None when it is not a valid number). The
+    length is the caller's rule (at most ``phones.MAX_LENGTH``, the column's)."""
+    patient.phone = phones.as_given(phone)
+    patient.phone_e164 = (
+        phones.e164(patient.phone, practice_region(session, patient.practice_id))
+        if patient.phone is not None
+        else None
+    )
+
+
 def create_patient(session: Session, actor: Actor, details: PatientDetails) -> Patient:
-    """Create a patient in the actor's practice (audited).
+    """Create a patient in the actor's practice (audited). The phone is kept as given,
+    trimmed, with its E.164 form beside it (``set_phone``).
 
     Raises ``ValidationFailed`` for bad fields, ``Conflict`` for a duplicate external id.
     """
@@ -62,10 +87,11 @@ def create_patient(session: Session, actor: Actor, details: PatientDetails) -> P
         raise ValidationFailed(errors)
     patient = Patient(
         practice_id=actor.practice_id,
-        **{f.name: getattr(details, f.name) for f in fields(details)},
+        **{f.name: getattr(details, f.name) for f in fields(details) if f.name != "phone"},
     )
     patient.first_name = patient.first_name.strip()
     patient.last_name = patient.last_name.strip()
+    set_phone(session, patient, details.phone)
     session.add(patient)
     flush_or_conflict(session, f"A patient with external id {details.external_id} already exists")
     audit.record(session, actor, "patient.created", "patient", patient.id)
@@ -75,13 +101,16 @@ def create_patient(session: Session, actor: Actor, details: PatientDetails) -> P
 def update_patient(
     session: Session, actor: Actor, patient_id: uuid.UUID, details: PatientDetails
 ) -> Patient:
-    """Replace a patient's details (audited). Raises ``NotFound`` / ``ValidationFailed``."""
+    """Replace a patient's details (audited; the phone as ``create_patient`` keeps it).
+    Raises ``NotFound`` / ``ValidationFailed``."""
     patient = get_patient(session, actor.practice_id, patient_id)
     errors = _validate(details, date.today())
     if errors:
         raise ValidationFailed(errors)
     for f in fields(details):
-        setattr(patient, f.name, getattr(details, f.name))
+        if f.name != "phone":
+            setattr(patient, f.name, getattr(details, f.name))
+    set_phone(session, patient, details.phone)
     session.flush()
     audit.record(session, actor, "patient.updated", "patient", patient.id)
     return patient

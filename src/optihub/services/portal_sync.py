@@ -54,12 +54,13 @@ from optihub.db.models import (
     PrescriptionFile,
 )
 from optihub.db.models.practice import employee_locations
-from optihub.domain import rx_text
+from optihub.domain import phones, rx_text
 from optihub.domain.orders import TRANSITIONS, OrderStatus, OrderType
 from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
 from optihub.services import audit
 from optihub.services import orders as order_service
 from optihub.services.context import Actor
+from optihub.services.patients import set_phone
 from optihub.services.prescriptions import eye_row
 
 # The canonical state each commonly used status name means, when the practice has not
@@ -147,16 +148,6 @@ def _clock(value: Any) -> time | None:
     if value in (None, ""):
         return None
     return time.fromisoformat(str(value))
-
-
-def _digits(value: str | None) -> str | None:
-    """A US phone number as its ten digits (a leading 1 dropped), or None."""
-    if not value:
-        return None
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    return digits if len(digits) == 10 else None
 
 
 def _fits(errors: list[FieldError], record: Mapping[str, Any], name: str, limit: int) -> None:
@@ -490,7 +481,7 @@ def _patient_core(record: Record) -> Record:
         "FirstName": _text(record, "FirstName"),
         "LastName": _text(record, "LastName"),
         "EmailAddress": _text(record, "EmailAddress"),
-        "Phone": _digits(_text(record, "Phone")),
+        "Phone": _text(record, "Phone"),
         "Birthday": birthday.isoformat() if birthday else None,
         **_address(record),
         "Notes": _text(record, "Notes"),
@@ -507,11 +498,10 @@ def _write_patient(
         ("LastName", 50),
         ("EmailAddress", 254),
         *ADDRESS,
+        # The portal's document gives a phone no format: any text the core keeps (20).
+        ("Phone", phones.MAX_LENGTH),
     ):
         _fits(errors, record, name, limit)
-    phone = _text(record, "Phone")
-    if phone and _digits(phone) is None:
-        errors.append(FieldError("Phone", "The field Phone must be a 10-digit phone number."))
     birthday = _day(record.get("Birthday"))
     if birthday is not None and birthday > utcnow().date():
         errors.append(FieldError("Birthday", "The field Birthday cannot be in the future."))
@@ -527,7 +517,7 @@ def _write_patient(
     patient.first_name = core["FirstName"] or ""
     patient.last_name = core["LastName"]
     patient.email = core["EmailAddress"]
-    patient.phone = core["Phone"]
+    set_phone(sync.session, patient, core["Phone"])
     patient.date_of_birth = birthday
     _set_address(patient, core)
     patient.notes = core["Notes"]

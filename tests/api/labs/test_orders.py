@@ -186,10 +186,13 @@ def test_a_submitted_order_is_received_with_the_acting_user_and_every_field(lab,
     assert order.rx_snapshot["right"]["prism_horizontal"] == {"amount": "1", "base": "in"}
     assert order.rx_snapshot["left"]["distance_pd"] == "31.5"
     assert order.shipping_address["country"] == "US"
-    assert (patient.first_name, patient.email, patient.phone) == (
+    # The phone as given (the vendor's only rule is its length); 555 is no area code, so
+    # it has no E.164 form.
+    assert (patient.first_name, patient.email, patient.phone, patient.phone_e164) == (
         "Ada",
         "ada@example.com",
-        "5551234567",
+        "(555) 123-4567",
+        None,
     )
     assert STAFF.lower() in history[0].actor_label and history[0].via == "labs"
 
@@ -404,8 +407,6 @@ def test_an_rx_needs_at_least_one_eye(lab, lab_world):
         ("lens.style", "not-an-id"),
         ("lens.color", "color_" + "1" * 32),
         ("patient.email", "ada-at-example.com"),
-        ("patient.phone_number", "555-1234"),
-        ("patient.phone_number", "+1 (555) 123-4567 x99"),
         ("shipping.state", "ZZ"),
         ("shipping.country", "CA"),
         ("shipping.postal_code", "9720"),
@@ -431,7 +432,9 @@ def test_material_and_coats_must_be_offered_for_the_style(lab, lab_world):
     # Comfort Progressive comes in polycarbonate only; the mirror coat is for single vision.
     body = valid_body(lab_world, **{"lens.style": lab_world.ids["prog"]})
     body["lens"]["material"] = lab_world.ids["cr39"]
-    assert params(lab.post(ORDERS, json=body)) == {"lens.material"}
+    # The coat is judged even though the material is refused: the mirror coat is for
+    # single vision, whatever the material.
+    assert params(lab.post(ORDERS, json=body)) == {"lens.material", "lens.coats.2"}
     body["lens"]["material"] = lab_world.ids["poly"]
     assert params(lab.post(ORDERS, json=body)) == {"lens.coats.2"}
 
@@ -469,9 +472,8 @@ def test_an_unknown_lab_or_account_is_refused(lab, lab_world):
     ],
 )
 def test_text_lengths(lab, lab_world, path, limit):
-    fits = "7" * 10 if path == "patient.phone_number" else "x" * limit
-    if path != "patient.phone_number":
-        assert lab.post(ORDERS, json=valid_body(lab_world, **{path: fits})).status_code == 200
+    fits = "x" * limit
+    assert lab.post(ORDERS, json=valid_body(lab_world, **{path: fits})).status_code == 200
     violations = refused(lab.post(ORDERS, json=valid_body(lab_world, **{path: "x" * (limit + 1)})))
     assert violations == [(path, violations[0][1])] and str(limit) in violations[0][1]
 
@@ -511,6 +513,89 @@ def test_text_lengths(lab, lab_world, path, limit):
 def test_cross_field_rules(lab, lab_world, changes, param, words):
     [(got, message)] = refused(lab.post(ORDERS, json=valid_body(lab_world, **changes)))
     assert got == param and words in message
+
+
+# -- the lens: no violation hides another -------------------------------------------------
+
+
+def test_a_tint_the_lab_does_not_offer_without_an_instruction_reports_both(lab, lab_world):
+    body = valid_body(lab_world, **{"lens.tint": "Purple", "lens.tint_instruction": DELETE})
+    assert refused(lab.post(ORDERS, json=body)) == [
+        ("lens.tint_instruction", "Tint instruction is required when a tint is given."),
+        ("lens.tint", "Tint must be one of: Gray."),
+    ]
+
+
+def test_a_lens_with_only_a_tint_reports_every_missing_part_and_the_tint(lab, lab_world):
+    body = valid_body(lab_world, mode="draft", lens={"tint": "Purple"})
+    assert refused(lab.post(ORDERS, json=body)) == [
+        ("lens.style", "Lens style is required."),
+        ("lens.material", "Lens material is required."),
+        ("lens.color", "Lens color is required."),
+        ("lens.tint_instruction", "Tint instruction is required when a tint is given."),
+        ("lens.tint", "Tint must be one of: Gray."),
+    ]
+
+
+def test_an_unknown_style_hides_nothing_else_of_the_lens(lab, lab_world):
+    """Without a style of this lab, the material, colour, coats and tint are judged by
+    what the lab offers at all (the mirror coat is one of its coats: not refused)."""
+    unknown = {
+        "material": "material_" + "0" * 32,
+        "color": "color_" + "1" * 32,
+        "coat": "coat_" + "2" * 32,
+    }
+    body = valid_body(
+        lab_world,
+        lens={
+            "style": lab_world.ids["coastal_sv"],
+            "material": unknown["material"],
+            "color": unknown["color"],
+            "coats": [lab_world.ids["mirror"], unknown["coat"]],
+            "tint": "Purple",
+        },
+    )
+    assert refused(lab.post(ORDERS, json=body)) == [
+        ("lens.tint_instruction", "Tint instruction is required when a tint is given."),
+        (
+            "lens.style",
+            f"No lens style {lab_world.ids['coastal_sv']} at this lab (GET /v1/catalogs/styles).",
+        ),
+        (
+            "lens.material",
+            f"The lab offers no material {unknown['material']} (GET /v1/catalogs/materials).",
+        ),
+        ("lens.color", f"No color {unknown['color']} at this lab (GET /v1/catalogs/addons)."),
+        ("lens.coats.1", f"No coat {unknown['coat']} at this lab (GET /v1/catalogs/addons)."),
+        ("lens.tint", "Tint must be one of: Gray."),
+    ]
+
+
+def test_a_material_refused_for_the_style_hides_nothing_else_of_the_lens(lab, lab_world):
+    """Comfort Progressive comes in polycarbonate only: with CR-39 the colour, coats and
+    tint are still judged, by what the lab offers for the style."""
+    body = valid_body(
+        lab_world,
+        **{
+            "lens.style": lab_world.ids["prog"],
+            "lens.material": lab_world.ids["cr39"],
+            "lens.tint": "Purple",
+            "lens.tint_instruction": DELETE,
+        },
+    )
+    assert refused(lab.post(ORDERS, json=body)) == [
+        ("lens.tint_instruction", "Tint instruction is required when a tint is given."),
+        (
+            "lens.material",
+            f"The lab offers no material {lab_world.ids['cr39']} for this style"
+            " (GET /v1/catalogs/materials).",
+        ),
+        (
+            "lens.coats.2",
+            f"No coat {lab_world.ids['mirror']} for this style (GET /v1/catalogs/addons).",
+        ),
+        ("lens.tint", "Tint must be one of: Gray."),
+    ]
 
 
 def test_redo_and_multi_pair_orders_with_their_data(lab, lab_world, db):

@@ -95,7 +95,11 @@ JSON = {"Content-Type": "application/json"}
             b' "locations": "L1"}',
             "model.Locations",
         ),
-        ("Patients", b'{"externalId": "P9", "lastName": "L", "phone": "555-0100"}', "model.Phone"),
+        (
+            "Patients",
+            b'{"externalId": "P9", "lastName": "L", "phone": "+1 617 555 0100 x12345"}',
+            "model.Phone",
+        ),
         (
             "Patients",
             b'{"externalId": "P9", "lastName": "L", "birthday": "2999-01-01"}',

@@ -44,7 +44,7 @@ def test_a_patient_is_a_core_patient(basics, post, get, client, sync, issue_toke
     assert str(patient.id) == identifier
     assert (patient.first_name, patient.last_name) == ("Maya", "Lind")
     assert patient.email == "maya@example.com"
-    assert patient.phone == "2185550142"
+    assert (patient.phone, patient.phone_e164) == ("(218) 555-0142", "+12185550142")
     assert patient.home_location_id == location.id
     listed = rows(practice_get(client, issue_token, sync.practice_id, "patients", "read:patients"))
     shown = {p["patient_id"]: (p["name_first"], p["name_last"], p["email"]) for p in listed}

@@ -17,6 +17,7 @@ class Patient(Timestamps, Base):
         Index(None, "practice_id", "last_name", "first_name"),
         Index(None, "practice_id", "email"),
         Index(None, "practice_id", "phone"),
+        Index(None, "practice_id", "phone_e164"),
         Index(None, "practice_id", "date_of_birth"),
         Index(None, "practice_id", "created_at"),
         Index(None, "practice_id", "updated_at", "id"),
@@ -32,8 +33,12 @@ class Patient(Timestamps, Base):
     first_name: Mapped[str] = mapped_column(String(50))
     last_name: Mapped[str] = mapped_column(String(50))
     email: Mapped[str | None] = mapped_column(String(254))
-    # Ten digits, no punctuation (the practice dialect's rule; formatting is for display).
-    phone: Mapped[str | None] = mapped_column(String(10))
+    # As the practice or vendor gave it, trimmed: up to 20 characters (the lab-order API's
+    # limit, the strictest of the dialects'), any format (see ``domain.phones``).
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # The same number in E.164 (``+16175550100``) when it is a valid one, read in the
+    # practice's country; None otherwise. Numbers are matched by this form.
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     address_line1: Mapped[str | None] = mapped_column(String(200))
     address_line2: Mapped[str | None] = mapped_column(String(200))

@@ -60,7 +60,8 @@ class PatientIn(Request):
     first_name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     last_name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
-    phone: Annotated[str, Field(max_length=10)] | None = None
+    # Blend documents no format: any text up to the core's 20 characters (OptiHub).
+    phone: Annotated[str, Field(max_length=20)] | None = None
     date_of_birth: date | None = None
 
     @model_validator(mode="after")

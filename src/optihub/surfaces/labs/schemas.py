@@ -135,7 +135,7 @@ class PatientIn(Strict):
     last_name: StrictStr | None = _text(50)
     email: StrictStr | None = _text(254, "A valid email address.")
     phone_number: StrictStr | None = _text(
-        20, "A 10-digit US phone number; punctuation and a leading 1 are allowed (OptiHub)."
+        20, "Any format, any country; kept as given (OptiHub: trimmed)."
     )
 
 

@@ -19,7 +19,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from optihub.errors import BadRequest
-from optihub.services.patients import PHONE_RE
 from optihub.services.users import EMAIL_RE
 
 # The largest integer the vendor's JavaScript validator calls safe (2**53 - 1).
@@ -28,7 +27,11 @@ _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 DATE_MESSAGE = "{label} must be YYYY-MM-DD or YYYY-MM-DDTHH:mm:ss"
+# The vendor's phone pattern, for the ``phone`` filter and patient bodies alike (its
+# document: "phone (10 digits)", filter ``^\d{10}$``): ten ASCII digits and nothing else,
+# as the vendor's JavaScript pattern matches (no trailing newline, no other scripts' digits).
 PHONE_PATTERN = r"/^\d{10}$/"
+PHONE_RE = re.compile(r"\d{10}", re.ASCII)
 
 
 class Invalid(Exception):
@@ -100,7 +103,7 @@ def check(rule: Rule, value: Any, label: str, *, text: bool = False) -> Any:
             raise Invalid(f"{name} must be a valid email")
         return value
     if kind == "phone":
-        if not PHONE_RE.match(value):
+        if not PHONE_RE.fullmatch(value):
             raise Invalid(
                 f"{name} with value {quoted(value)} fails to match the required pattern: "
                 f"{PHONE_PATTERN}"
