@@ -97,6 +97,9 @@ class PatientFilter:
     email_any_case: str | None = None
     email: str | None = None
     phone: str | None = None
+    # The phone's E.164 form, when it has one: a patient matches by that form (the same
+    # number however it was written) or by the text as given.
+    phone_e164: str | None = None
     date_of_birth: date | None = None
     external_id: str | None = None
     updated_since: datetime | None = None
@@ -130,7 +133,11 @@ def _where(practice_id: int, flt: PatientFilter) -> ColumnElement[bool]:
     if flt.email is not None:
         conditions.append(Patient.email == flt.email)
     if flt.phone is not None:
-        conditions.append(Patient.phone == flt.phone)
+        same_text = Patient.phone == flt.phone
+        if flt.phone_e164 is not None:
+            conditions.append(or_(Patient.phone_e164 == flt.phone_e164, same_text))
+        else:
+            conditions.append(same_text)
     if flt.date_of_birth is not None:
         conditions.append(Patient.date_of_birth == flt.date_of_birth)
     if flt.external_id is not None:

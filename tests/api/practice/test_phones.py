@@ -66,3 +66,13 @@ def test_the_phone_filter_keeps_the_vendors_pattern(api):
     ]
     for value in ("(617) 555-0199", "+16175550199", "617555019"):
         assert error(api.get("/patients", params={"phone": value}), 400) == _refusal(value)
+
+
+@pytest.mark.parametrize("written", ["(617) 555-0142", "+1 617-555-0142", "617.555.0142"])
+def test_the_phone_filter_finds_the_same_number_however_another_channel_wrote_it(
+    api, db, world, written
+):
+    with db.transaction() as s:
+        factories.patient(s, world.practice_id, first_name="Noor", phone=written)
+    found = api.get("/patients", params={"phone": "6175550142"}).json()["data"]
+    assert [(p["name_first"], p["phone"]) for p in found] == [("Noor", written)]

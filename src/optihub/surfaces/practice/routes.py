@@ -23,6 +23,7 @@ from pydantic import WithJsonSchema
 from starlette.types import Scope
 
 from optihub.auth.resource import Principal, require_scopes
+from optihub.domain import phones
 from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound
 from optihub.reads import appointments as appointment_reads
@@ -150,14 +151,19 @@ def _listed(data: list[dict[str, Any]], query: listing.ListQuery, total: int) ->
 def list_patients(request: Request, who: PatientsRead) -> Response:
     query = listing.parse(mapping.PATIENT_LIST, request.query_params)
     filters = query.filters
-    flt = patient_reads.PatientFilter(
-        email_any_case=filters.get("email"),
-        phone=filters.get("phone"),
-        date_of_birth=day_of(filters["dob"]) if "dob" in filters else None,
-        first_name=filters.get("name_first"),
-        last_name=filters.get("name_last"),
-    )
+    phone = filters.get("phone")
     with database(request).reading() as reader:
+        flt = patient_reads.PatientFilter(
+            email_any_case=filters.get("email"),
+            phone=phone,
+            # The same number however another channel wrote it ("(617) 555-0100").
+            phone_e164=phones.e164(phone, patient_service.practice_region(reader, who.practice_id))
+            if phone
+            else None,
+            date_of_birth=day_of(filters["dob"]) if "dob" in filters else None,
+            first_name=filters.get("name_first"),
+            last_name=filters.get("name_last"),
+        )
         found = patient_reads.sorted_page(
             reader,
             who.practice_id,
