@@ -1,0 +1,168 @@
+"""Where each dialect's main create call spends its time: statements and functions.
+
+    .venv/bin/py-spy record -r 500 --format raw -o var/creates.txt -- \
+        .venv/bin/python bench/profile_creates.py [--requests 150]
+    .venv/bin/python bench/profile_creates.py --stacks var/creates.txt
+
+Seeds the demo data into a fresh SQLite file as bench/dialects.py does, then sends each
+create (lab order, portal patient, practice patient, fulfillment order) ``--requests``
+times through the application in this process (Starlette's test client: no network, no
+uvicorn), with the bodies bench/dialects.py sends, and prints the SQL statements one request
+runs (a SQLAlchemy ``before_cursor_execute`` listener), by kind and by table.
+
+Run under py-spy (which samples every thread: the routes run in the thread pool), the
+second command reads its raw stacks and prints, per create, the share of the route's
+samples each OptiHub function (and the commit, flushes and SQLite calls) holds, inclusive.
+
+In-process figures leave out the server (uvicorn, the socket); they say where the
+application's own time goes. Not a benchmark: the ratios to the write floor are
+bench/dialects.py's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dialects import (  # noqa: E402
+    DEMO_EMAIL,
+    SECRET,
+    UNIQUE,
+    Backend,
+    create_bodies,
+    lab_setup,
+    letters,
+    mint_tokens,
+    portal_setup,
+    prepare,
+)
+from optihub.app import create_app  # noqa: E402
+from optihub.db.session import Database  # noqa: E402
+from optihub.settings import Settings  # noqa: E402
+
+TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)", re.IGNORECASE)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--stacks", type=Path, help="aggregate a py-spy raw file instead")
+    args = parser.parse_args()
+    if args.stacks is not None:
+        aggregate(args.stacks, args.top)
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="optihub-profile-creates-"))
+    try:
+        url = f"sqlite:///{workdir / 'optihub.db'}"
+        env = dict(
+            os.environ,
+            OPTIHUB_DATABASE_URL=url,
+            OPTIHUB_DATA_DIR=str(workdir / "data"),
+            OPTIHUB_SECRET_KEY=SECRET,
+            OPTIHUB_RUN_WORKER="false",
+            OPTIHUB_LOG_LEVEL="warning",
+        )
+        backend = Backend("sqlite", url)
+        prepare(backend, env)
+        tokens = mint_tokens(backend, env)
+        os.environ.update(env)
+        db = Database(url)
+        app = create_app(Settings.from_env(env), db)
+        statements: list[str] = []
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
+            portal_setup(client, auth["portal"])
+            json_type = {"Content-Type": "application/json"}
+            headers = {
+                "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
+                "portal": auth["portal"] | json_type,
+                "practice": auth["practice"] | json_type,
+                "fulfillment": auth["fulfillment"] | json_type,
+            }
+            for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
+                template = json.dumps(body)
+                for _ in range(5):  # warm: statement caches, first-use imports
+                    sent = template.replace(UNIQUE, letters(12))
+                    response = client.post(path, content=sent, headers=headers[dialect])
+                    assert response.is_success, (path, response.status_code, response.text[:500])
+                statements.clear()
+                for _ in range(args.requests):
+                    sent = template.replace(UNIQUE, letters(12))
+                    response = client.post(path, content=sent, headers=headers[dialect])
+                    assert response.is_success, (path, response.status_code)
+                report(dialect, shown, statements, args.requests)
+        db.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def report(dialect: str, shown: str, statements: list[str], n: int) -> None:
+    kinds = Counter(s.split(None, 1)[0].upper() for s in statements)
+    tables = Counter(t.lower() for s in statements for t in TABLE.findall(s)[:1])
+    print(f"\n## {dialect}: {shown}\n")
+    print(
+        f"- statements per request: {len(statements) / n:.1f} ("
+        + ", ".join(f"{k} {v / n:.1f}" for k, v in kinds.most_common())
+        + ")"
+    )
+    print(
+        "- by table (the first table each names): "
+        + ", ".join(f"{t} {v / n:.1f}" for t, v in tables.most_common(14))
+    )
+
+
+# The route function each create runs in (py-spy's frame names).
+ENTRIES = {
+    "labs": "create_order.<locals>.run (optihub/surfaces/labs/orders.py",
+    "portal": "_writer.<locals>.write (optihub/surfaces/portal/routes.py",
+    "practice": "create_patients (optihub/surfaces/practice/routes.py",
+    "fulfillment": "post_order (optihub/surfaces/fulfillment/routes.py",
+}
+SHOWN = re.compile(r"optihub/(?!surfaces/)|commit|flush \(|execute \(sqlite3")
+
+
+def aggregate(path: Path, top: int) -> None:
+    """Per create: each function's inclusive share of the route's samples."""
+    totals: Counter[str] = Counter()
+    inclusive: dict[str, Counter[str]] = {name: Counter() for name in ENTRIES}
+    with path.open() as stacks:
+        for line in stacks:
+            stack, _, count = line.rstrip().rpartition(" ")
+            frames = stack.split(";")
+            for name, entry in ENTRIES.items():
+                if any(frame.startswith(entry) for frame in frames):
+                    totals[name] += int(count)
+                    for key in {re.sub(r":\d+\)$", ")", frame) for frame in frames}:
+                        inclusive[name][key] += int(count)
+                    break
+    for name in ENTRIES:
+        print(f"\n## {name}: {totals[name]:,} samples in the route\n")
+        print("| share | function |\n|---:|---|")
+        shown = [(n, key) for key, n in inclusive[name].most_common() if SHOWN.search(key)]
+        for n, key in shown[:top]:
+            print(f"| {n / max(totals[name], 1):.0%} | `{key}` |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
