@@ -218,9 +218,14 @@ def settings(db, tmp_path):
 
 @pytest.fixture
 def app(settings, db):
+    """The application; a synchronous database or Redis call its requests make on the event
+    loop's thread fails the test (``tests/loop_guard.py``), whichever client drives it."""
     from optihub.app import create_app
+    from tests.loop_guard import guarded
 
-    return create_app(settings, database=db)
+    with guarded(db) as blocking:
+        yield create_app(settings, database=db)
+    assert not blocking, "blocking calls on the event loop:\n" + "\n".join(sorted(set(blocking)))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Message, Receive, Scope, Send
 
@@ -59,6 +60,13 @@ def start_worker(app: FastAPI) -> DeliveryWorker:
     return worker
 
 
+def _start_keys(db: Database, instance_key: InstanceKey, keyring: KeyRing) -> None:
+    """The signing key made if there is none, and the key ring loaded (off the loop)."""
+    with db.transaction() as session:
+        ensure_signing_key(session, instance_key)
+    keyring.load()
+
+
 class OptiHub(FastAPI):
     """FastAPI, with every HTTP response, whoever answers it (a hot route, a route, an
     error handler, the last-resort 500), carrying the constant security headers
@@ -97,9 +105,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with db.transaction() as session:
-            ensure_signing_key(session, instance_key)
-        keyring.load()
+        await run_in_threadpool(_start_keys, db, instance_key, keyring)
         worker = start_worker(app) if settings.run_worker_in_server else None
         yield
         if worker is not None:

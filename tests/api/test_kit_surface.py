@@ -41,7 +41,7 @@ class Echo(BaseModel):
 
 
 @router.get("/orders")
-async def toy_orders(
+def toy_orders(
     request: Request, principal: Reader, limit: kit.limit_param(5) = 2, offset: kit.Offset = 0
 ):
     practice_id = kit.single_practice(principal)
@@ -71,7 +71,7 @@ def toy_echo(
 
 
 @router.get("/{client_id}/orders")
-async def toy_orders_of(client_id: str, request: Request, principal: Reader):
+def toy_orders_of(client_id: str, request: Request, principal: Reader):
     practice_id = kit.practice_from_path(
         client_id,
         principal,

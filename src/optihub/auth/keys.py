@@ -7,6 +7,7 @@ key and keeps the previous one published until ``retire`` removes it from the JW
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -164,7 +165,12 @@ class KeyRing:
     def _maybe_refresh(self, force: bool = False) -> None:
         age = time.monotonic() - self._loaded_at
         if age > self._refresh_seconds or (force and age > 1.0):
-            self.load()
+            if _on_event_loop():
+                # Never a synchronous reload on the loop: the next request's fresh caches
+                # (``auth.resource``) reload it off the loop; this one sees the keys held.
+                self._loaded_at = 0.0
+            else:
+                self.load()
 
     @property
     def signing_key(self) -> ECKey:
@@ -185,3 +191,11 @@ class KeyRing:
     def jwks(self) -> dict[str, Any]:
         self._maybe_refresh()
         return {"keys": list(self._public_dicts)}
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -13,6 +13,7 @@ the signing key still being published are checked on every use.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import threading
@@ -121,9 +122,19 @@ class RevocationList:
             self._loaded_at = time.monotonic()
 
     def is_revoked(self, jti: str) -> bool:
-        if self.stale:
+        # On the event loop the caller refreshed the list just before, without blocking
+        # (``auth.resource``'s fresh caches); a synchronous reload there would stall it.
+        if self.stale and not _on_event_loop():
             self.refresh()
         return jti in self._jtis
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class TokenService:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,7 @@ class Database:
         self._binary_results = self.engine.dialect.name == "postgresql"
         self._own_lock = threading.Lock()
         self._async_reads: AsyncReadPools | None = None
+        self._reader_thread: ThreadPoolExecutor | None = None
         if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
             _args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
             self._async_reads = AsyncReadPools(dict(kwargs))
@@ -204,19 +207,32 @@ class Database:
     async def fetch_raw_async(
         self, sql: str, parameters: Sequence[Any], *, shared: bool = False
     ) -> list[Any]:
-        """``fetch_raw`` for the event loop: on PostgreSQL the statement runs on one of the
-        loop's async connections, and the loop serves other requests while it waits; on
-        SQLite it is ``fetch_raw`` (an in-process read, shorter than a hand-off).
+        """``fetch_raw`` for the event loop, which serves other requests while it waits: on
+        PostgreSQL the statement runs on one of the loop's async connections; on SQLite on
+        the database's reader thread (one thread, its own connection: a read never stalls
+        the loop, even behind a slow disk).
 
         ``shared``: concurrent callers of the same statement and parameters share one
         execution that starts after each of them asked (``AsyncReads.fetch_shared``)."""
         if self._async_reads is None:
-            return self.fetch_raw(sql, parameters)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._reader(), self.fetch_raw, sql, parameters)
         refuse_nul(parameters)
         reads = self._async_reads.current()
         if shared:
             return await reads.fetch_shared(sql, parameters)
         return await reads.fetch(sql, parameters)
+
+    def _reader(self) -> ThreadPoolExecutor:
+        reader = self._reader_thread
+        if reader is None:
+            with self._own_lock:
+                if self._reader_thread is None:
+                    self._reader_thread = ThreadPoolExecutor(
+                        max_workers=1, thread_name_prefix="optihub-reads"
+                    )
+                reader = self._reader_thread
+        return reader
 
     async def close_async_reads(self) -> None:
         """Close the running loop's async connections (at application shutdown)."""
@@ -246,6 +262,9 @@ class Database:
                 own[3].close()
 
     def dispose(self) -> None:
+        if self._reader_thread is not None:
+            self._reader_thread.shutdown(wait=True)
+            self._reader_thread = None
         with self._own_lock:
             self._release()
         if self._async_reads is not None:
