@@ -162,7 +162,7 @@ def _check_lab(session: Session, actor: Actor, request: LabOrderRequest, checked
         a for a in catalog.lab_accounts(session, actor.practice_id) if a.lab_id == request.lab.id
     ]
     if not accounts:
-        checked.add("lab", f"No lab {request.lab.raw} among this practice's labs (GET /v1/labs).")
+        checked.add("lab", f"No lab {request.lab.raw} among this practice's labs.")
         return
     checked.account = next(
         (a for a in accounts if a.account_number == request.account_number), None
@@ -213,7 +213,7 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
             catalog.style_lens_type(session, lab_id, style.id) if style.id is not None else None
         )
         if lens_type is None:
-            add("lens.style", f"No lens style {style.raw} at this lab (GET /v1/catalogs/styles).")
+            add("lens.style", f"No lens style {style.raw} at this lab.")
     known_style = style.id if style is not None and lens_type is not None else None
     material = lens.material
     material_ok = False
@@ -224,13 +224,12 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
         if not material_ok:
             add(
                 "lens.material",
-                f"The lab offers no material {material.raw} for this style"
-                " (GET /v1/catalogs/materials).",
+                f"The lab offers no material {material.raw} for this style.",
             )
     elif material is not None and not _lab_has_material(session, lab_id, material.id):
         add(
             "lens.material",
-            f"The lab offers no material {material.raw} (GET /v1/catalogs/materials).",
+            f"The lab offers no material {material.raw}.",
         )
     # Colours, coats and the tint are judged whatever happened to the style and material:
     # against what the lab offers for both when they are known, otherwise against what it
@@ -245,10 +244,10 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
     colors = {c.id: c.name for c in offered.colors}
     coats = {coat_id: name for coat_id, name, _ in offered.coats}
     if lens.color is not None and lens.color.id not in colors:
-        add("lens.color", f"No color {lens.color.raw} {where} (GET /v1/catalogs/addons).")
+        add("lens.color", f"No color {lens.color.raw} {where}.")
     for index, coat in enumerate(lens.coats):
         if coat.id not in coats:
-            add(f"lens.coats.{index}", f"No coat {coat.raw} {where} (GET /v1/catalogs/addons).")
+            add(f"lens.coats.{index}", f"No coat {coat.raw} {where}.")
     if lens.tint is not None and lens.tint not in offered.tints:
         add("lens.tint", _one_of("Tint", offered.tints))
     if material_ok:
