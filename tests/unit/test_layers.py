@@ -75,10 +75,12 @@ ALLOWED: dict[str, May] = {
     "settings": may(),
     "logging": may(third_party=("orjson", "structlog")),
     "security": may(third_party=("argon2",)),
-    # Pure rules: no framework, no storage.
-    "domain": may("errors"),
-    # Storage: models, sessions, migrations.
-    "db": may("domain", *FOUNDATION, third_party=("sqlalchemy", "alembic", "psycopg")),
+    # Pure rules: no framework, no storage. phonenumbers is pure too (domain/phones.py).
+    "domain": may("errors", third_party=("phonenumbers",)),
+    # Storage: models, sessions, migrations (0012 fills in patients' E.164 phones).
+    "db": may(
+        "domain", *FOUNDATION, third_party=("sqlalchemy", "alembic", "psycopg", "phonenumbers")
+    ),
     # The read path and the outbox sit on storage, side by side.
     "reads": may("db", "domain", *FOUNDATION, third_party=("sqlalchemy", "orjson")),
     "events": may("db", "domain", *FOUNDATION, third_party=("sqlalchemy", "orjson", "httpx")),

@@ -144,8 +144,9 @@ def option_label(field_name: str, value: str) -> str:
     return value
 
 
-# The service's messages speak to API integrators (catalog endpoints, raw ids, enum values);
-# on the page each is said in the words of the form.
+# The service's messages speak to API integrators (raw ids, enum values; a catalog call
+# when a message carries the lab-order API's wording); on the page each is said in the
+# words of the form.
 _ONE_OF = re.compile(r"^(?P<label>.+) must be one of: (?P<values>.+)\.$")
 _API_HINT = re.compile(r"\s*\(GET /v1/[^)]*\)")
 _STAFF_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(

@@ -94,7 +94,7 @@ class ErrorEnvelope(BaseModel):
 # -- orders ---------------------------------------------------------------------------------
 #
 # Shape and types only: ranges, enums, lengths and "required" are the service's rules
-# (services/lab_orders.py), so every violation comes back together in ``errors[]``. The
+# (services/lab_orders/rules.py), so every violation comes back together in ``errors[]``. The
 # document still shows them (``minimum``, ``maxLength``, ``required``...).
 
 
