@@ -57,7 +57,7 @@ from optihub.db.models.practice import employee_locations
 from optihub.domain import phones, rx_text
 from optihub.domain.orders import TRANSITIONS, OrderStatus, OrderType
 from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
-from optihub.services import audit
+from optihub.services import audit, prescriptions
 from optihub.services import orders as order_service
 from optihub.services.context import Actor
 from optihub.services.patients import set_phone
@@ -845,28 +845,7 @@ def _write_order(
         order.patient_id = patient_id
         order.location_id = location_id
         order.physician_id = physician_id
-        order.lines = [
-            OrderLine(
-                practice_id=sync.practice_id,
-                position=i,
-                kind=line.kind,
-                sku=line.sku,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                retail_price=line.retail_price
-                if line.retail_price is not None
-                else line.unit_price,
-                tax=line.tax,
-            )
-            for i, line in enumerate(lines)
-        ]
-        subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-        tax = sum((line.tax for line in lines), Decimal("0"))
-        order.subtotal = subtotal.quantize(Decimal("0.01"))
-        order.tax_total = tax.quantize(Decimal("0.01"))
-        order.total = (subtotal + tax).quantize(Decimal("0.01"))
-        order.updated_at = utcnow()
+        order_service.replace_lines(sync.session, sync.actor, order, lines)
     order.special_instructions = note
     order.amount_paid = (
         max(order.total - balance, Decimal("0"))
@@ -1082,9 +1061,7 @@ def _write_contacts(
 
 def _matched(sync: Sync, patient_id: uuid.UUID) -> None:
     # The patient's open orders waiting for a prescription get this one when it fits.
-    from optihub.services import fulfillment
-
-    fulfillment.match_patient_orders(sync.session, sync.actor, patient_id)
+    prescriptions.recorded.fire(sync.session, sync.actor, patient_id)
 
 
 def _remove_prescription(sync: Sync, row_id: uuid.UUID) -> None:
