@@ -277,11 +277,11 @@ def _totals(lines: Sequence[LineItem]) -> tuple[Decimal, Decimal, Decimal]:
     return subtotal.quantize(CENTS), tax.quantize(CENTS), (subtotal + tax).quantize(CENTS)
 
 
-def _line_rows(practice_id: int, lines: Sequence[LineItem]) -> list[OrderLine]:
+def _line_rows(practice_id: int, lines: Sequence[LineItem], start: int = 0) -> list[OrderLine]:
     return [
         OrderLine(
             practice_id=practice_id,
-            position=i,
+            position=start + i,
             kind=line.kind,
             sku=line.sku,
             description=line.description,
@@ -292,6 +292,33 @@ def _line_rows(practice_id: int, lines: Sequence[LineItem]) -> list[OrderLine]:
         )
         for i, line in enumerate(lines)
     ]
+
+
+def _recompute(order: Order) -> None:
+    subtotal = sum((line.unit_price * line.quantity for line in order.lines), Decimal("0"))
+    tax = sum((line.tax for line in order.lines), Decimal("0"))
+    order.subtotal = subtotal.quantize(CENTS)
+    order.tax_total = tax.quantize(CENTS)
+    order.total = (subtotal + tax).quantize(CENTS)
+    order.updated_at = utcnow()
+
+
+def add_lines(
+    session: Session, actor: Actor, order: Order, lines: Sequence[LineItem]
+) -> list[OrderLine]:
+    """Add ``lines`` after the lines of ``order`` (the actor's, loaded with its lines and
+    locked) and recompute its subtotal, tax and total. Returns the new lines. Payments and
+    the patient's balance are left to the caller. Raises ``ValidationFailed`` (nothing
+    changed)."""
+    if order.practice_id != actor.practice_id:
+        raise NotFound("Order", order.id)
+    errors = _line_errors(lines)
+    if errors:
+        raise ValidationFailed(errors)
+    added = _line_rows(actor.practice_id, lines, start=len(order.lines))
+    order.lines.extend(added)
+    _recompute(order)
+    return added
 
 
 def replace_lines(session: Session, actor: Actor, order: Order, lines: Sequence[LineItem]) -> None:
@@ -305,8 +332,7 @@ def replace_lines(session: Session, actor: Actor, order: Order, lines: Sequence[
     if errors:
         raise ValidationFailed(errors)
     order.lines = _line_rows(actor.practice_id, lines)
-    order.subtotal, order.tax_total, order.total = _totals(lines)
-    order.updated_at = utcnow()
+    _recompute(order)
 
 
 def _frame_details(frame: Any) -> dict[str, Any]:
