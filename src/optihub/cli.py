@@ -426,7 +426,7 @@ def portal_status_map(
     from optihub.db.models import Practice
     from optihub.domain.orders import OrderStatus
     from optihub.errors import FieldError, NotFound
-    from optihub.services import portal_sync
+    from optihub.services import status_names
 
     try:
         with _database() as db, db.transaction() as session:
@@ -441,10 +441,10 @@ def portal_status_map(
                     raise ValidationFailed(
                         [FieldError("status", f"Must be one of: {', '.join(allowed)}, default.")]
                     )
-                portal_sync.set_status_mapping(
+                status_names.set_status_mapping(
                     session, practice, name, None if wanted == "default" else OrderStatus(wanted)
                 )
-            mappings = portal_sync.status_mappings(session, practice)
+            mappings = status_names.status_mappings(session, practice)
     except OptiHubError as exc:
         _fail(exc)
     value = {"practice_id": practice, "mappings": dict(mappings)}

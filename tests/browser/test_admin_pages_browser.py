@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from optihub.db.models import Event, Lab, LabAccount, User, WebhookAttempt, WebhookDelivery
 from optihub.domain.orders import OrderStatus
-from optihub.services import oauth_clients, oauth_tokens, portal_sync, webhooks
+from optihub.services import oauth_clients, oauth_tokens, status_names, webhooks
 from optihub.services.context import Actor
 from tests import factories
 from tests.api.oauth.conftest import PASSWORD
@@ -35,7 +35,7 @@ def _furnish(db, app, world) -> None:
         s.add(lab)
         s.flush()
         s.add(LabAccount(practice_id=world.practice_id, lab_id=lab.id, account_number="PX-2041"))
-        portal_sync.set_status_mapping(
+        status_names.set_status_mapping(
             s, world.practice_id, "Lab - glazing", OrderStatus.IN_PROGRESS
         )
         texts = oauth_clients.register_client(

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from optihub.cli import app as cli
 from optihub.domain.orders import OrderStatus
-from optihub.services import portal_sync
+from optihub.services import status_names
 from tests import factories
 
 
@@ -27,8 +27,8 @@ def test_a_practice_maps_lists_and_resets_its_status_names(db, monkeypatch, tmp_
     pid = str(practice.id)
     with db.transaction() as s:
         # By name until the practice says otherwise.
-        assert portal_sync.status_for(s, practice.id, "Ready to dispense") is None
-        assert portal_sync.status_for(s, practice.id, "Ready for pickup") == OrderStatus.COMPLETED
+        assert status_names.status_for(s, practice.id, "Ready to dispense") is None
+        assert status_names.status_for(s, practice.id, "Ready for pickup") == OrderStatus.COMPLETED
 
     done = _cli(db, monkeypatch, tmp_path, "--practice", pid, "Ready to dispense", "completed")
     assert done.exit_code == 0, done.output
@@ -43,15 +43,15 @@ def test_a_practice_maps_lists_and_resets_its_status_names(db, monkeypatch, tmp_
         "mappings": {"ready for pickup": "shipped", "ready to dispense": "completed"},
     }
     with db.transaction() as s:
-        assert portal_sync.status_for(s, practice.id, "READY TO DISPENSE") == OrderStatus.COMPLETED
-        assert portal_sync.status_for(s, practice.id, "Ready for pickup") == OrderStatus.SHIPPED
+        assert status_names.status_for(s, practice.id, "READY TO DISPENSE") == OrderStatus.COMPLETED
+        assert status_names.status_for(s, practice.id, "Ready for pickup") == OrderStatus.SHIPPED
         # Another practice's names are its own.
-        assert portal_sync.status_for(s, other.id, "Ready to dispense") is None
+        assert status_names.status_for(s, other.id, "Ready to dispense") is None
 
     reset = _cli(db, monkeypatch, tmp_path, "--practice", pid, "ready for PICKUP", "default")
     assert reset.exit_code == 0, reset.output
     with db.transaction() as s:
-        assert portal_sync.status_for(s, practice.id, "Ready for pickup") == OrderStatus.COMPLETED
+        assert status_names.status_for(s, practice.id, "Ready for pickup") == OrderStatus.COMPLETED
 
 
 def test_unknown_states_and_practices_are_refused(db, monkeypatch, tmp_path):
@@ -64,7 +64,7 @@ def test_unknown_states_and_practices_are_refused(db, monkeypatch, tmp_path):
     assert missing.exit_code == 1
     assert "Practice 999 not found" in missing.output
     with db.transaction() as s:
-        assert portal_sync.status_mappings(s, practice.id) == []
+        assert status_names.status_mappings(s, practice.id) == []
 
 
 def test_the_portal_openapi_document_holds_its_own_paths_only(tmp_path):

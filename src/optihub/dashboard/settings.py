@@ -2,7 +2,7 @@
 portal's status names.
 
 Only the practice's owner changes them (``services.practice_settings`` and
-``services.portal_sync.set_status_mapping``); a manager or member of staff sees the same
+``services.status_names.set_status_mapping``); a manager or member of staff sees the same
 page read-only, without forms (they need to know the thresholds the board applies and the
 zone times are shown in), and a change they post anyway is the 403 page. A refused form
 comes back with what was typed and its problems in plain words, nothing written.
@@ -35,7 +35,7 @@ from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound, ValidationFailed
 from optihub.reads import catalog
 from optihub.reads import locations as location_reads
-from optihub.services import portal_sync, practice_settings
+from optihub.services import practice_settings, status_names
 from optihub.shell import Workplace
 from optihub.web import DbSession
 
@@ -76,7 +76,7 @@ def _zone_groups(current: str) -> list[tuple[str, list[str]]]:
 
 def _default_names() -> list[tuple[str, list[str]]]:
     by_status: dict[str, list[str]] = {}
-    for name, status in portal_sync.DEFAULT_STATUS_NAMES.items():
+    for name, status in status_names.DEFAULT_STATUS_NAMES.items():
         by_status.setdefault(status.value, []).append(name)
     return [(status, by_status.get(status, [])) for status in words.COLUMNS]
 
@@ -132,7 +132,7 @@ def _page(
             "lab_accounts": catalog.lab_accounts(session, place.practice_id),
             "mappings": [
                 (name, status, words.status_label(status))
-                for name, status in portal_sync.status_mappings(session, place.practice_id)
+                for name, status in status_names.status_mappings(session, place.practice_id)
             ],
             "statuses": [(status, words.status_label(status)) for status in words.COLUMNS],
             "default_names": _default_names(),
@@ -258,7 +258,7 @@ def map_portal_status(request: Request, params: Params, session: DbSession) -> R
             request, session, place, name, status, "Choose the OptiHub status the name means."
         )
     try:
-        portal_sync.set_status_mapping(session, place.practice_id, name, OrderStatus(status))
+        status_names.set_status_mapping(session, place.practice_id, name, OrderStatus(status))
     except ValidationFailed:
         return _mapping_refused(
             request, session, place, name, status, "Give the status name, 1 to 100 characters."
@@ -275,8 +275,8 @@ def unmap_portal_status(request: Request, params: Params, session: DbSession) ->
     if isinstance(place, Response):
         return place
     name = dict(params["form"]).get("name", "")
-    known = {mapped for mapped, _ in portal_sync.status_mappings(session, place.practice_id)}
+    known = {mapped for mapped, _ in status_names.status_mappings(session, place.practice_id)}
     if name not in known:
         return not_found(request, place, "status name", SECTION)
-    portal_sync.set_status_mapping(session, place.practice_id, name, None)
+    status_names.set_status_mapping(session, place.practice_id, name, None)
     return _done(request, f"“{name}” maps by its name again.", "portal")

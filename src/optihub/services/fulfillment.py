@@ -25,7 +25,7 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
-from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription
+from optihub.db.models import Order, OrderStatusChange, Patient, Prescription
 from optihub.domain.events import OrderAttention
 from optihub.domain.orders import OrderStatus
 from optihub.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
@@ -308,7 +308,7 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
             [FieldError("address", "Required: the patient has no address on file.")]
         )
     if target is not None:
-        _merge(session, target, request, address, resolved)
+        _merge(session, actor, target, request, address, resolved)
         _match(session, target, request.prescription_ids)
         audit.record(session, actor, "order.merged", "order", target.id)
         return Placed(target, merged=True)
@@ -342,33 +342,16 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
 
 def _merge(
     session: Session,
+    actor: Actor,
     order: Order,
     request: OrderRequest,
     address: Address | None,
     resolved: list[tuple[ProductLine, Product]],
 ) -> None:
     now = utcnow()
-    start = len(order.lines)
-    for offset, (line, product) in enumerate(resolved):
-        order.lines.append(
-            OrderLine(
-                practice_id=order.practice_id,
-                position=start + offset,
-                kind=product.kind,
-                sku=product.sku,
-                description=product.name,
-                quantity=line.quantity,
-                unit_price=product.price,
-                retail_price=product.price,
-                tax=Decimal("0"),
-                prescription_required=product.needs_prescription,
-            )
-        )
-    subtotal = sum((ln.unit_price * ln.quantity for ln in order.lines), Decimal("0"))
-    tax = sum((ln.tax for ln in order.lines), Decimal("0"))
-    order.subtotal = subtotal.quantize(CENTS)
-    order.tax_total = tax.quantize(CENTS)
-    order.total = (subtotal + tax).quantize(CENTS)
+    added = order_service.add_lines(session, actor, order, _line_items(resolved))
+    for new_line, (_, product) in zip(added, resolved, strict=True):
+        new_line.prescription_required = product.needs_prescription
     order.patient_balance = order.total - order.amount_paid
     order.type = _order_type({ln.kind for ln in order.lines})
     if request.external_id and not order.external_id:

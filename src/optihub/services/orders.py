@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import string
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -161,13 +162,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
     ):
         if value is not None and not _exists(session, model, actor.practice_id, value):
             errors.append(FieldError(name, f"No such {name.removesuffix('_id')} in this practice."))
-    for index, line in enumerate(new.lines):
-        if line.quantity < 1:
-            errors.append(FieldError(f"lines[{index}].quantity", "Must be at least 1."))
-        if line.unit_price < 0 or line.tax < 0:
-            errors.append(FieldError(f"lines[{index}].unit_price", "Cannot be negative."))
-        if not line.description.strip():
-            errors.append(FieldError(f"lines[{index}].description", "Is required."))
+    errors += _line_errors(new.lines)
     if new.take_frame_from_stock and (new.frame_id is None or new.location_id is None):
         errors.append(
             FieldError("frame_id", "Taking a frame from stock needs a frame and a location.")
@@ -203,9 +198,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         raise ValidationFailed(errors)
 
     now = new.created_at or utcnow()
-    subtotal = sum((line.unit_price * line.quantity for line in new.lines), Decimal("0"))
-    tax = sum((line.tax for line in new.lines), Decimal("0"))
-    total = (subtotal + tax).quantize(CENTS)
+    subtotal, tax, total = _totals(new.lines)
     order = Order(
         practice_id=actor.practice_id,
         number=new_order_number(now),
@@ -225,8 +218,8 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         rx_snapshot=rx_snapshot(snapshot_rx) | rx_source if snapshot_rx is not None else None,
         lens=new.lens,
         currency=frame.currency if frame is not None else "USD",
-        subtotal=subtotal.quantize(CENTS),
-        tax_total=tax.quantize(CENTS),
+        subtotal=subtotal,
+        tax_total=tax,
         total=total,
         amount_paid=new.amount_paid,
         patient_balance=(
@@ -237,20 +230,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         updated_at=now,
         **new.lab_fields,
     )
-    order.lines = [
-        OrderLine(
-            practice_id=actor.practice_id,
-            position=i,
-            kind=line.kind,
-            sku=line.sku,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            retail_price=line.retail_price if line.retail_price is not None else line.unit_price,
-            tax=line.tax,
-        )
-        for i, line in enumerate(new.lines)
-    ]
+    order.lines = _line_rows(actor.practice_id, new.lines)
     order.history = [
         OrderStatusChange(
             practice_id=actor.practice_id,
@@ -276,6 +256,83 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
     )
     audit.record(session, actor, "order.created", "order", order.id)
     return order
+
+
+def _line_errors(lines: Sequence[LineItem]) -> list[FieldError]:
+    errors = []
+    for index, line in enumerate(lines):
+        if line.quantity < 1:
+            errors.append(FieldError(f"lines[{index}].quantity", "Must be at least 1."))
+        if line.unit_price < 0 or line.tax < 0:
+            errors.append(FieldError(f"lines[{index}].unit_price", "Cannot be negative."))
+        if not line.description.strip():
+            errors.append(FieldError(f"lines[{index}].description", "Is required."))
+    return errors
+
+
+def _totals(lines: Sequence[LineItem]) -> tuple[Decimal, Decimal, Decimal]:
+    """Subtotal, tax and total of ``lines``, to the cent."""
+    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    tax = sum((line.tax for line in lines), Decimal("0"))
+    return subtotal.quantize(CENTS), tax.quantize(CENTS), (subtotal + tax).quantize(CENTS)
+
+
+def _line_rows(practice_id: int, lines: Sequence[LineItem], start: int = 0) -> list[OrderLine]:
+    return [
+        OrderLine(
+            practice_id=practice_id,
+            position=start + i,
+            kind=line.kind,
+            sku=line.sku,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            retail_price=line.retail_price if line.retail_price is not None else line.unit_price,
+            tax=line.tax,
+        )
+        for i, line in enumerate(lines)
+    ]
+
+
+def _recompute(order: Order) -> None:
+    subtotal = sum((line.unit_price * line.quantity for line in order.lines), Decimal("0"))
+    tax = sum((line.tax for line in order.lines), Decimal("0"))
+    order.subtotal = subtotal.quantize(CENTS)
+    order.tax_total = tax.quantize(CENTS)
+    order.total = (subtotal + tax).quantize(CENTS)
+    order.updated_at = utcnow()
+
+
+def add_lines(
+    session: Session, actor: Actor, order: Order, lines: Sequence[LineItem]
+) -> list[OrderLine]:
+    """Add ``lines`` after the lines of ``order`` (the actor's, loaded with its lines and
+    locked) and recompute its subtotal, tax and total. Returns the new lines. Payments and
+    the patient's balance are left to the caller. Raises ``ValidationFailed`` (nothing
+    changed)."""
+    if order.practice_id != actor.practice_id:
+        raise NotFound("Order", order.id)
+    errors = _line_errors(lines)
+    if errors:
+        raise ValidationFailed(errors)
+    added = _line_rows(actor.practice_id, lines, start=len(order.lines))
+    order.lines.extend(added)
+    _recompute(order)
+    return added
+
+
+def replace_lines(session: Session, actor: Actor, order: Order, lines: Sequence[LineItem]) -> None:
+    """Give ``order`` (the actor's, loaded with its lines and locked) exactly ``lines`` and
+    recompute its subtotal, tax and total as ``place_order`` does. Payments and the
+    patient's balance are left to the caller. Raises ``ValidationFailed`` (nothing
+    changed)."""
+    if order.practice_id != actor.practice_id:
+        raise NotFound("Order", order.id)
+    errors = _line_errors(lines)
+    if errors:
+        raise ValidationFailed(errors)
+    order.lines = _line_rows(actor.practice_id, lines)
+    _recompute(order)
 
 
 def _frame_details(frame: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A practice's own settings, as its owner changes them on the dashboard: its time zone,
 the days an order may wait in each status before the board marks it overdue, and its
-locations' names. (The portal's status names are ``services.portal_sync``'s.)
+locations' names. (The portal's status names are ``services.status_names``'s.)
 
 Each function checks everything before it writes anything and records the change in the
 audit log; a refusal is a ``ValidationFailed`` whose messages are plain words.

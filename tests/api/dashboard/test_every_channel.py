@@ -17,8 +17,8 @@ Two things the dialects do not offer, and what stands in for them:
   practice APIs' orders are announced to a partner API subscriber of the same practice
   (subscribed through the partner API, as the lab tests do).
 * The portal API reads an order's status as the practice's own status id that means its
-  state now (``portal_sync._order_status_shown``): a move on the dashboard reads back as
-  "S-LAB" ("At lab").
+  state now (``surfaces.portal.resources._order_status_shown``): a move on the dashboard
+  reads back as "S-LAB" ("At lab").
 """
 
 from __future__ import annotations

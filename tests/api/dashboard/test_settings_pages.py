@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from optihub.db.models import AuditEntry, Lab, LabAccount, Location, PortalStatusMapping, Practice
-from optihub.services import portal_sync
+from optihub.services import status_names
 from tests import factories
 from tests.api.dashboard.conftest import MANAGER, OWNER, STAFF, text_of
 from tests.api.dashboard.test_webhooks_pages import hooks  # noqa: F401  (a delivery at 14:05 UTC)
@@ -28,8 +28,8 @@ def places(db, world) -> dict[str, uuid.UUID]:
         s.add(lab)
         s.flush()
         s.add(LabAccount(practice_id=world.practice_id, lab_id=lab.id, account_number="PX-2041"))
-        portal_sync.set_status_mapping(
-            s, world.practice_id, "Lab - glazing", portal_sync.OrderStatus.IN_PROGRESS
+        status_names.set_status_mapping(
+            s, world.practice_id, "Lab - glazing", status_names.OrderStatus.IN_PROGRESS
         )
     return {"main": main.id, "theirs": theirs.id}
 
@@ -246,7 +246,7 @@ def test_the_owner_maps_and_unmaps_portal_status_names(db, world, places, agent)
         "ready - front desk": "completed",
     }
     with db.reading() as r:
-        assert portal_sync.status_for(r, world.practice_id, "READY - Front Desk") == "completed"
+        assert status_names.status_for(r, world.practice_id, "READY - Front Desk") == "completed"
     text = text_of(owner.get(SETTINGS).text)
     assert "Orders the portal sends as “Ready - front desk” now go to Ready for pickup." in text
 

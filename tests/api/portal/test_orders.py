@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from optihub.db.models import Order, OrderLine, OrderStatusChange
 from optihub.domain.orders import OrderStatus
-from optihub.services import portal_sync
+from optihub.services import status_names
 from tests.api.portal._support import events, invalid
 from tests.api.portal.conftest import table_counts
 
@@ -106,14 +106,14 @@ def test_the_practices_own_mapping_wins(basics, post, db, sync) -> None:
     assert post("Orders", order("S-X")).status_code == 200
     assert stored(db).status == "received"  # an unknown name keeps the order where it is
     with db.transaction() as s:
-        portal_sync.set_status_mapping(s, sync.practice_id, "Frame arrived", OrderStatus.COMPLETED)
-        portal_sync.set_status_mapping(s, sync.practice_id, "At lab", OrderStatus.RECEIVED)
+        status_names.set_status_mapping(s, sync.practice_id, "Frame arrived", OrderStatus.COMPLETED)
+        status_names.set_status_mapping(s, sync.practice_id, "At lab", OrderStatus.RECEIVED)
     with db.read_sessions() as reader:
-        assert portal_sync.status_for(reader, sync.practice_id, "frame ARRIVED") == "completed"
-        assert portal_sync.status_for(reader, sync.practice_id, "At lab") == "received"
-        assert portal_sync.status_for(reader, sync.other_practice_id, "At lab") == "in_progress"
-        assert portal_sync.status_for(reader, sync.practice_id, "Ready-for-Pickup") == "completed"
-        assert portal_sync.status_for(reader, sync.practice_id, "Whatever") is None
+        assert status_names.status_for(reader, sync.practice_id, "frame ARRIVED") == "completed"
+        assert status_names.status_for(reader, sync.practice_id, "At lab") == "received"
+        assert status_names.status_for(reader, sync.other_practice_id, "At lab") == "in_progress"
+        assert status_names.status_for(reader, sync.practice_id, "Ready-for-Pickup") == "completed"
+        assert status_names.status_for(reader, sync.practice_id, "Whatever") is None
     assert post("Orders", order("S-LAB", receiptNote="a")).status_code == 200
     assert stored(db).status == "received"
     assert post("Orders", order("S-X", receiptNote="b")).status_code == 200

@@ -49,7 +49,7 @@ class PortalRecord(Timestamps, Base):
 
 class PortalStatusMapping(Base):
     """A practice's own order-status name (lower-cased) and the canonical state it means;
-    names without a row map by name (``services.portal_sync.DEFAULT_STATUS_NAMES``)."""
+    names without a row map by name (``services.status_names.DEFAULT_STATUS_NAMES``)."""
 
     __tablename__ = "portal_status_mappings"
     __table_args__ = (CheckConstraint(f"status IN ({_STATUSES})", name="status_known"),)

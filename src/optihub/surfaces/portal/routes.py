@@ -30,11 +30,10 @@ from optihub.errors import (
     ValidationFailed,
     human_size,
 )
-from optihub.services import portal_sync
 from optihub.services.context import Actor
 from optihub.surfaces import kit
 from optihub.surfaces.kit.responses import JSON, XML, wants_xml
-from optihub.surfaces.portal import codec, values
+from optihub.surfaces.portal import codec, resources, values
 from optihub.web import DbSession
 
 SCOPE = "portal:sync"
@@ -201,7 +200,7 @@ ExternalIdParam = Annotated[
 
 
 def _not_found(model: codec.Model, external_id: str) -> NotFound:
-    noun = portal_sync.KINDS[model.resource].noun
+    noun = resources.RESOURCES[model.resource].noun
     error = NotFound(noun, external_id)
     error.message = f"No {noun} with ExternalId '{external_id}' exists."
     return error
@@ -215,7 +214,7 @@ def _reader(model: codec.Model) -> Callable[..., Response]:
         request: Request, who: Syncing, session: DbSession, external: ExternalIdParam = None
     ) -> Response:
         external_id = _external_id(external)
-        found = portal_sync.read(session, kit.single_practice(who), model.resource, external_id)
+        found = resources.read(session, kit.single_practice(who), model.resource, external_id)
         if found is None:
             raise _not_found(model, external_id)
         return answer(request, model, found)
@@ -231,7 +230,7 @@ def _writer(model: codec.Model) -> Callable[..., Response]:
             too_large = PayloadTooLarge(MAX_FILE_BYTES)
             too_large.message = f"The file is over {human_size(MAX_FILE_BYTES)}"
             raise too_large
-        done = portal_sync.upsert(
+        done = resources.upsert(
             session,
             actor_of(who),
             model.resource,
@@ -240,7 +239,7 @@ def _writer(model: codec.Model) -> Callable[..., Response]:
             # A record that leaves FileContent out keeps the PDF stored with it.
             file_sent="FileContent" in record,
         )
-        shown = portal_sync.read(
+        shown = resources.read(
             session, kit.single_practice(who), model.resource, str(record["ExternalId"])
         )
         assert shown is not None
@@ -265,9 +264,9 @@ def _deleter(model: codec.Model) -> Callable[..., Response]:
     ) -> Response:
         external_id = _external_id(external)
         practice_id = kit.single_practice(who)
-        found = portal_sync.read(session, practice_id, model.resource, external_id)
+        found = resources.read(session, practice_id, model.resource, external_id)
         try:
-            portal_sync.remove(session, actor_of(who), model.resource, external_id)
+            resources.remove(session, actor_of(who), model.resource, external_id)
         except NotFound:
             raise _not_found(model, external_id) from None
         if found is None:  # its core row was gone already
@@ -306,7 +305,7 @@ def _response_doc(model: codec.Model) -> dict[int | str, dict[str, Any]]:
 
 
 for _model in codec.MODELS.values():
-    _noun = portal_sync.KINDS[_model.resource].noun
+    _noun = resources.RESOURCES[_model.resource].noun
     router.add_api_route(
         f"/{_model.resource}",
         _reader(_model),
@@ -364,7 +363,7 @@ def _page(
     page: int,
     per_page: int,
 ) -> Response:
-    found = portal_sync.search(
+    found = resources.search(
         session,
         kit.single_practice(who),
         model.resource,

@@ -1,0 +1,245 @@
+"""Records an integrating system keeps in sync by its own ids: create-or-update by external
+id, read and delete by it, and list.
+
+``portal_records`` remembers, per practice and resource (the system's id spaces are
+separate), which core row an external id names (``synced_rows``: a location, an employee,
+a patient, a family link, an order, a prescription, an appointment; or none, for lists of
+the system's own) and the record as last sent, in the caller's shape, with its
+fingerprint:
+
+* the same record sent again (same fingerprint) changes nothing and emits nothing;
+* a record whose core row was removed elsewhere makes it again;
+* a core row another channel made with the same external id is taken over on first sync;
+* reading gives the record as last sent and the core's current values of its row, for the
+  caller to show where they changed since; a record whose row is gone reads as gone.
+
+The caller checks and translates the record and writes the core row (``write``, through
+``synced_rows``); this module keeps the bookkeeping around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from optihub.db.base import utcnow
+from optihub.db.models import PortalRecord
+from optihub.errors import Conflict, NotFound
+from optihub.services import audit, synced_rows
+from optihub.services.context import Actor
+
+Values = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One resource of the system's: ``resource`` keys its records, ``noun`` names it in
+    errors and the audit log, ``row`` is the kind of core row it maps to
+    (``synced_rows.ROWS``; None: the record alone)."""
+
+    resource: str
+    noun: str
+    row: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A record as last sent (``body``), the core row it names and, for rows the core
+    reads back, that row's current values (``synced_rows.CURRENT``)."""
+
+    external_id: str
+    row_id: uuid.UUID
+    body: dict[str, Any]
+    current: Values | None = None
+
+
+@dataclass(frozen=True)
+class Upserted:
+    id: uuid.UUID
+    created: bool
+    changed: bool
+
+
+def fingerprint(
+    record: Mapping[str, Any], file: bytes | None = None, file_sent: bool = True
+) -> str:
+    """The record's fingerprint, with its attached file (or the note that the stored file
+    was kept)."""
+    digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    if file is not None:
+        digest.update(hashlib.sha256(file).digest())
+    elif not file_sent:
+        digest.update(b"file kept")
+    return digest.hexdigest()
+
+
+def _entry(
+    session: Session, practice_id: int, resource: str, external_id: str, *, lock: bool = False
+) -> PortalRecord | None:
+    statement = select(PortalRecord).where(
+        PortalRecord.practice_id == practice_id,
+        PortalRecord.resource == resource,
+        PortalRecord.external_id == external_id,
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalar(statement)
+
+
+def find(session: Session, practice_id: int, resource: str, external_id: str) -> Stored | None:
+    """The record kept under ``external_id`` (its core row unchecked): what a link to it
+    names."""
+    entry = _entry(session, practice_id, resource, external_id)
+    return _stored(entry) if entry is not None else None
+
+
+def _stored(entry: PortalRecord, current: Values | None = None) -> Stored:
+    return Stored(entry.external_id, entry.record_id, entry.body, current)
+
+
+def _exists(session: Session, practice_id: int, kind: Kind, row_id: uuid.UUID | None) -> bool:
+    if row_id is None:
+        return False
+    if kind.row is None:
+        return True
+    model = synced_rows.ROWS[kind.row]
+    return (
+        session.scalar(select(model.id).where(model.practice_id == practice_id, model.id == row_id))
+        is not None
+    )
+
+
+def _adopt(session: Session, practice_id: int, kind: Kind, external_id: str) -> uuid.UUID | None:
+    """A core row another channel made with this external id, not yet synced."""
+    if kind.row not in synced_rows.ADOPTABLE:
+        return None
+    model = synced_rows.ROWS[kind.row]
+    found = session.scalar(
+        select(model.id).where(model.practice_id == practice_id, model.external_id == external_id)
+    )
+    if found is None:
+        return None
+    claimed = session.scalar(
+        select(PortalRecord.id).where(
+            PortalRecord.practice_id == practice_id,
+            PortalRecord.resource == kind.resource,
+            PortalRecord.record_id == found,
+        )
+    )
+    return None if claimed is not None else found
+
+
+def upsert(
+    session: Session,
+    actor: Actor,
+    kind: Kind,
+    external_id: str,
+    body: Mapping[str, Any],
+    *,
+    digest: str,
+    write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
+) -> Upserted:
+    """Keep ``body`` under ``external_id``: unchanged when ``digest`` is the one kept and the
+    row is there; otherwise ``write(row_id, previous)`` writes the core row (``row_id`` the
+    one named so far, None for a new one; ``previous`` the record kept before) and returns
+    its id. ``write`` raises what refuses the record (nothing is kept); a record being
+    written by a concurrent request is a ``Conflict``."""
+    practice_id = actor.practice_id
+    entry = _entry(session, practice_id, kind.resource, external_id, lock=True)
+    if (
+        entry is not None
+        and entry.digest == digest
+        and _exists(session, practice_id, kind, entry.record_id)
+    ):
+        return Upserted(entry.record_id, created=False, changed=False)
+    row_id = (
+        entry.record_id if entry is not None else _adopt(session, practice_id, kind, external_id)
+    )
+    if entry is not None and not _exists(session, practice_id, kind, row_id):
+        row_id = None  # the core row was removed elsewhere: make it again
+    new_id = write(row_id, _stored(entry) if entry is not None else None)
+    if entry is None:
+        entry = PortalRecord(
+            practice_id=practice_id, resource=kind.resource, external_id=external_id
+        )
+        session.add(entry)
+    entry.record_id = new_id
+    entry.digest = digest
+    entry.body = dict(body)
+    entry.updated_at = utcnow()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{kind.noun.capitalize()} {external_id} is being written by another request"
+        ) from exc
+    audit.record(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
+    return Upserted(new_id, created=row_id is None, changed=True)
+
+
+def _present(session: Session, practice_id: int, kind: Kind, entry: PortalRecord) -> Stored | None:
+    """The record with its row's current values; None when the row is gone."""
+    if kind.row is None:
+        return _stored(entry)
+    current = synced_rows.CURRENT.get(kind.row)
+    if current is not None:
+        values = current(session, practice_id, entry.record_id)
+        return _stored(entry, values) if values is not None else None
+    if session.get(synced_rows.ROWS[kind.row], entry.record_id) is None:
+        return None
+    return _stored(entry)
+
+
+def read(session: Session, practice_id: int, kind: Kind, external_id: str) -> Stored | None:
+    """The record kept under ``external_id`` and its row's current values; None when there
+    is none (or its core row is gone)."""
+    entry = _entry(session, practice_id, kind.resource, external_id)
+    if entry is None:
+        return None
+    return _present(session, practice_id, kind, entry)
+
+
+def records(session: Session, practice_id: int, kind: Kind) -> Iterator[Stored]:
+    """Every record of the resource whose row is there, oldest first."""
+    entries = session.scalars(
+        select(PortalRecord)
+        .where(PortalRecord.practice_id == practice_id, PortalRecord.resource == kind.resource)
+        .order_by(PortalRecord.created_at, PortalRecord.id)
+    )
+    for entry in entries:
+        shown = _present(session, practice_id, kind, entry)
+        if shown is not None:
+            yield shown
+
+
+def remove(session: Session, actor: Actor, kind: Kind, external_id: str) -> None:
+    """Delete the record and its core row. Raises ``NotFound``."""
+    entry = _entry(session, actor.practice_id, kind.resource, external_id, lock=True)
+    if entry is None:
+        raise NotFound(kind.noun.capitalize(), external_id)
+    if kind.row is not None:
+        synced_rows.REMOVE[kind.row](session, actor, entry.record_id)
+    session.delete(entry)
+    session.flush()
+    audit.record(session, actor, f"{actor.via}.{kind.resource}.deleted", kind.noun, entry.record_id)
+
+
+def names(session: Session, practice_id: int, resource: str, member: str) -> dict[str, str | None]:
+    """``member`` of each record of the resource as last sent, by external id (in order):
+    the names of a list of the system's own."""
+    return dict(
+        session.execute(
+            select(PortalRecord.external_id, PortalRecord.body[member].as_string())
+            .where(PortalRecord.practice_id == practice_id, PortalRecord.resource == resource)
+            .order_by(PortalRecord.external_id)
+        ).all()
+    )
