@@ -3,8 +3,9 @@
 Schemathesis reads the app's OpenAPI document and, for each operation, sends requests
 generated from it (valid ones, deliberately invalid ones, and the boundary cases it derives
 from the document) with a bearer token holding every scope, on a practice seeded with the
-demo data (lists are not empty) plus a webhook subscription with deliveries. Every answer
-must be:
+demo data (lists are not empty), one order placed through each dialect's own path (so every
+read meets what every channel writes) and a webhook subscription with deliveries. Every
+answer must be:
 
 * no server error (5xx);
 * a status code the operation documents (``status_code_conformance``);
@@ -121,14 +122,16 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
 
     db = _session_db
     app = create_app(app_settings(str(tmp_path_factory.mktemp("fuzz")), db.url), database=db)
+    # Over https: the dialects' token calls (``place_through_every_dialect``) answer no other.
     with (
         pytest.MonkeyPatch.context() as patch,
-        TestClient(app, raise_server_exceptions=False) as client,
+        TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client,
     ):
         patch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
         with db.transaction() as session:
             practice_id = seed_demo(session).practice_id
             user_id = session.scalar(select(User.id).where(User.email == DEMO_EMAIL))
+        placed = place_through_every_dialect(app, db, client, practice_id)
         metadata = client.get("/.well-known/oauth-authorization-server").json()
         token = app.state.tokens.issue_access_token(
             client_id="fuzz-app",
@@ -150,11 +153,13 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
         orders = client.get(f"{PARTNER}/orders", params={"limit": 100}, headers=auth)
         assert deliveries.json()["data"], "the seed should leave deliveries to redeliver"
         assert orders.json()["data"], "the seed should leave orders to read"
+        listed = [order["id"] for order in orders.json()["data"]]
+        assert set(placed) <= set(listed), "every dialect's order should be a partner's to read"
         yield Fuzzed(
             app,
             token,
             {
-                "order_id": [order["id"] for order in orders.json()["data"][:10]],
+                "order_id": placed + [each for each in listed if each not in placed][:10],
                 "webhook_id": [webhook_id],
                 "delivery_id": [delivery["id"] for delivery in deliveries.json()["data"][:5]],
                 # The practice API names every record's id `id`: some of each kind.
@@ -163,6 +168,37 @@ def fuzzed(_session_db, tmp_path_factory) -> Iterator[Fuzzed]:
             practice_id,
         )
     _empty_all_tables(db)
+
+
+def place_through_every_dialect(app: Any, db: Any, client: Any, practice_id: int) -> list[str]:
+    """One order placed through each dialect's own path, as tests/api/dashboard/
+    test_every_channel.py places them (its functions); their ids.
+
+    The demo's orders all come from one service call with an Rx; these come the way each
+    dialect writes them (a lab frame job, a portal sync, a practice-API and a fulfillment
+    order: none with an Rx), so every read of every dialect is checked against the orders
+    of all of them (a partner prescriptions list that listed them as ``null`` fails the
+    response-schema check). They are the newest orders, first in lists without a filter.
+    """
+    from optihub.services import users
+    from tests.api.dashboard.conftest import PASSWORD, STAFF, World
+    from tests.api.dashboard.test_every_channel import CHANNELS, Context
+
+    with db.transaction() as session:
+        # The member of staff the lab-order API's ``User-Email`` names.
+        users.create_user(
+            session, email=STAFF, password=PASSWORD, practice_id=practice_id, role="staff"
+        )
+
+    def mint(practice_id: int, scope: str, client_id: str) -> str:
+        return str(
+            app.state.tokens.issue_access_token(
+                client_id=client_id, subject="fuzz-user", scope=scope, practice_ids=[practice_id]
+            ).token
+        )
+
+    ctx = Context(client, db, World(practice_id, practice_id), mint)
+    return [str(channel.place(ctx).order_id) for channel in CHANNELS]
 
 
 def practice_record_ids(db: Any, practice_id: int) -> list[str]:

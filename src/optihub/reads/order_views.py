@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
+from sqlalchemy import JSON, ColumnElement, Connection, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
@@ -220,7 +220,9 @@ def where(practice_id: int, flt: OrderFilter) -> ColumnElement[bool]:
     if flt.updated_since is not None:
         conditions.append(Order.updated_at >= flt.updated_since)
     if flt.with_prescription_only:
-        conditions.append(Order.rx_snapshot.is_not(None))
+        # An order placed without an Rx stores its snapshot as JSON ``null`` (the column
+        # keeps Python's None as JSON), which ``IS NOT NULL`` alone lets through.
+        conditions.append(and_(Order.rx_snapshot.is_not(None), Order.rx_snapshot != JSON.NULL))
     if flt.order_id is not None:
         conditions.append(Order.id == flt.order_id)
     if flt.patient_id is not None:

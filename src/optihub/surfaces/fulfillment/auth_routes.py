@@ -86,6 +86,8 @@ async def login(request: Request, body: schemas.Login) -> Response:
     "/auth/refresh",
     response_model=schemas.Tokens,
     summary="A new access token (and refresh token) for the refresh token given as bearer",
+    # Its bearer is the refresh token, which no scope dependency checks (apidocs).
+    openapi_extra={"security": [{"bearerToken": []}]},
 )
 def refresh(request: Request, body: schemas.NoBody | None = None) -> Response:
     # No DbSession: the service runs its own transactions (a reused refresh token revokes

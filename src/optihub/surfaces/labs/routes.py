@@ -67,6 +67,9 @@ def acting(scope: str) -> Callable[..., Coroutine[Any, Any, Acting]]:
             Header(
                 alias=USER_EMAIL,
                 description="Email of the acting user: a user of the practice's dashboard.",
+                # Required: optional to the framework so a missing one is refused below,
+                # in the dialect's envelope; the document declares it required (apidocs).
+                json_schema_extra={"x-optihub-required": True},
             ),
         ] = None,
     ) -> Acting:

@@ -198,7 +198,15 @@ def get_frames(
     )
 
 
-@router.get("/prescriptions", response_model=schemas.PrescriptionList, summary="Rx of orders")
+@router.get(
+    "/prescriptions",
+    response_model=schemas.PrescriptionList,
+    summary="Rx of orders",
+    description=(
+        "The Rx each order was made with. Only orders that carry a spectacle Rx are listed "
+        "(and counted in `pagination.total`); an order placed without one is not in the list."
+    ),
+)
 def get_prescriptions(
     principal: PrescriptionsRead,
     session: DbSession,
