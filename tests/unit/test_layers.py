@@ -97,7 +97,7 @@ ALLOWED: dict[str, May] = {
     ),
     # Exceptions -> one Problem for every envelope.
     "problems": may("errors", third_party=HTTP),
-    "apidocs": may(third_party=("fastapi", "swagger_ui_bundle")),
+    "apidocs": may("auth", "domain", third_party=("fastapi", "swagger_ui_bundle")),
     # The page shell (layout, static files) the auth pages and the dashboard share.
     "shell": may("db", "domain", "reads", *FOUNDATION, third_party=(*HTTP, "jinja2", "sqlalchemy")),
     "auth": may(
