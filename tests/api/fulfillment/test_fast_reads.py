@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from optihub.web import hot_routes
+from tests.api.fast_paths import record_fast_answers
 from tests.api.fulfillment.conftest import BASE
 from tests.api.fulfillment.test_lists_and_reads import place
 
@@ -20,18 +20,7 @@ PAGE_HEADERS = ("X-Total-Count", "X-Page", "X-Page-Size", "X-Total-Pages", "X-Re
 @pytest.fixture
 def served(app) -> list[bool]:
     """Whether each fulfillment request was answered on the fast path."""
-    answers: list[bool] = []
-    routes = hot_routes(app)
-    answer = routes.answer
-
-    async def spy(hot, scope):
-        answered = await answer(hot, scope)
-        if scope["path"].startswith(BASE):
-            answers.append(answered is not None)
-        return answered
-
-    routes.answer = spy
-    return answers
+    return record_fast_answers(app, lambda path: path.startswith(BASE))
 
 
 def _links(response) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from optihub.web import hot_routes
+from tests.api.fast_paths import record_fast_answers
 from tests.api.labs.test_orders import ORDERS, listed  # noqa: F401 (the fixture)
 
 VIA_ROUTE = "ignored=1"
@@ -16,18 +16,7 @@ VIA_ROUTE = "ignored=1"
 @pytest.fixture
 def served(app) -> list[bool]:
     """Whether each lab-order list request was answered on the fast path."""
-    answers: list[bool] = []
-    routes = hot_routes(app)
-    answer = routes.answer
-
-    async def spy(hot, scope):
-        answered = await answer(hot, scope)
-        if scope["path"] == ORDERS:
-            answers.append(answered is not None)
-        return answered
-
-    routes.answer = spy
-    return answers
+    return record_fast_answers(app, lambda path: path == ORDERS)
 
 
 def _query(lab_world, account="PX-1", **extra) -> str:

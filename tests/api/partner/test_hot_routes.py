@@ -12,7 +12,7 @@ from optihub.domain.orders import OrderStatus
 from optihub.reads import orders as order_reads
 from optihub.reads.orders import OrderFilter, Sort
 from optihub.surfaces.partner.mapping import HIDDEN
-from optihub.web import hot_routes
+from tests.api.fast_paths import record_fast_answers
 from tests.api.partner.conftest import BASE
 
 # An unknown query parameter: the framework route ignores it, the hot route declines the
@@ -24,18 +24,7 @@ COMPARED_HEADERS = ("content-type", "content-length")
 @pytest.fixture
 def served(app) -> list[bool]:
     """Whether each request was answered by a hot route (True) or left to the app."""
-    answers: list[bool] = []
-    routes = hot_routes(app)
-    answer = routes.answer
-
-    async def spy(hot, scope):
-        answered = await answer(hot, scope)
-        if scope["path"].startswith(BASE):
-            answers.append(answered is not None)
-        return answered
-
-    routes.answer = spy
-    return answers
+    return record_fast_answers(app, lambda path: path.startswith(BASE))
 
 
 def _same(hot, framework) -> None:

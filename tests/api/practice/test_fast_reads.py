@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from optihub.web import hot_routes
+from tests.api.fast_paths import record_fast_answers
 from tests.api.practice.test_orders import order_body
 
 # The default sort, given: the route answers it (the fast path takes page and page_size).
@@ -16,18 +16,7 @@ VIA_ROUTE = "sort=-create_date"
 @pytest.fixture
 def served(app) -> list[bool]:
     """Whether each practice request was answered on the fast path."""
-    answers: list[bool] = []
-    routes = hot_routes(app)
-    answer = routes.answer
-
-    async def spy(hot, scope):
-        answered = await answer(hot, scope)
-        if scope["path"].startswith("/v2/"):
-            answers.append(answered is not None)
-        return answered
-
-    routes.answer = spy
-    return answers
+    return record_fast_answers(app, lambda path: path.startswith("/v2/"))
 
 
 @pytest.fixture
