@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from optihub.db.async_reads import AsyncReadPools
+from optihub.db.reader import ReaderThread
 from optihub.errors import BadRequest
 
 NUL_REFUSED = "Text must not contain the NUL character (\\u0000)."
@@ -145,7 +144,7 @@ class Database:
         self._binary_results = self.engine.dialect.name == "postgresql"
         self._own_lock = threading.Lock()
         self._async_reads: AsyncReadPools | None = None
-        self._reader_thread: ThreadPoolExecutor | None = None
+        self._reader_thread: ReaderThread | None = None
         if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
             _args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
             self._async_reads = AsyncReadPools(dict(kwargs))
@@ -215,22 +214,19 @@ class Database:
         ``shared``: concurrent callers of the same statement and parameters share one
         execution that starts after each of them asked (``AsyncReads.fetch_shared``)."""
         if self._async_reads is None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._reader(), self.fetch_raw, sql, parameters)
+            return await self._reader().fetch(sql, parameters, shared=shared)
         refuse_nul(parameters)
         reads = self._async_reads.current()
         if shared:
             return await reads.fetch_shared(sql, parameters)
         return await reads.fetch(sql, parameters)
 
-    def _reader(self) -> ThreadPoolExecutor:
+    def _reader(self) -> ReaderThread:
         reader = self._reader_thread
         if reader is None:
             with self._own_lock:
                 if self._reader_thread is None:
-                    self._reader_thread = ThreadPoolExecutor(
-                        max_workers=1, thread_name_prefix="optihub-reads"
-                    )
+                    self._reader_thread = ReaderThread(self.fetch_raw)
                 reader = self._reader_thread
         return reader
 
@@ -263,7 +259,7 @@ class Database:
 
     def dispose(self) -> None:
         if self._reader_thread is not None:
-            self._reader_thread.shutdown(wait=True)
+            self._reader_thread.close()
             self._reader_thread = None
         with self._own_lock:
             self._release()

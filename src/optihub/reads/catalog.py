@@ -186,5 +186,8 @@ async def is_account_user(
     bind = LabAccount.__table__.c.lab_id.type.dialect_impl(dialect).bind_processor(dialect)
     lab = bind(lab_id) if bind is not None else lab_id
     parameters = [practice_id, email.strip().lower(), practice_id, lab, account_number]
-    rows = await db.fetch_raw_async(sql, parameters)  # a UUID: not a shared statement's
+    # Shared (one execution for the requests asking at once) when every parameter is a
+    # plain value: SQLite's lab id is its hex text; PostgreSQL's a UUID, which is not.
+    shared = all(isinstance(value, int | str) for value in parameters)
+    rows = await db.fetch_raw_async(sql, parameters, shared=shared)
     return bool(rows) and rows[0][0] is not None and rows[0][1] is not None
