@@ -226,7 +226,8 @@ class Database:
         if reader is None:
             with self._own_lock:
                 if self._reader_thread is None:
-                    self._reader_thread = ReaderThread(self.fetch_raw)
+                    # ``fetch_raw`` looked up per statement (tests wrap it on the instance).
+                    self._reader_thread = ReaderThread(lambda sql, ps: self.fetch_raw(sql, ps))
                 reader = self._reader_thread
         return reader
 
