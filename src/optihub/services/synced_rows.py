@@ -63,6 +63,27 @@ ROWS: dict[str, Any] = {
 ADOPTABLE = ("location", "patient", "appointment")
 
 
+def _current(
+    session: Session, practice_id: int, model: type[_Row], row_id: uuid.UUID
+) -> _Row | None:
+    """The practice's row as the session holds it (None: gone, or another practice's)."""
+    row: Any = session.get(model, row_id)
+    return row if row is not None and row.practice_id == practice_id else None
+
+
+def _detach_then_delete(
+    session: Session, actor: Actor, model: type[_Row], column: Any, row_id: uuid.UUID
+) -> None:
+    """Delete the practice's row after clearing ``column`` on the orders that name it."""
+    for order in session.scalars(
+        select(Order).where(Order.practice_id == actor.practice_id, column == row_id)
+    ):
+        setattr(order, column.key, None)
+    row = own(session, actor.practice_id, model, row_id)
+    if row is not None:
+        session.delete(row)
+
+
 def own(
     session: Session, practice_id: int, model: type[_Row], row_id: uuid.UUID | None
 ) -> _Row | None:
@@ -179,20 +200,14 @@ def save_location(
 
 
 def _location_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Values | None:
-    row = session.get(Location, row_id)
-    if row is None or row.practice_id != practice_id:
+    row = _current(session, practice_id, Location, row_id)
+    if row is None:
         return None
     return {"name": row.name, **_address_of(row), "phone": row.phone}
 
 
 def _remove_location(session: Session, actor: Actor, row_id: uuid.UUID) -> None:
-    for order in session.scalars(
-        select(Order).where(Order.practice_id == actor.practice_id, Order.location_id == row_id)
-    ):
-        order.location_id = None
-    row = own(session, actor.practice_id, Location, row_id)
-    if row is not None:
-        session.delete(row)
+    _detach_then_delete(session, actor, Location, Order.location_id, row_id)
 
 
 # -- employees (doctors and users) -----------------------------------------------------------
@@ -242,8 +257,8 @@ def save_employee(
 
 
 def _employee_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Values | None:
-    row = session.get(Employee, row_id)
-    if row is None or row.practice_id != practice_id:
+    row = _current(session, practice_id, Employee, row_id)
+    if row is None:
         return None
     return {
         "first_name": row.first_name or None,
@@ -254,13 +269,7 @@ def _employee_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Valu
 
 
 def _remove_employee(session: Session, actor: Actor, row_id: uuid.UUID) -> None:
-    for order in session.scalars(
-        select(Order).where(Order.practice_id == actor.practice_id, Order.physician_id == row_id)
-    ):
-        order.physician_id = None
-    row = own(session, actor.practice_id, Employee, row_id)
-    if row is not None:
-        session.delete(row)
+    _detach_then_delete(session, actor, Employee, Order.physician_id, row_id)
 
 
 # -- patients -------------------------------------------------------------------------------
@@ -306,8 +315,8 @@ def save_patient(
 
 
 def _patient_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Values | None:
-    row = session.get(Patient, row_id)
-    if row is None or row.practice_id != practice_id:
+    row = _current(session, practice_id, Patient, row_id)
+    if row is None:
         return None
     return {
         "first_name": row.first_name or None,
@@ -321,13 +330,7 @@ def _patient_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Value
 
 
 def _remove_patient(session: Session, actor: Actor, row_id: uuid.UUID) -> None:
-    for order in session.scalars(
-        select(Order).where(Order.practice_id == actor.practice_id, Order.patient_id == row_id)
-    ):
-        order.patient_id = None
-    row = own(session, actor.practice_id, Patient, row_id)
-    if row is not None:
-        session.delete(row)
+    _detach_then_delete(session, actor, Patient, Order.patient_id, row_id)
 
 
 # -- family links ------------------------------------------------------------------------------
@@ -646,8 +649,8 @@ def save_appointment(
 
 
 def _appointment_now(session: Session, practice_id: int, row_id: uuid.UUID) -> Values | None:
-    row = session.get(Appointment, row_id)
-    if row is None or row.practice_id != practice_id:
+    row = _current(session, practice_id, Appointment, row_id)
+    if row is None:
         return None
     return {"starts_at": row.starts_at, "ends_at": row.ends_at}
 
