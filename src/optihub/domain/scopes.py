@@ -75,6 +75,15 @@ SCOPES: tuple[Scope, ...] = (
     Scope(
         "portal:sync", "Keep the patient portal in sync (create, update, delete records)", "portal"
     ),
+    # FHIR R5 (SMART on FHIR Backend Services, v2 scope syntax: c r u d s = create, read,
+    # update, delete, search)
+    Scope("system/VisionPrescription.rs", "Read and search prescriptions (FHIR)", "fhir"),
+    Scope("system/VisionPrescription.c", "Import prescriptions (FHIR)", "fhir"),
+    Scope("system/VisionPrescription.crs", "Read, search and import prescriptions (FHIR)", "fhir"),
+    Scope("system/Patient.rs", "Read and search patient records (FHIR)", "fhir"),
+    Scope("system/Practitioner.rs", "Read and search prescribers (FHIR)", "fhir"),
+    Scope("system/Organization.rs", "Read the practice's organization record (FHIR)", "fhir"),
+    Scope("system/*.rs", "Read and search every FHIR resource OptiHub serves", "fhir"),
 )
 
 BY_NAME: dict[str, Scope] = {scope.name: scope for scope in SCOPES}
@@ -94,4 +103,15 @@ def unknown(names: str | list[str]) -> list[str]:
 # A broader scope that includes narrower ones ("read and update" includes "read").
 IMPLIED: dict[str, frozenset[str]] = {
     "orders:full": frozenset({"orders:read"}),
+    "system/VisionPrescription.crs": frozenset(
+        {"system/VisionPrescription.rs", "system/VisionPrescription.c"}
+    ),
+    "system/*.rs": frozenset(
+        {
+            "system/VisionPrescription.rs",
+            "system/Patient.rs",
+            "system/Practitioner.rs",
+            "system/Organization.rs",
+        }
+    ),
 }
