@@ -40,6 +40,8 @@ from optihub.db.models import (
     OrderStatusChange,
     OrderVersion,
     Patient,
+    PortalRecord,
+    PortalStatusMapping,
 )
 from optihub.db.session import Database
 from optihub.reads.order_views import OrderView, Reader, load
@@ -155,7 +157,8 @@ class _Pending:
     patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     # Practices that lost an order (its documents go with it: no document is stored), or
-    # whose locations or lab accounts changed (the orders board lists them).
+    # whose locations or lab accounts changed (the orders board lists them), or whose
+    # synced portal records or status mapping changed (the portal reads orders with them).
     deleted: set[int] = field(default_factory=set)
     # A lab or an app renamed: every practice's orders may show its name.
     everyone: bool = False
@@ -185,7 +188,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             deltas[(obj.practice_id, obj.status)] += 1
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
-        elif isinstance(obj, Location | LabAccount):
+        elif isinstance(obj, Location | LabAccount | PortalRecord | PortalStatusMapping):
             pending.deleted.add(obj.practice_id)
     for obj in session.dirty:
         if not session.is_modified(obj, include_collections=False):
@@ -203,7 +206,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
         elif isinstance(obj, Location):
             pending.locations.add((obj.practice_id, obj.id))
             pending.deleted.add(obj.practice_id)
-        elif isinstance(obj, LabAccount):
+        elif isinstance(obj, LabAccount | PortalRecord | PortalStatusMapping):
             pending.deleted.add(obj.practice_id)
         elif isinstance(obj, Lab | OAuthClient) and _names_changed(obj):
             pending.everyone = True
@@ -214,7 +217,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             pending.deleted.add(obj.practice_id)
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
-        elif isinstance(obj, Location | LabAccount):
+        elif isinstance(obj, Location | LabAccount | PortalRecord | PortalStatusMapping):
             pending.deleted.add(obj.practice_id)
     if any(deltas.values()):
         _apply_count_deltas(session, {k: v for k, v in deltas.items() if v})

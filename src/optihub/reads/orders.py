@@ -618,3 +618,29 @@ def _core_detail(
 ) -> bytes:
     with db.reading() as reader:
         return detail(reader, practice_id, projection, order_id, hidden_statuses)
+
+
+async def kept_async(
+    db: Database, practice_id: int, key: Hashable, render: Callable[[], bytes | None]
+) -> bytes | None:
+    """What ``render`` gives (run in a worker thread: it may use a blocking session), kept
+    with the practice's order version it was read under and served again while that
+    version stands: for a dialect's reading of one order that is not a stored document
+    (it joins the order with rows of the dialect's own that raise the version too, such as
+    the portal's synced records). ``key`` must name the dialect and the object. Nothing is
+    kept for None (e.g. not found: the route answers that) or without a version row."""
+    hot = _hot(db)
+    if hot is None:
+        return await asyncio.to_thread(render)
+    copies = _copies_of(db)[1]
+    versions = await db.fetch_raw_async(hot.version, [practice_id], shared=True)
+    version: int | None = versions[0][0] if versions else None
+    if version is not None:
+        found: bytes | None = copies.get(key, version)
+        if found is not None:
+            return found
+    # Read after the version: a change in between raises it, so this copy is not served.
+    value = await asyncio.to_thread(render)
+    if value is not None:
+        copies.put(key, version, value)
+    return value

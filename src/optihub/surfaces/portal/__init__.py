@@ -4,7 +4,7 @@ in sync by the integrating system's own ids, in JSON or DataContract XML."""
 
 from optihub.surfaces.kit import Surface
 from optihub.surfaces.portal.errors import ErrorBody, envelope, render
-from optihub.surfaces.portal.routes import ROUTE_SCOPES, root_router, router
+from optihub.surfaces.portal.routes import FAST_READS, ROUTE_SCOPES, root_router, router
 
 SURFACE = "portal"
 
@@ -18,6 +18,7 @@ surface = Surface(
     render=render,
     error_model=ErrorBody,
     scopes=ROUTE_SCOPES,
+    fast_reads=FAST_READS,
     # Prescriptions carry their PDF (up to 10 MiB) as base64 text inside the body.
     max_body=16 << 20,
     # The vendor answers every refused body with 400 and its ModelState.

@@ -30,8 +30,10 @@ from optihub.errors import (
     ValidationFailed,
     human_size,
 )
+from optihub.reads import orders as order_reads
 from optihub.services.context import Actor
 from optihub.surfaces import kit
+from optihub.surfaces.kit.fast import FastRead, FastRequest, TextParameter
 from optihub.surfaces.kit.responses import JSON, XML, wants_xml
 from optihub.surfaces.portal import codec, resources, values
 from optihub.web import DbSession
@@ -449,3 +451,32 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     for resource in codec.MODELS
     for method in ("GET", "POST", "DELETE")
 }
+
+
+# -- the fast read ---------------------------------------------------------------------------
+
+
+async def _fast_order(request: FastRequest) -> bytes | None:
+    """``GET /api/Orders?externalId=`` in JSON: the record the route renders, kept with the
+    practice's order version (raised by every change to the order, its synced records and
+    the practice's status names), so a repeated read is one version check. XML, and an id
+    with no order, go to the route."""
+    if wants_xml({"accept": request.header(b"accept") or ""}):
+        return None
+    external_id = request.texts["externalId"]
+    if not external_id.strip():
+        return None
+    model = codec.MODELS["Orders"]
+    db, practice_id = request.db, request.practice_id
+
+    def render() -> bytes | None:
+        with db.transaction() as session:
+            found = resources.read(session, practice_id, "Orders", external_id)
+        return None if found is None else codec.encode_json(model, values.typed(model, found))
+
+    return await order_reads.kept_async(
+        db, practice_id, ("portal", "Orders", external_id), render
+    )
+
+
+FAST_READS = (FastRead("/Orders", _fast_order, {"externalId": TextParameter(100)}),)
