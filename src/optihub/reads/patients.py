@@ -25,6 +25,7 @@ __all__ = [
     "page",
     "sorted_page",
     "view",
+    "view_of",
     "views",
 ]
 
@@ -201,6 +202,12 @@ def sorted_page(
         select(*_COLUMNS).where(condition).order_by(*ordering).limit(limit).offset(offset)
     )
     return PatientPage([PatientView(*row) for row in rows], int(total))
+
+
+def view_of(patient: Patient) -> PatientView:
+    """The view of a patient the session has just written and flushed (its values as
+    stored, defaults included), without reading it back."""
+    return PatientView(*(getattr(patient, column.key) for column in _COLUMNS))
 
 
 def views(reader: Reader, practice_id: int, ids: Sequence[uuid.UUID]) -> list[PatientView]:

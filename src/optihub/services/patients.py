@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+import weakref
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy.orm import Session, UOWTransaction
 
 from optihub.db.models import Location, Patient
 from optihub.domain import phones
@@ -51,17 +54,62 @@ def _validate(details: PatientDetails, today: date) -> list[FieldError]:
     return errors
 
 
-def practice_region(session: Session, practice_id: int) -> str:
+# A practice's phone country, kept per database for REGION_SECONDS: every patient write
+# with a phone needs it, and it changes only when the practice's locations do. A location
+# written in this process forgets it at once; another process's change applies here within
+# REGION_SECONDS (the E.164 form is a search aid beside the number as given).
+REGION_SECONDS = 60.0
+_regions: weakref.WeakKeyDictionary[Engine, dict[int, tuple[str, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+_regions_lock = threading.Lock()
+
+
+def _engine(reader: Session | Connection) -> Engine:
+    bind = reader.get_bind() if isinstance(reader, Session) else reader
+    return bind.engine
+
+
+def practice_region(reader: Session | Connection, practice_id: int) -> str:
     """The country a practice's national phone numbers are read in: the one its locations
     are in (the most common when they differ), ``US`` when it has none."""
-    country = session.scalar(
+    engine = _engine(reader)
+    kept = _regions.get(engine)
+    found = kept.get(practice_id) if kept is not None else None
+    now = time.monotonic()
+    if found is not None and found[1] > now:
+        return found[0]
+    country = reader.scalar(
         select(Location.country)
         .where(Location.practice_id == practice_id)
         .group_by(Location.country)
         .order_by(func.count().desc(), Location.country)
         .limit(1)
     )
-    return country or phones.DEFAULT_REGION
+    region = country or phones.DEFAULT_REGION
+    with _regions_lock:
+        _regions.setdefault(engine, {})[practice_id] = (region, now + REGION_SECONDS)
+    return region
+
+
+def _forget_regions(session: Session, _context: UOWTransaction) -> None:
+    """A location written: its practice's phone country is read again next time."""
+    touched = {
+        obj.practice_id
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+        if isinstance(obj, Location)
+    }
+    if touched:
+        kept = _regions.get(_engine(session))
+        if kept is not None:
+            with _regions_lock:
+                for practice_id in touched:
+                    kept.pop(practice_id, None)
+
+
+if not event.contains(Session, "after_flush", _forget_regions):
+    event.listen(Session, "after_flush", _forget_regions)
 
 
 def set_phone(session: Session, patient: Patient, phone: str | None) -> None:

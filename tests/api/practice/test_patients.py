@@ -270,6 +270,16 @@ def test_create_several_at_once(api, db):
     data = response.json()["data"]
     assert [p["name_first"] for p in data] == ["Bulk0", "Bulk1", "Bulk2"]
     assert count(db, Patient) == before + 3
+    # Each is answered as it is stored: the same as reading it back.
+    assert data == [api.get(f"/patients/{p['patient_id']}").json() for p in data]
+
+
+def test_the_answer_to_a_create_is_what_is_stored(api):
+    response = api.post("/patients", json={**NEW, "name_first": "  Ann ", "name_last": "Lee  "})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert (created["name_first"], created["name_last"]) == ("Ann", "Lee")
+    assert api.get(f"/patients/{created['patient_id']}").json() == created
 
 
 def test_a_bulk_with_one_bad_record_writes_nothing_and_names_it(api, db):

@@ -474,9 +474,7 @@ async def _fast_order(request: FastRequest) -> bytes | None:
             found = resources.read(session, practice_id, "Orders", external_id)
         return None if found is None else codec.encode_json(model, values.typed(model, found))
 
-    return await order_reads.kept_async(
-        db, practice_id, ("portal", "Orders", external_id), render
-    )
+    return await order_reads.kept_async(db, practice_id, ("portal", "Orders", external_id), render)
 
 
 FAST_READS = (FastRead("/Orders", _fast_order, {"externalId": TextParameter(100)}),)

@@ -196,14 +196,12 @@ def get_patient(request: Request, who: PatientsRead, id: ObjectId) -> Response:
 )
 def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = None) -> Response:
     records = bodies.records(body, mapping.PATIENT_IN)
-    created = []
+    data = []
     for index, record in enumerate(records.items):
         with records.writing(index, mapping.PATIENT_FIELDS):
             patient = patient_service.create_patient(session, who.actor, _patient_details(record))
-        created.append(patient.id)
-    data = [
-        mapping.patient_out(view) for view in patient_reads.views(session, who.practice_id, created)
-    ]
+        # Answered from the row just written (its values as stored): no read back.
+        data.append(mapping.patient_out(patient_reads.view_of(patient)))
     return kit.json_response({"data": data} if records.bulk else data[0], 201)
 
 
