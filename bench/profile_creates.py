@@ -27,7 +27,10 @@ import os
 import re
 import shutil
 import sys
+import signal
+import subprocess
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -61,6 +64,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--stacks", type=Path, help="aggregate a py-spy raw file instead")
+    parser.add_argument("--only", help="one dialect's create (labs, portal, practice, fulfillment)")
+    parser.add_argument(
+        "--spy",
+        type=Path,
+        help="sample this process with py-spy (raw stacks to this file) during the measured"
+        " requests only: warm-up (the framework builds its routes on the first request) left out",
+    )
     args = parser.parse_args()
     if args.stacks is not None:
         aggregate(args.stacks, args.top)
@@ -100,27 +110,49 @@ def main() -> int:
                 "fulfillment": auth["fulfillment"] | json_type,
             }
             for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
+                if args.only and dialect != args.only:
+                    continue
                 template = json.dumps(body)
                 for _ in range(5):  # warm: statement caches, first-use imports
                     sent = template.replace(UNIQUE, letters(12))
                     response = client.post(path, content=sent, headers=headers[dialect])
                     assert response.is_success, (path, response.status_code, response.text[:500])
                 statements.clear()
+                spy = start_spy(args.spy, dialect) if args.spy else None
+                started = time.perf_counter()
                 for _ in range(args.requests):
                     sent = template.replace(UNIQUE, letters(12))
                     response = client.post(path, content=sent, headers=headers[dialect])
                     assert response.is_success, (path, response.status_code)
-                report(dialect, shown, statements, args.requests)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=60)
+                each_ms = (time.perf_counter() - started) * 1000 / args.requests
+                report(dialect, shown, statements, args.requests, each_ms)
         db.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
-def report(dialect: str, shown: str, statements: list[str], n: int) -> None:
+def start_spy(path: Path, dialect: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling this process (every thread) into ``path`` with the dialect's name."""
+    out = path.with_name(f"{path.stem}-{dialect}{path.suffix}")
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "400", "--format", "raw"]
+        + ["--pid", str(os.getpid()), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attached before the first measured request
+    return spy
+
+
+def report(dialect: str, shown: str, statements: list[str], n: int, each_ms: float) -> None:
     kinds = Counter(s.split(None, 1)[0].upper() for s in statements)
     tables = Counter(t.lower() for s in statements for t in TABLE.findall(s)[:1])
     print(f"\n## {dialect}: {shown}\n")
+    print(f"- in this process: {each_ms:.2f} ms a request (test client, one at a time)")
     print(
         f"- statements per request: {len(statements) / n:.1f} ("
         + ", ".join(f"{k} {v / n:.1f}" for k, v in kinds.most_common())
