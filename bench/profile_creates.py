@@ -26,9 +26,9 @@ import json
 import os
 import re
 import shutil
-import sys
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -139,8 +139,10 @@ def start_spy(path: Path, dialect: str) -> subprocess.Popen[bytes]:
     """py-spy sampling this process (every thread) into ``path`` with the dialect's name."""
     out = path.with_name(f"{path.stem}-{dialect}{path.suffix}")
     spy = subprocess.Popen(
-        [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "400", "--format", "raw"]
-        + ["--pid", str(os.getpid()), "-o", str(out)],
+        [
+            *(str(Path(sys.executable).with_name("py-spy")), "record", "-r", "400"),
+            *("--format", "raw", "--pid", str(os.getpid()), "-o", str(out)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
