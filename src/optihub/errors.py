@@ -163,3 +163,13 @@ class RateLimited(OptiHubError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(OptiHubError):
+    """What the request needs is down for a moment (the database): 503, retry later."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -24,8 +24,55 @@ from optihub.errors import (
     OptiHubError,
     PayloadTooLarge,
     RateLimited,
+    Unavailable,
     ValidationFailed,
 )
+
+# Seconds a client is asked to wait when the database is unreachable (a restart, a
+# fail-over): a request in the meantime is answered 503 at once, never a 500 or a hang.
+DATABASE_RETRY_AFTER = 5
+DATABASE_DOWN = "The database is not reachable at the moment; retry in a few seconds."
+
+# Errors of the database drivers that mean "not reachable now", by module and class name (so
+# this module needs no driver): a refused or dropped connection, a server shutting down, a
+# pool with no connection to give, SQLite's file locked past its busy timeout.
+_OUTAGE_NAMES = {
+    "sqlalchemy.exc": {"OperationalError", "InterfaceError", "DisconnectionError", "TimeoutError"},
+    "psycopg": {"OperationalError", "InterfaceError"},
+    "psycopg.errors": {
+        "OperationalError",
+        "InterfaceError",
+        "AdminShutdown",
+        "CrashShutdown",
+        "CannotConnectNow",
+        "ConnectionFailure",
+        "SqlclientUnableToEstablishSqlconnection",
+    },
+    "psycopg_pool": {"PoolTimeout", "PoolClosed"},
+}
+_SQLITE_BUSY = ("database is locked", "database table is locked", "disk i/o error")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says the database cannot be reached now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
+        if kind.__module__ == "sqlite3" and kind.__name__ == "OperationalError":
+            return str(current).lower().startswith(_SQLITE_BUSY)
+        if kind.__module__.startswith("sqlalchemy") and getattr(current, "orig", None) is not None:
+            orig = current.orig  # type: ignore[attr-defined]
+            if getattr(current, "connection_invalidated", False) or is_outage(orig):
+                return True
+            current = current.__cause__
+            continue
+        for base in kind.__mro__:
+            if base.__name__ in _OUTAGE_NAMES.get(base.__module__, ()):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @dataclass
@@ -136,6 +183,9 @@ def problem_from(exc: BaseException, request_id: str = "") -> Problem:
     if isinstance(exc, Forbidden):
         details = [{"field": exc.field, "message": exc.message}] if exc.field else []
         return Problem(403, exc.code, exc.message, details, exception=exc)
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return Problem(503, exc.code, exc.message, headers=headers, exception=exc)
     if isinstance(exc, OptiHubError):
         return Problem(400, exc.code, exc.message, exception=exc)
     if isinstance(exc, HTTPException):
@@ -144,6 +194,8 @@ def problem_from(exc: BaseException, request_id: str = "") -> Problem:
         return Problem(
             status, HTTP_CODES.get(status, "http_error"), str(exc.detail), headers=headers
         )
+    if is_outage(exc):
+        return problem_from(Unavailable(DATABASE_DOWN, DATABASE_RETRY_AFTER), request_id)
     return Problem(
         500,
         "internal_error",

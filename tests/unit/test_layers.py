@@ -50,7 +50,7 @@ def may(*packages: str, third_party: Iterable[str] = ()) -> May:
 
 
 # Import no optihub package; every layer from ``db`` up may use them.
-FOUNDATION = ("errors", "settings", "logging", "security")
+FOUNDATION = ("errors", "settings", "logging", "security", "counters")
 # Below the surfaces: what the kit and every dialect build on.
 CORE = ("domain", "db", "reads", "events", "services", "auth", "web", "problems", *FOUNDATION)
 HTTP = ("fastapi", "starlette")
@@ -75,6 +75,8 @@ ALLOWED: dict[str, May] = {
     "settings": may(),
     "logging": may(third_party=("orjson", "structlog")),
     "security": may(third_party=("argon2",)),
+    # Shared counters (Redis, or memory while it is unreachable).
+    "counters": may(third_party=("limits", "structlog")),
     # Pure rules: no framework, no storage. phonenumbers is pure too (domain/phones.py).
     "domain": may("errors", third_party=("phonenumbers",)),
     # Storage: models, sessions, migrations (0012 fills in patients' E.164 phones).

@@ -22,9 +22,9 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from optihub.counters import SharedCounters
 from optihub.errors import RateLimited
 from optihub.security import HASHING_THREADS
 
@@ -53,8 +53,8 @@ class FailureThrottle:
         per_identity: RateLimitItem,
         per_address: RateLimitItem,
     ) -> None:
-        storage = storage_from_string(redis_url) if redis_url else MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(storage)
+        # Redis unreachable: counted in this process until it is back (``optihub.counters``).
+        self._limiter = SharedCounters(MovingWindowRateLimiter, redis_url, namespace)
         self._namespace = namespace
         self._per_identity = per_identity
         self._per_address = per_address

@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from optihub.counters import SharedCounters
 from optihub.errors import PayloadTooLarge, RateLimited
 
 # Renders a problem for the surface owning the path: (scope, exception) → ASGI app.
@@ -92,10 +92,11 @@ class RateLimiter:
     """Fixed one-minute windows per (surface, module, client); shared through Redis."""
 
     def __init__(self, storage_url: str = "") -> None:
-        storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
-        self._limiter = FixedWindowRateLimiter(storage)
+        # Redis unreachable: each process counts in its own memory until it is back
+        # (``optihub.counters``), so an outage never fails a request.
+        self._limiter = SharedCounters(FixedWindowRateLimiter, storage_url, "rate_limits")
         # In memory a hit is a dict update; in Redis a round trip, never on the event loop.
-        self._blocking = bool(storage_url)
+        self._blocking = self._limiter.remote
 
     async def hit_async(self, rate: str | RateLimitItem, *identifiers: str) -> None:
         """``hit`` for the event loop."""

@@ -309,7 +309,9 @@ class Surfaces:
         request_headers: Mapping[str, str] | None = None,
     ) -> Response:
         problem = problem_from(exc, request_id)
-        if problem.status >= 500:
+        if problem.status == 503:  # the database away for a moment: no stack per request
+            log.warning("unavailable", path=path, error=type(exc).__name__)
+        elif problem.status >= 500:
             log.error("unhandled_error", exc_info=exc, path=path)
         owner = self.owner(path)
         if owner is not None:
