@@ -56,6 +56,9 @@ def refuse_nul(parameters: Any) -> None:
 # Threads that may hold a connection at once: FastAPI's thread pool (anyio's default limiter,
 # 40 tokens), the event loop's reads, the webhook worker and the periodic cache reloads.
 POOL_SIZE = 40
+# Seconds to wait for a PostgreSQL connection to open, and for a pooled one to be free.
+CONNECT_TIMEOUT = 5
+POOL_TIMEOUT = 10
 POOL_OVERFLOW = 10
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite caps it at its compile-time maximum (2 GiB by default)
 
@@ -123,7 +126,14 @@ def _make_engine(parsed: Any, url: str, **kwargs: Any) -> Engine:
     if parsed.drivername in {"postgresql", "postgres"}:
         url = str(parsed.set(drivername="postgresql+psycopg"))
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in parsed.query:
+        # A database host that does not answer (not one that refuses): give up and answer
+        # 503 well within a client's timeout rather than hang the request.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        kwargs["connect_args"] = connect_args
     if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         kwargs.setdefault("pool_use_lifo", True)
@@ -147,6 +157,7 @@ class Database:
         self._reader_thread: ReaderThread | None = None
         if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
             _args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+            kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
             self._async_reads = AsyncReadPools(dict(kwargs))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
