@@ -214,6 +214,64 @@ def worker() -> None:
 
 
 @app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (a new file).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Back up the database while OptiHub serves (SQLite's online backup; pg_dump)."""
+    from optihub.db import backups
+
+    settings = _settings()
+    try:
+        with _pages_progress("backing up") as progress:
+            done = backups.backup(settings.database_url, file, progress)
+    except OptiHubError as exc:
+        _fail(exc)
+    _emit(
+        {"file": str(done.path), "database": done.kind, "bytes": done.size},
+        as_json,
+        f"backup written to {done.path} ({done.size:,} bytes, {done.kind}). Keep the instance"
+        " key (OPTIHUB_SECRET_KEY or instance.key in the data directory) too, apart from it.",
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup written by `optihub backup`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Restore a backup into the configured database, which must be empty, then migrate."""
+    from optihub.db import backups
+
+    settings = _settings()
+    try:
+        with _pages_progress("restoring") as progress:
+            done = backups.restore(settings.database_url, file, progress)
+    except OptiHubError as exc:
+        _fail(exc)
+    migrations.upgrade(settings.database_url)
+    _emit(
+        {"file": str(done.path), "database": done.kind, "restored": True},
+        as_json,
+        f"restored {done.path} into the {done.kind} database, migrated to this release",
+    )
+
+
+@contextmanager
+def _pages_progress(label: str) -> Iterator[Any]:
+    """A progress bar of pages copied (SQLite); PostgreSQL's programs report none."""
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield advance
+
+
+@app.command()
 def openapi(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path(
         "openapi.json"
