@@ -15,6 +15,7 @@ from optihub.services import oauth_clients, users
 from tests import factories
 from tests.api.oauth.conftest import live_server
 from tests.browser.conftest import Watched
+from tests.browser.staff import screenshot
 from tests.browser.test_consent_in_chromium import ARGS, CHROMIUM
 
 __all__ = ["live_server"]  # the live server fixture, imported to be found here
@@ -108,6 +109,7 @@ def test_client_credentials_authorize_and_try_it_out_on_the_lab_page(
     page.locator(".modal-ux .close-modal").click()
     status = try_it_out(page, "get", "/v1/labs", {"User-Email": STAFF})
     expect(status).to_have_text("200")
+    screenshot(page, "api-docs-labs-try-it-out")
     assert watched.problems == []
 
 
@@ -133,8 +135,10 @@ def test_authorization_code_with_pkce_authorize_and_try_it_out_on_the_partner_pa
     consent.get_by_role("button", name="Sign in").click()
     consent.wait_for_url("**/oauth/authorize?**")
     assert "code_challenge_method=S256" in consent.url
+    screenshot(consent, "api-docs-partner-consent")
     consent.get_by_role("button", name="Allow").click()
     expect(box).to_contain_text("Authorized", timeout=30_000)
+    screenshot(page, "api-docs-partner-authorized")
     page.locator(".modal-ux .close-modal").click()
     status = try_it_out(page, "get", "/api/v1/partner/orders")
     expect(status).to_have_text("200")
@@ -154,4 +158,5 @@ def test_the_whole_reference_links_every_dialects_page(live_server, watched):
         "Patient portal sync", timeout=60_000
     )
     expect(page.locator(".opblock-tag-section").first).to_contain_text("Portal · ")
+    screenshot(page, "api-docs-portal")
     assert watched.problems == []
