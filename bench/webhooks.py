@@ -1,0 +1,263 @@
+"""Webhook deliveries per second: one ``optihub worker`` and two, on PostgreSQL, to a bare
+loopback receiver; and the partner inventory batch of 100 that makes the events.
+
+    .venv/bin/python bench/webhooks.py [--batches 30] [--databases postgresql,sqlite]
+
+Seeds the demo data into a throw-away PostgreSQL cluster as bench/dialects.py does, turns
+the demo's own subscriptions off, subscribes the bench's app to ``inventory.updated`` at a
+bare receiver (bench/webhook_receiver.py, uvicorn), then, for one worker and for two:
+sends ``--batches`` partner inventory batches of 100 stock changes (one event per changed
+frame: 3,000 events by default) while no worker runs, timing each batch; starts the
+worker process(es) and times the deliveries from the first to the last arrival at the
+receiver. Each event must arrive once (by ``X-Webhook-Id``); repeats are counted.
+
+Goals (issue 25): one worker ≥ 1,000 deliveries a second; two ≥ 1.6 × one; the inventory
+batch's p99 ≤ 2 × its p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, update
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dialects import SECRET, Backend, backend_url, prepare  # noqa: E402
+from bench.run import BIN, free_port, say, stop, uvicorn  # noqa: E402
+from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key  # noqa: E402
+from optihub.auth.tokens import RevocationList, TokenService  # noqa: E402
+from optihub.db.models import Frame, Location, WebhookSubscription  # noqa: E402
+from optihub.db.session import Database  # noqa: E402
+from optihub.settings import Settings  # noqa: E402
+
+ONE_WORKER_GOAL = 1000.0
+TWO_WORKERS_GOAL = 1.6
+BATCH = 100
+
+
+def partner_token(backend: Backend, env: dict[str, str]) -> str:
+    settings = Settings.from_env(env)
+    key = InstanceKey.from_settings(settings)
+    db = Database(backend.url)
+    try:
+        with db.transaction() as session:
+            ensure_signing_key(session, key)
+        keyring = KeyRing(db, key)
+        keyring.load()
+        tokens = TokenService(
+            keyring,
+            RevocationList(db),
+            issuer=settings.issuer,
+            audience=settings.api_audience,
+            access_token_ttl=3600 * 4,
+        )
+        return tokens.issue_access_token(
+            client_id=backend.client_id,
+            subject=backend.client_id,
+            scope="inventory:write webhooks:write webhooks:read",
+            practice_ids=[backend.practice_id],
+        ).token
+    finally:
+        db.dispose()
+
+
+def quiet_other_subscriptions(backend: Backend) -> tuple[list[str], str]:
+    """Turn off the demo's subscriptions (their targets are not reachable from here); the
+    practice's frame SKUs and one of its locations (a practice with several names one)."""
+    db = Database(backend.url)
+    try:
+        with db.transaction() as session:
+            session.execute(update(WebhookSubscription).values(enabled=False))
+        with db.reading() as conn:
+            skus = list(
+                conn.scalars(select(Frame.sku).where(Frame.practice_id == backend.practice_id))
+            )
+            location = conn.scalar(
+                select(Location.id).where(Location.practice_id == backend.practice_id).limit(1)
+            )
+        return skus, str(location)
+    finally:
+        db.dispose()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def send_batches(
+    client: httpx.Client, headers: dict[str, str], skus: list[str], location: str, batches: int
+) -> list[float]:
+    """``batches`` inventory batches of 100 changed quantities; each one's seconds."""
+    took = []
+    for _ in range(batches):
+        chosen = random.sample(skus, BATCH)
+        body = {
+            "updates": [
+                {"sku": s, "location_id": location, "quantity": random.randint(1, 10_000)}
+                for s in chosen
+            ]
+        }
+        started = time.perf_counter()
+        response = client.post("/api/v1/partner/inventory", json=body, headers=headers)
+        took.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"inventory batch → {response.status_code}: {response.text[:300]}")
+    return took
+
+
+def wait_for(receiver: httpx.Client, expected: int, limit: float) -> dict:
+    deadline = time.monotonic() + limit
+    stats = receiver.get("/stats").json()
+    while stats["distinct"] < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stats = receiver.get("/stats").json()
+    time.sleep(1.0)  # late repeats arrive too
+    return dict(receiver.get("/stats").json())
+
+
+def run_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for n in range(count):
+        log = (workdir / f"worker-{count}-{n}.log").open("ab")
+        processes.append(
+            subprocess.Popen(
+                [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        )
+    return processes
+
+
+def bench(name: str, batches: int) -> list[str]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"optihub-webhooks-{name}-"))
+    try:
+        with ExitStack() as stack:
+            url = stack.enter_context(backend_url(name))
+            backend = Backend(name, url)
+            port = free_port()
+            env = dict(
+                os.environ,
+                OPTIHUB_DATABASE_URL=url,
+                OPTIHUB_DATA_DIR=str(workdir / "data"),
+                OPTIHUB_SECRET_KEY=SECRET,
+                OPTIHUB_RUN_WORKER="false",
+                OPTIHUB_LOG_LEVEL="warning",
+                OPTIHUB_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+                OPTIHUB_PORT=str(port),
+                OPTIHUB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            )
+            prepare(backend, env)
+            skus, location = quiet_other_subscriptions(backend)
+            if len(skus) < BATCH:
+                raise SystemExit(f"the demo practice has {len(skus)} frames, fewer than {BATCH}")
+            headers = {"Authorization": f"Bearer {partner_token(backend, env)}"}
+            receiver_base = stack.enter_context(
+                uvicorn(
+                    ["bench.webhook_receiver:app"],
+                    dict(os.environ),
+                    workdir / "rx.log",
+                    free_port(),
+                )
+            )
+            base = stack.enter_context(
+                uvicorn(["bench.app:create", "--factory"], env, workdir / "server.log", port)
+            )
+            client = stack.enter_context(httpx.Client(base_url=base, timeout=60, trust_env=False))
+            receiver = stack.enter_context(
+                httpx.Client(base_url=receiver_base, timeout=10, trust_env=False)
+            )
+            made = client.post(
+                "/api/v1/partner/webhooks",
+                headers=headers,
+                json={"url": f"{receiver_base}/hook", "events": ["inventory.updated"]},
+            )
+            if made.status_code not in (200, 201):
+                raise SystemExit(f"POST /webhooks → {made.status_code}: {made.text[:300]}")
+            rows = []
+            batch_times: list[float] = []
+            rates: dict[int, float] = {}
+            for workers in (1, 2):
+                receiver.post("/reset")
+                say(f"[{name}] {batches} inventory batches of {BATCH} (no worker running)")
+                batch_times += send_batches(client, headers, skus, location, batches)
+                expected = batches * BATCH
+                say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
+                processes = run_workers(workers, env, workdir)
+                try:
+                    stats = wait_for(receiver, expected, limit=600)
+                finally:
+                    for process in processes:
+                        stop(process)
+                span = (stats["last"] or 0) - (stats["first"] or 0)
+                rate = (stats["distinct"] - 1) / span if span > 0 else 0.0
+                rates[workers] = rate
+                rows.append(
+                    f"| {workers} | {expected:,} | {stats['distinct']:,} | "
+                    f"{stats['received'] - stats['distinct']:,} | {span:.1f} | {rate:,.0f} |"
+                )
+                say(f"  {stats['distinct']:,} of {expected:,} delivered, {rate:,.0f} a second")
+            p50, p99 = percentile(batch_times, 0.5), percentile(batch_times, 0.99)
+            one = rates[1]
+            two = rates[2] / one if one else 0.0
+            title = "PostgreSQL" if name == "postgresql" else "SQLite"
+            return [
+                f"## {title}",
+                "",
+                "| workers | events | delivered once or more | repeats | seconds (first → last"
+                " arrival) | deliveries a second |",
+                "|---:|---:|---:|---:|---:|---:|",
+                *rows,
+                "",
+                f"- one worker: **{one:,.0f}** a second (≥ {ONE_WORKER_GOAL:,.0f}: "
+                f"{'met' if one >= ONE_WORKER_GOAL else '**missed**'})",
+                f"- two workers ÷ one: **{two:.2f}** (≥ {TWO_WORKERS_GOAL}: "
+                f"{'met' if two >= TWO_WORKERS_GOAL else '**missed**'})",
+                f"- inventory batch of {BATCH} ({len(batch_times)} batches): p50 "
+                f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, p99 ÷ p50 **{p99 / p50:.2f}** "
+                f"(≤ 2: {'met' if p99 <= 2 * p50 else '**missed**'})",
+            ]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument(
+        "--databases",
+        type=lambda raw: [p.strip() for p in raw.split(",") if p.strip()],
+        default=["postgresql"],
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "webhooks-last-run.md")
+    args = parser.parse_args()
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines = [
+        "# Webhook deliveries: one worker and two (bench/webhooks.py)",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; load"
+        f" average at the start {load}; {args.batches} batches of {BATCH} per worker count.",
+        "",
+    ]
+    for name in args.databases:
+        section = bench(name, args.batches)
+        say("\n" + "\n".join(section))
+        lines += [*section, ""]
+    args.out.write_text("\n".join(lines).rstrip() + "\n")
+    say(f"report written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
