@@ -43,6 +43,9 @@ from optihub.logging import get_logger
 log = get_logger("optihub.webhooks")
 
 LEASE = timedelta(seconds=60)
+# Deliveries claimed (and events relayed) per loop; their outcomes are recorded together.
+BATCH = 200
+SECRETS_KEPT = 1024
 RETRY_WINDOW = timedelta(hours=24)
 BASE_DELAY = 30.0
 MAX_DELAY = 3600.0
@@ -113,6 +116,7 @@ class DeliveryWorker:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self.http = http or sending.client()
         self._stop = threading.Event()
+        self._secrets: dict[str, str] = {}
 
     def run_periodic(self, now: datetime) -> int:
         """Run the periodic jobs that are due; returns how many ran."""
@@ -129,19 +133,15 @@ class DeliveryWorker:
                 log.exception("periodic_job_failed", job=job.name)
         return ran
 
-    def run_once(self, batch: int = 50) -> int:
+    def run_once(self, batch: int = BATCH) -> int:
         """Run due periodic jobs, relay new events, then deliver what is due; returns
         deliveries attempted."""
         now = self.clock()
         self.run_periodic(now)
         with self.db.transaction() as session:
-            relay_events(session, now, self.renderers)
+            relay_events(session, now, self.renderers, batch=batch)
         jobs = self._claim(now, batch)
-        for outcome in list(self.pool.map(self._send, jobs)):
-            try:
-                self._record(outcome)
-            except Exception:  # the lease runs out and the delivery is sent again
-                log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
+        self._record_all(list(self.pool.map(self._send, jobs)))
         return len(jobs)
 
     def _claim(self, now: datetime, batch: int) -> list[Job]:
@@ -182,12 +182,22 @@ class DeliveryWorker:
                 )
         return jobs
 
+    def _secret(self, ciphertext: str) -> str:
+        """A subscription's signing secret, decrypted once per worker (a batch of 200
+        deliveries is usually a handful of subscriptions)."""
+        secret = self._secrets.get(ciphertext)
+        if secret is None:
+            if len(self._secrets) >= SECRETS_KEPT:
+                self._secrets.clear()
+            secret = self._secrets[ciphertext] = self.decrypt(ciphertext)
+        return secret
+
     def _send(self, job: Job) -> Outcome:
         """One attempt of one delivery; never raises (its failure is its outcome)."""
         try:
             body = job.payload.encode()
             timestamp = int(time.time())
-            secret = self.decrypt(job.secret_ciphertext)
+            secret = self._secret(job.secret_ciphertext)
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "OptiHub-Webhooks/1",
@@ -203,6 +213,46 @@ class DeliveryWorker:
             return Outcome(job.delivery_id, None, f"not sent: {type(exc).__name__}", 0)
         return Outcome(job.delivery_id, sent.status_code, sent.error, sent.duration_ms)
 
+    def _record_all(self, outcomes: list[Outcome]) -> None:
+        """Record a batch's outcomes in one transaction (its deliveries and subscriptions
+        read in two statements); if that fails, each on its own, so one bad row does not
+        hold the others back (what is not recorded is sent again after its lease)."""
+        if not outcomes:
+            return
+        now = self.clock()
+        try:
+            with self.db.transaction() as session:
+                ids = sorted(outcome.delivery_id for outcome in outcomes)
+                deliveries = {
+                    d.id: d
+                    for d in session.scalars(
+                        select(WebhookDelivery)
+                        .where(WebhookDelivery.id.in_(ids))
+                        .order_by(WebhookDelivery.id)
+                        .with_for_update()
+                    )
+                }
+                wanted = {d.subscription_id for d in deliveries.values()}
+                subscriptions = {
+                    s.id: s
+                    for s in session.scalars(
+                        select(WebhookSubscription).where(WebhookSubscription.id.in_(wanted))
+                    )
+                }
+                for outcome in outcomes:
+                    delivery = deliveries.get(outcome.delivery_id)
+                    if delivery is not None:  # None: its subscription was deleted meanwhile
+                        subscription = subscriptions.get(delivery.subscription_id)
+                        self._apply(session, outcome, delivery, subscription, now)
+            return
+        except Exception:
+            log.exception("webhook_record_batch_failed", deliveries=len(outcomes))
+        for outcome in outcomes:
+            try:
+                self._record(outcome)
+            except Exception:  # the lease runs out and the delivery is sent again
+                log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
+
     def _record(self, outcome: Outcome) -> None:
         now = self.clock()
         with self.db.transaction() as session:
@@ -210,46 +260,58 @@ class DeliveryWorker:
             if delivery is None:  # its subscription was deleted meanwhile
                 return
             subscription = session.get(WebhookSubscription, delivery.subscription_id)
-            session.add(
-                WebhookAttempt(
-                    practice_id=delivery.practice_id,
-                    delivery_id=delivery.id,
-                    attempted_at=now,
-                    response_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
+            self._apply(session, outcome, delivery, subscription, now)
+
+    def _apply(
+        self,
+        session: Session,
+        outcome: Outcome,
+        delivery: WebhookDelivery,
+        subscription: WebhookSubscription | None,
+        now: datetime,
+    ) -> None:
+        """One attempt's outcome on its delivery and subscription (in the caller's
+        transaction)."""
+        session.add(
+            WebhookAttempt(
+                practice_id=delivery.practice_id,
+                delivery_id=delivery.id,
+                attempted_at=now,
+                response_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
             )
-            delivery.attempt_count += 1
-            delivery.last_response_code = outcome.status_code
-            delivery.last_error = outcome.error or (
-                None if outcome.ok else f"HTTP {outcome.status_code}"
-            )
-            delivery.locked_until = None
-            if subscription is None:
-                return
-            subscription.last_delivery_at = now
-            if outcome.ok:
-                delivery.status = "delivered"
-                delivery.delivered_at = now
-                subscription.consecutive_failures = 0
-                subscription.last_status = "delivered"
-                return
-            subscription.consecutive_failures += 1
-            subscription.last_status = "failing"
-            retry_at = now + backoff(delivery.attempt_count)
-            if retry_at - delivery.created_at > RETRY_WINDOW:
-                delivery.status = "failed"
-                subscription.enabled = False
-                subscription.disabled_at = now
-                subscription.last_status = "disabled"
-                subscription.disabled_reason = (
-                    f"Disabled after failing for 24 hours ({subscription.consecutive_failures} "
-                    f"attempts in a row; last: {delivery.last_error})"
-                )[:500]
-                log.warning("webhook_disabled", subscription_id=str(subscription.id))
-            else:
-                delivery.next_attempt_at = retry_at
+        )
+        delivery.attempt_count += 1
+        delivery.last_response_code = outcome.status_code
+        delivery.last_error = outcome.error or (
+            None if outcome.ok else f"HTTP {outcome.status_code}"
+        )
+        delivery.locked_until = None
+        if subscription is None:
+            return
+        subscription.last_delivery_at = now
+        if outcome.ok:
+            delivery.status = "delivered"
+            delivery.delivered_at = now
+            subscription.consecutive_failures = 0
+            subscription.last_status = "delivered"
+            return
+        subscription.consecutive_failures += 1
+        subscription.last_status = "failing"
+        retry_at = now + backoff(delivery.attempt_count)
+        if retry_at - delivery.created_at > RETRY_WINDOW:
+            delivery.status = "failed"
+            subscription.enabled = False
+            subscription.disabled_at = now
+            subscription.last_status = "disabled"
+            subscription.disabled_reason = (
+                f"Disabled after failing for 24 hours ({subscription.consecutive_failures} "
+                f"attempts in a row; last: {delivery.last_error})"
+            )[:500]
+            log.warning("webhook_disabled", subscription_id=str(subscription.id))
+        else:
+            delivery.next_attempt_at = retry_at
 
     def run_forever(self, interval: float = 1.0) -> None:
         log.info("webhook_worker_started")
