@@ -77,6 +77,78 @@ def _redirect_uri_errors(uris: list[str]) -> list[FieldError]:
     return errors
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A registration's problems, and its keys as they would be stored."""
+
+    errors: list[FieldError]
+    jwks: str | None = None
+    jwks_uri: str | None = None
+
+
+def _checked(
+    *,
+    name: str,
+    scope: str,
+    redirect_uris: list[str],
+    public: bool,
+    practice_ids: list[int] | None,
+    jwks: str | dict[str, Any] | None,
+    jwks_uri: str | None,
+    allowed_hosts: Sequence[str],
+    resolver: Resolver,
+) -> _Checked:
+    errors = []
+    if not name.strip():
+        errors.append(FieldError("name", "An app needs a name."))
+    unknown = scope_registry.unknown(scope)
+    if unknown:
+        errors.append(FieldError("scope", f"Unknown scopes: {', '.join(unknown)}."))
+    if not scope.split():
+        errors.append(FieldError("scope", "Register at least one scope."))
+    errors += _redirect_uri_errors(redirect_uris)
+    if public and practice_ids:
+        errors.append(FieldError("practice", "A public app cannot act for a practice on its own."))
+    if jwks is not None and jwks_uri is not None:
+        errors.append(
+            FieldError("jwks", "Give the app's key set or the address of its key set, not both.")
+        )
+        return _Checked(errors)
+    if public and (jwks is not None or jwks_uri is not None):
+        errors.append(
+            FieldError("jwks", "A public app has no keys of its own: it signs users in with PKCE.")
+        )
+        return _Checked(errors)
+    key_errors, stored_jwks, stored_uri = _key_errors(jwks, jwks_uri, allowed_hosts, resolver)
+    return _Checked(errors + key_errors, stored_jwks, stored_uri)
+
+
+def registration_problems(
+    *,
+    name: str,
+    scope: str,
+    redirect_uris: list[str],
+    public: bool = False,
+    jwks: str | dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+    resolver: Resolver = resolve,
+) -> list[FieldError]:
+    """What ``register_client`` would refuse in these fields (practices aside), writing
+    nothing: for a form that found problems of its own and shows them all at once."""
+    return _checked(
+        name=name,
+        scope=scope,
+        redirect_uris=redirect_uris,
+        public=public,
+        practice_ids=None,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        allowed_hosts=allowed_hosts,
+        resolver=resolver,
+    ).errors
+
+
 def register_client(
     session: Session,
     *,
@@ -103,35 +175,22 @@ def register_client(
     public host nor allow-listed (``allowed_hosts``, as webhook targets), or an unknown
     practice. Nothing is written then.
     """
-    errors = []
-    if not name.strip():
-        errors.append(FieldError("name", "An app needs a name."))
-    unknown = scope_registry.unknown(scope)
-    if unknown:
-        errors.append(FieldError("scope", f"Unknown scopes: {', '.join(unknown)}."))
-    if not scope.split():
-        errors.append(FieldError("scope", "Register at least one scope."))
-    errors += _redirect_uri_errors(redirect_uris)
-    if public and practice_ids:
-        errors.append(FieldError("practice", "A public app cannot act for a practice on its own."))
-    keyed = jwks is not None or jwks_uri is not None
-    stored_jwks: str | None = None
-    stored_uri: str | None = None
-    if jwks is not None and jwks_uri is not None:
-        errors.append(
-            FieldError("jwks", "Give the app's key set or the address of its key set, not both.")
-        )
-    elif public and keyed:
-        errors.append(
-            FieldError("jwks", "A public app has no keys of its own: it signs users in with PKCE.")
-        )
-    else:
-        key_errors, stored_jwks, stored_uri = _key_errors(jwks, jwks_uri, allowed_hosts, resolver)
-        errors += key_errors
-    if errors:
-        raise ValidationFailed(errors)
+    checked = _checked(
+        name=name,
+        scope=scope,
+        redirect_uris=redirect_uris,
+        public=public,
+        practice_ids=practice_ids,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        allowed_hosts=allowed_hosts,
+        resolver=resolver,
+    )
+    if checked.errors:
+        raise ValidationFailed(checked.errors)
     for practice_id in practice_ids or []:
         get_practice(session, practice_id)
+    keyed = jwks is not None or jwks_uri is not None
     secret = None if public or keyed else secrets.token_urlsafe(32)
     method = "none" if public else client_keys.PRIVATE_KEY_JWT if keyed else "client_secret_basic"
     client = OAuthClient(
@@ -143,8 +202,8 @@ def register_client(
         is_public=public,
         owner_user_id=owner_user_id,
         token_endpoint_auth_method=method,
-        jwks=stored_jwks,
-        jwks_uri=stored_uri,
+        jwks=checked.jwks,
+        jwks_uri=checked.jwks_uri,
     )
     session.add(client)
     session.flush()

@@ -79,7 +79,7 @@ class KeySetServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 owner.fetches += 1
                 body = json.dumps(owner.document).encode()
                 self.send_response(200)

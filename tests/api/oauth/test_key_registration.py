@@ -50,7 +50,7 @@ def stored(db, client_id: str):
 def small_rsa_jwks() -> dict:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (refused)
     return {"keys": [RSAKey.import_key(private.public_key()).as_dict(private=False)]}
 
 

@@ -258,9 +258,7 @@ def test_a_replayed_assertion_is_refused(https, key_app):
     refused(https.post("/oauth/token", data=token_form(signed)), "already used")
 
 
-def test_a_replay_is_refused_by_another_process_of_the_same_database(
-    https, key_app, settings, db
-):
+def test_a_replay_is_refused_by_another_process_of_the_same_database(https, key_app, settings, db):
     signed = assertion(key_app, rsa_key())
     assert https.post("/oauth/token", data=token_form(signed)).status_code == 200
     # A second application over the same database: the spent jti is in the database, not
