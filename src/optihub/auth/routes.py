@@ -228,6 +228,11 @@ async def with_verified_clients(request: Request, params: Params, respond: Respo
     secret wrong. Only then does ``respond`` run, in one transaction committed before the
     response is sent; Authlib matches the presented secrets against these verifications
     instead of hashing them again.
+
+    A request that carries a client assertion (``private_key_jwt``) takes the same turns:
+    throttled per the client id it claims, then verified in the worker thread (the app's
+    key set fetched there when it is published at an address; its jti spent in its own
+    short transaction) by ``_asserted_then_respond``.
     """
     require_https(request)
     form = dict(params["form"])

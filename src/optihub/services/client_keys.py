@@ -114,7 +114,7 @@ def public_key_set(document: str | dict[str, Any], field: str = "jwks") -> dict[
             document = json.loads(document)
         except ValueError:
             raise ValidationFailed(
-                [FieldError(field, 'The key set is not valid JSON: paste it as {"keys": [...]}.')]
+                [FieldError(field, 'The key set is not valid JSON: it must read {"keys": [...]}.')]
             ) from None
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list) or not keys:
