@@ -121,6 +121,31 @@ def test_the_token_is_introspected_by_the_app_with_a_fresh_assertion(https, key_
     assert set(claims["scope"].split()) == set(SCOPE.split())
 
 
+def test_the_app_revokes_its_token_with_an_assertion(https, app, key_app):
+    token = https.post("/oauth/token", data=token_form(assertion(key_app, rsa_key())))
+    access = token.json()["access_token"]
+
+    revoked = https.post(
+        "/oauth/revoke",
+        data={
+            "token": access,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(key_app, rsa_key()),
+        },
+    )
+
+    assert revoked.status_code == 200, revoked.text
+    introspection = https.post(
+        "/oauth/introspect",
+        data={
+            "token": access,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(key_app, rsa_key()),
+        },
+    )
+    assert introspection.json() == {"active": False}
+
+
 def test_a_wildcard_system_scope_grants_each_resource_read(https, app, db, practices):
     client_id = register(db, practices[0], jwks=public_jwks(rsa_key()), scope="system/*.rs")
     response = https.post(
