@@ -124,7 +124,7 @@ class AssertionVerifier:
         if alg not in SIGNING_ALGORITHMS:
             raise AssertionRefused(
                 f"The client assertion must be signed with {' or '.join(SIGNING_ALGORITHMS)}"
-                f" (its alg is {alg!r})"
+                f" (its alg is {str(alg)[:20]!r})"
             )
         client_id = claims.get("iss")
         if not isinstance(client_id, str) or not client_id:
@@ -166,7 +166,7 @@ class AssertionVerifier:
         candidates = keys.candidates(kid, KEY_TYPES[alg[:2]])
         if not candidates:
             if kid is not None:
-                raise AssertionRefused(f"The app has no {alg} key with kid {kid!r}")
+                raise AssertionRefused(f"The app has no {alg} key with kid {kid[:100]!r}")
             raise AssertionRefused(f"The app has no key that can verify {alg}")
         for key in candidates:
             try:

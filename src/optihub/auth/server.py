@@ -59,9 +59,9 @@ from optihub.db.models import OAuthAuthorizationCode, OAuthClient, OAuthToken, U
 from optihub.domain import scopes as scope_registry
 from optihub.security import sha256_hex
 from optihub.services import oauth_clients, oauth_tokens
+from optihub.services.client_keys import PRIVATE_KEY_JWT
 
 CODE_TTL = timedelta(seconds=60)
-PRIVATE_KEY_JWT = "private_key_jwt"
 # How a confidential app may authenticate at the token, revocation and introspection
 # endpoints: with its secret, or with an assertion signed by its key.
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT]
