@@ -377,11 +377,39 @@ def client_create(
         list[int] | None,
         typer.Option("--practice", help="Connect the app to this practice (client credentials)."),
     ] = None,
+    jwks: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwks",
+            help="A file holding the app's public keys (a JWKS): the app then has no secret "
+            "and signs its token requests (private_key_jwt, SMART Backend Services).",
+            metavar="FILE",
+        ),
+    ] = None,
+    jwks_url: Annotated[
+        str | None,
+        typer.Option(
+            "--jwks-url",
+            help="The https address where the app publishes its public keys (a JWKS), "
+            "instead of --jwks.",
+            metavar="URL",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register an OAuth app; prints its client id and (once) its secret."""
+    """Register an OAuth app; prints its client id and (once) its secret, or, for an app
+    registered with its public keys (--jwks / --jwks-url), its client id only."""
+    from optihub.errors import FieldError
+    from optihub.services.client_keys import PRIVATE_KEY_JWT
     from optihub.services.oauth_clients import register_client
 
+    key_set: str | None = None
+    if jwks is not None:
+        try:
+            key_set = jwks.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            _fail(ValidationFailed([FieldError("jwks", f"Cannot read {jwks}: {reason}.")]))
     try:
         with _database() as db, db.transaction() as session:
             registered = register_client(
@@ -391,19 +419,27 @@ def client_create(
                 redirect_uris=list(redirect_uri or []),
                 public=public,
                 practice_ids=list(practice or []),
+                jwks=key_set,
+                jwks_uri=jwks_url,
+                allowed_hosts=_settings().webhook_allowed_hosts,
             )
-            value = {
-                "client_id": registered.client.client_id,
+            client = registered.client
+            value: dict[str, Any] = {
+                "client_id": client.client_id,
                 "client_secret": registered.client_secret,
+                "token_endpoint_auth_method": client.token_endpoint_auth_method,
             }
+            if client.jwks_uri:
+                value["jwks_uri"] = client.jwks_uri
     except OptiHubError as exc:
         _fail(exc)
-    human = f"client_id: {value['client_id']}\n" + (
-        f"client_secret: {value['client_secret']}  (shown once: store it now)"
-        if value["client_secret"]
-        else "public app: no secret (use PKCE)"
-    )
-    _emit(value, as_json, human)
+    if value["client_secret"]:
+        second = f"client_secret: {value['client_secret']}  (shown once: store it now)"
+    elif value["token_endpoint_auth_method"] == PRIVATE_KEY_JWT:
+        second = "no secret: the app signs its token requests with its key (private_key_jwt)"
+    else:
+        second = "public app: no secret (use PKCE)"
+    _emit(value, as_json, f"client_id: {value['client_id']}\n{second}")
 
 
 @client_app.command("rate-limit")

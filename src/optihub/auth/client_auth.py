@@ -10,6 +10,10 @@ hashing it again (``auth.server.Client.check_client_secret``).
 Failures are throttled per client id and per address (``auth.throttle.ClientAuthThrottle``),
 before anything is read or hashed. An unknown client id (or a public app's, which has no
 secret) is verified against a dummy hash, so it costs what a known one costs.
+
+An app registered with public keys presents a signed assertion instead of a secret
+(``private_key_jwt``, ``auth.assertions``): verified here too, at the same point, and its
+failures throttled the same way (per the client id the assertion claims).
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
+from optihub.auth.assertions import (
+    ASSERTION_TYPE,
+    AssertionRefused,
+    AssertionVerifier,
+    VerifiedAssertion,
+    claimed_client_id,
+)
 from optihub.auth.throttle import ClientAuthThrottle
 from optihub.db.models import OAuthClient
 from optihub.db.session import Database
@@ -54,6 +65,31 @@ def presented(headers: Mapping[str, str], form: Mapping[str, str]) -> list[Prese
 
 
 @dataclass(frozen=True)
+class PresentedAssertion:
+    """A client assertion a request presents (RFC 7521 §4.2 parameters)."""
+
+    assertion_type: str
+    assertion: str
+    client_id: str | None  # the form's client_id, optional with an assertion
+
+    @property
+    def claimed_client_id(self) -> str:
+        """Whom it claims to authenticate (unverified): for throttling."""
+        return (self.client_id or claimed_client_id(self.assertion))[:MAX_CLIENT_ID]
+
+
+def presented_assertion(form: Mapping[str, str]) -> PresentedAssertion | None:
+    """The client assertion in a request's form, if it carries either parameter."""
+    if "client_assertion" not in form and "client_assertion_type" not in form:
+        return None
+    return PresentedAssertion(
+        assertion_type=form.get("client_assertion_type", ""),
+        assertion=form.get("client_assertion", ""),
+        client_id=form.get("client_id"),
+    )
+
+
+@dataclass(frozen=True)
 class Verified:
     """A client whose presented secret matched its stored hash."""
 
@@ -73,9 +109,15 @@ class Verified:
 class ClientAuthenticator:
     """Verifies client secrets outside any write transaction, throttling failures."""
 
-    def __init__(self, db: Database, throttle: ClientAuthThrottle) -> None:
+    def __init__(
+        self,
+        db: Database,
+        throttle: ClientAuthThrottle,
+        assertions: AssertionVerifier | None = None,
+    ) -> None:
         self.db = db
         self.throttle = throttle
+        self.assertions = assertions
 
     def refuse_if_throttled(self, client_id: str, address: str) -> None:
         """Raises ``RateLimited`` (with the seconds to wait) while the client id or the
@@ -112,3 +154,23 @@ class ClientAuthenticator:
             return None
         self.throttle.succeeded(identity)
         return Verified(client_id, stored, sha256_hex(client_secret))
+
+    def verify_assertion(self, presented: PresentedAssertion, address: str) -> VerifiedAssertion:
+        """The app a client assertion authenticates (its jti now spent), or
+        ``AssertionRefused`` with the reason (counted as a failure for the client id it
+        claims and for ``address``). Raises ``RateLimited`` while either is throttled."""
+        identity = presented.claimed_client_id
+        self.refuse_if_throttled(identity, address)
+        try:
+            if presented.assertion_type != ASSERTION_TYPE:
+                raise AssertionRefused(f"client_assertion_type must be {ASSERTION_TYPE}")
+            if not presented.assertion:
+                raise AssertionRefused("client_assertion is missing")
+            if self.assertions is None:
+                raise AssertionRefused("Signed client assertions are not accepted here")
+            verified = self.assertions.verify(presented.assertion, presented.client_id)
+        except AssertionRefused:
+            self.throttle.failed(identity, address)
+            raise
+        self.throttle.succeeded(identity)
+        return verified

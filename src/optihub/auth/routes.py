@@ -2,7 +2,13 @@
 
 The endpoints that authenticate clients (token, revocation, introspection, and the
 dialects' token calls through ``dialect_token``) verify a presented secret before the
-request's transaction begins (``auth.client_auth``), throttling failures.
+request's transaction begins (``auth.client_auth``), throttling failures. The first three
+take a signed client assertion instead (``private_key_jwt``, ``auth.assertions``), verified
+at the same point.
+
+Discovery: ``/.well-known/oauth-authorization-server`` (RFC 8414), the same document at
+``/.well-known/openid-configuration``, and ``/.well-known/smart-configuration`` (SMART App
+Launch 2.x: what a SMART Backend Services client needs to get a token).
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from optihub.auth.client_auth import ClientAuthenticator, Presented, Verified, presented
+from optihub.auth.assertions import SIGNING_ALGORITHMS, AssertionRefused, AssertionVerifier
+from optihub.auth.client_auth import (
+    ClientAuthenticator,
+    Presented,
+    PresentedAssertion,
+    Verified,
+    presented,
+    presented_assertion,
+)
+from optihub.auth.client_keys import ClientKeySource
 from optihub.auth.oauth_request import Params, oauth_request, server_of
 from optihub.auth.pages import install as install_pages
 from optihub.auth.resource import Principal, require_scopes
@@ -66,8 +81,8 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
         "unsupported_grant_type, invalid_scope"
     ),
     401: error_response(
-        "invalid_client: client authentication failed (unknown client id or wrong secret), "
-        "with WWW-Authenticate"
+        "invalid_client: client authentication failed (unknown client id or wrong secret; "
+        "a client assertion refused, error_description says why), with WWW-Authenticate"
     ),
     429: RATE_LIMITED,
 }
@@ -120,6 +135,17 @@ USERINFO_RESPONSES: dict[int | str, dict[str, Any]] = {
 CLIENT_AUTH_FIELDS: dict[str, Any] = {
     "client_id": {"type": "string", "description": "With client_secret_post or public apps"},
     "client_secret": {"type": "string", "description": "client_secret_post"},
+    "client_assertion_type": {
+        "type": "string",
+        "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+        "description": "private_key_jwt (RFC 7523)",
+    },
+    "client_assertion": {
+        "type": "string",
+        "description": "private_key_jwt: a JWT signed (RS384 or ES384) with one of the app's "
+        "registered keys; iss = sub = client id, aud = the token endpoint URL, exp at most "
+        "5 minutes ahead, a jti used once",
+    },
 }
 
 
@@ -202,10 +228,22 @@ async def with_verified_clients(request: Request, params: Params, respond: Respo
     secret wrong. Only then does ``respond`` run, in one transaction committed before the
     response is sent; Authlib matches the presented secrets against these verifications
     instead of hashing them again.
+
+    A request that carries a client assertion (``private_key_jwt``) takes the same turns:
+    throttled per the client id it claims, then verified in the worker thread (the app's
+    key set fetched there when it is published at an address; its jti spent in its own
+    short transaction) by ``_asserted_then_respond``.
     """
     require_https(request)
-    credentials = presented(request.headers, dict(params["form"]))
+    form = dict(params["form"])
+    credentials = presented(request.headers, form)
     authenticator, address = authenticator_of(request), address_of(request)
+    assertion = presented_assertion(form)
+    if assertion is not None:
+        return await attempts_of(request).run(
+            lambda: authenticator.refuse_if_throttled(assertion.claimed_client_id, address),
+            lambda: _asserted_then_respond(request, params, assertion, credentials, respond),
+        )
 
     def refuse() -> None:
         for pair in credentials:
@@ -237,6 +275,31 @@ def _verified_then_respond(
     with database(request).transaction() as session:
         oauth = oauth_request(request, params, session)
         oauth.verified_clients.update(verified)
+        return respond(oauth)
+
+
+def _asserted_then_respond(
+    request: Request,
+    params: Params,
+    assertion: PresentedAssertion,
+    credentials: list[Presented],
+    respond: Respond,
+) -> Response:
+    """``_verified_then_respond`` for a request that presents a client assertion: verified
+    (and its jti spent) holding no transaction, then ``respond`` in one transaction."""
+    server = server_of(request)
+    try:
+        if credentials:
+            raise AssertionRefused(
+                "Authenticate one way only: a client assertion or a client secret, not both"
+            )
+        verified = authenticator_of(request).verify_assertion(assertion, address_of(request))
+    except AssertionRefused as refused:
+        error = InvalidClientError(status_code=401, description=refused.reason)
+        return to_response(server.handle_error_response(None, error))
+    with database(request).transaction() as session:
+        oauth = oauth_request(request, params, session)
+        oauth.verified_assertion = verified
         return respond(oauth)
 
 
@@ -413,6 +476,10 @@ def userinfo(principal: OpenId, session: DbSession) -> Response:
     return JSONResponse(claims, headers=NO_STORE)
 
 
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+ASSERTION_METHODS = ["private_key_jwt"]
+
+
 def metadata(request: Request) -> dict[str, Any]:
     issuer = request.app.state.settings.issuer
     return {
@@ -428,20 +495,16 @@ def metadata(request: Request) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, *ASSERTION_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
+            *SECRET_METHODS,
+            *ASSERTION_METHODS,
             "none",
         ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, *ASSERTION_METHODS],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
@@ -464,6 +527,31 @@ def metadata(request: Request) -> dict[str, Any]:
     }
 
 
+def smart_configuration(issuer: str) -> dict[str, Any]:
+    """SMART App Launch 2.x configuration (``.well-known/smart-configuration``), as far as
+    OptiHub goes: Backend Services (client credentials with a signed assertion, system/
+    scopes) and confidential apps with a secret; no EHR or standalone launch context."""
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/oauth/jwks",
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "token_endpoint_auth_methods_supported": [*ASSERTION_METHODS, *SECRET_METHODS],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "scopes_supported": [s.name for s in scope_registry.SCOPES if s.name.startswith("system/")],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "capabilities": [
+            "client-confidential-asymmetric",
+            "client-confidential-symmetric",
+            "permission-v2",
+        ],
+    }
+
+
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
 def oauth_metadata(request: Request) -> JSONResponse:
     return JSONResponse(metadata(request))
@@ -472,6 +560,17 @@ def oauth_metadata(request: Request) -> JSONResponse:
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
 def openid_configuration(request: Request) -> JSONResponse:
     return JSONResponse(metadata(request))
+
+
+@router.get(
+    "/.well-known/smart-configuration",
+    summary="SMART App Launch configuration (Backend Services: private_key_jwt)",
+)
+def smart_configuration_document(request: Request) -> JSONResponse:
+    return JSONResponse(
+        smart_configuration(request.app.state.settings.issuer),
+        headers={"Cache-Control": "max-age=300"},
+    )
 
 
 def oauth_error_body(problem: Problem) -> Response:
@@ -502,8 +601,14 @@ def oauth_error_body(problem: Problem) -> Response:
 def install(app: FastAPI) -> None:
     """The authorization server's endpoints and metadata, then its pages."""
     app.state.oauth_server = OptiHubAuthorizationServer(app.state.tokens)
+    settings = app.state.settings
+    app.state.client_key_source = ClientKeySource(settings.webhook_allowed_hosts)
     app.state.client_authenticator = ClientAuthenticator(
-        app.state.db, ClientAuthThrottle(app.state.settings.redis_url)
+        app.state.db,
+        ClientAuthThrottle(settings.redis_url),
+        AssertionVerifier(
+            app.state.db, app.state.client_key_source, f"{settings.issuer}/oauth/token"
+        ),
     )
     app.state.auth_attempts = Attempts()
     app.include_router(router)

@@ -8,6 +8,8 @@ Starlette adapter and OptiHub's grant subclasses.
 * Access tokens are RFC 9068 JWTs from ``TokenService``; ``openid`` adds an id_token.
 * Client secrets are verified (argon2) before the request's transaction begins
   (``auth.client_auth``); here a presented secret is only matched against that verification.
+  So are client assertions (``private_key_jwt``, ``auth.assertions``): an app registered
+  with public keys authenticates with those only, and has no secret.
 
 Authlib is synchronous: the routes run it in FastAPI's threadpool with the request's
 session, which Authlib's callbacks reach through ``OAuthRequest.session``.
@@ -49,6 +51,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optihub.auth.assertions import VerifiedAssertion
 from optihub.auth.client_auth import Verified
 from optihub.auth.tokens import InvalidToken, TokenService
 from optihub.db.base import utcnow
@@ -56,8 +59,12 @@ from optihub.db.models import OAuthAuthorizationCode, OAuthClient, OAuthToken, U
 from optihub.domain import scopes as scope_registry
 from optihub.security import sha256_hex
 from optihub.services import oauth_clients, oauth_tokens
+from optihub.services.client_keys import PRIVATE_KEY_JWT
 
 CODE_TTL = timedelta(seconds=60)
+# How a confidential app may authenticate at the token, revocation and introspection
+# endpoints: with its secret, or with an assertion signed by its key.
+CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT]
 LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1"}
 
 
@@ -105,6 +112,8 @@ class OAuthRequest(OAuth2Request):
         self.access_ttl: int | None = None
         # Clients whose secret the route verified before the transaction, by client id.
         self.verified_clients: dict[str, Verified] = {}
+        # The client assertion the route verified before the transaction, if any.
+        self.verified_assertion: VerifiedAssertion | None = None
 
     @property
     def args(self) -> dict[str, str]:
@@ -161,13 +170,17 @@ class Client(ClientMixin):
         # route did not verify first does not authenticate.
         return (
             not self.row.is_public
+            and self.row.token_endpoint_auth_method != PRIVATE_KEY_JWT
             and self.verified is not None
             and self.verified.matches(self.row, client_secret)
         )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # One way per app: none (public), a secret (Basic or form), or its keys.
         if self.row.is_public:
             return method == "none"
+        if self.row.token_endpoint_auth_method == PRIVATE_KEY_JWT:
+            return method == PRIVATE_KEY_JWT
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
@@ -284,11 +297,7 @@ class PKCEOnlyS256(CodeChallenge):
 
 
 class CodeGrant(ScopedGrantMixin, OptiHubTokensMixin, AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012  (Authlib's attribute)
-        "client_secret_basic",
-        "client_secret_post",
-        "none",
-    ]
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]  # noqa: RUF012  (Authlib's)
 
     def validate_authorization_request(self) -> str:
         redirect_uri = super().validate_authorization_request()
@@ -375,11 +384,7 @@ class _CodeView:
 
 class RotatingRefreshGrant(ScopedGrantMixin, OptiHubTokensMixin, RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
-    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012  (Authlib's attribute)
-        "client_secret_basic",
-        "client_secret_post",
-        "none",
-    ]
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]  # noqa: RUF012  (Authlib's)
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
         session = self.request.session
@@ -408,13 +413,12 @@ class RotatingRefreshGrant(ScopedGrantMixin, OptiHubTokensMixin, RefreshTokenGra
 class PracticeClientCredentialsGrant(ScopedGrantMixin, OptiHubTokensMixin, ClientCredentialsGrant):
     """Server-to-server: a confidential app acts for the practices that connected it.
 
-    ``practice_id`` (OptiHub parameter) narrows the token to one of them.
+    ``practice_id`` (OptiHub parameter) narrows the token to one of them. An app
+    registered with public keys authenticates with a signed assertion (SMART Backend
+    Services), a secret app with its secret.
     """
 
-    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012  (Authlib's attribute)
-        "client_secret_basic",
-        "client_secret_post",
-    ]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)  # noqa: RUF012  (Authlib's)
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -433,11 +437,7 @@ class PracticeClientCredentialsGrant(ScopedGrantMixin, OptiHubTokensMixin, Clien
 
 
 class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = [  # noqa: RUF012  (Authlib's attribute)
-        "client_secret_basic",
-        "client_secret_post",
-        "none",
-    ]
+    CLIENT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]  # noqa: RUF012  (Authlib's attribute)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
         return self.server.find_token(self.request_session, token_string, token_type_hint)
@@ -454,10 +454,7 @@ class Revocation(RevocationEndpoint):
 
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = [  # noqa: RUF012  (Authlib's attribute)
-        "client_secret_basic",
-        "client_secret_post",
-    ]
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)  # noqa: RUF012  (Authlib's)
 
     def authenticate_token(self, request: OAuthRequest, client: Client) -> StoredToken | None:
         self.request_session = request.session
@@ -509,7 +506,8 @@ class OptiHubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def authenticate_client(
         self, request: OAuthRequest, methods: list[str], endpoint: str = "token"
     ) -> Client:
-        """Authlib's client authentication, with the clients the route verified."""
+        """Authlib's client authentication, with the clients the route verified (their
+        secrets, or a client assertion)."""
 
         def query(client_id: str) -> Client | None:
             client = self.query_client(client_id)
@@ -517,7 +515,9 @@ class OptiHubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 client.verified = request.verified_clients.get(client_id)
             return client
 
-        return ClientAuthentication(query)(request, methods, endpoint)  # type: ignore[no-any-return]
+        authentication = ClientAuthentication(query)
+        authentication.register(PRIVATE_KEY_JWT, _by_verified_assertion)
+        return authentication(request, methods, endpoint)  # type: ignore[no-any-return]
 
     def save_token(self, token: dict[str, Any], request: OAuthRequest) -> None:
         user = request.user
@@ -592,6 +592,19 @@ class OptiHubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             claims["nonce"] = nonce
         claims.update(user_claims(user, scope))
         return self.tokens.sign_id_token(claims)
+
+
+def _by_verified_assertion(query_client: Any, request: OAuthRequest) -> Client | None:
+    """``private_key_jwt``: the app whose assertion the route verified, when this request
+    carries that very assertion (None: not this method)."""
+    verified = request.verified_assertion
+    assertion = request.form.get("client_assertion")
+    if verified is None or not assertion:
+        return None
+    client: Client | None = query_client(verified.client_id)
+    if client is None or not verified.matches(client.row, assertion):
+        return None
+    return client
 
 
 def _jti_revoked(session: Session, jti: str) -> bool:

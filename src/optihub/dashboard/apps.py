@@ -4,9 +4,12 @@
   their own, with client credentials: ``services.oauth_clients.connect_client``) and those
   its users granted at consent. A manager or owner connects a registered app by its client
   id and disconnects any of them (which also ends the app's live tokens for the practice).
-- *Your developer apps*: the apps the signed-in user registered, and the form to register
-  one; a confidential app's secret is shown once, on the page after registering (it waits
-  on the server, encrypted: ``services.staff_sessions.keep_secret``/``take_secret``).
+- *Your developer apps*: the apps the signed-in user registered, how each proves who it
+  is (a secret, its own keys, or none: a public app), and the form to register one; a
+  confidential app's secret is shown once, on the page after registering (it waits on the
+  server, encrypted: ``services.staff_sessions.keep_secret``/``take_secret``). An app that
+  signs its token requests with its own keys (``private_key_jwt``, SMART Backend Services)
+  is registered with its public key set, pasted, or the address where it publishes it.
 
 Scopes are shown in plain words (``domain.scopes``), grouped by the API (dialect) they
 belong to. ``/account/developer`` was the developer page: its address now leads here, and
@@ -37,6 +40,7 @@ from optihub.dashboard.common import (
 from optihub.domain import scopes as scope_registry
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.services import oauth_clients, staff_sessions
+from optihub.services.client_keys import PRIVATE_KEY_JWT
 from optihub.shell import Workplace
 from optihub.web import DbSession
 
@@ -82,6 +86,12 @@ def scope_groups(names: str | None, titles: dict[str, str]) -> list[ScopeGroup]:
     ]
 
 
+CLIENT_TYPES = ("confidential", "keys", "public")
+# Longer than any key set taken (services.client_keys.MAX_KEY_SET_BYTES), so a pasted set
+# that is too long is refused as such rather than cut into invalid JSON.
+MAX_PASTED_KEY_SET = 70_000
+
+
 @dataclass
 class AppForm:
     """The registration form as typed (kept as typed when it is refused)."""
@@ -90,21 +100,92 @@ class AppForm:
     redirect_uris: str = ""
     scopes: tuple[str, ...] = ()
     client_type: str = "confidential"
+    jwks: str = ""
+    jwks_uri: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def uris(self) -> list[str]:
         return [u.strip() for u in self.redirect_uris.splitlines() if u.strip()]
 
+    def refuse(self, key: str, message: str) -> None:
+        if message not in self.errors.get(key, []):
+            self.errors.setdefault(key, []).append(message)
+
 
 def _form_of(pairs: list[tuple[str, str]]) -> AppForm:
     form = dict(pairs)
+    client_type = form.get("client_type", "")
     return AppForm(
         name=form.get("name", "")[:200],
         redirect_uris=form.get("redirect_uris", "")[:5000],
         scopes=tuple(v for k, v in pairs if k == "scope"),
-        client_type="public" if form.get("client_type") == "public" else "confidential",
+        client_type=client_type if client_type in CLIENT_TYPES else "confidential",
+        jwks=form.get("jwks", "")[:MAX_PASTED_KEY_SET],
+        jwks_uri=form.get("jwks_uri", "").strip()[:2000],
     )
+
+
+def _keys_of(form: AppForm) -> dict[str, Any]:
+    """The key arguments of ``register_client`` for what the form says, the form's own
+    refusals recorded on it (keys given for a secret or public app, or none for a key app)."""
+    pasted, address = form.jwks.strip(), form.jwks_uri
+    if form.client_type != "keys":
+        if pasted or address:
+            form.refuse(
+                "client_type",
+                "You gave the app's public keys: choose “With its own keys” as the way it "
+                "proves who it is, or clear the keys.",
+            )
+        return {}
+    if not pasted and not address:
+        form.refuse(
+            "jwks",
+            "Paste the app's public key set, or give the web address where the app publishes it.",
+        )
+        return {}
+    if pasted and address:
+        form.refuse(
+            "jwks",
+            "Give the app's public key set or the address where it publishes it, not both.",
+        )
+        return {}
+    return {"jwks": pasted} if pasted else {"jwks_uri": address}
+
+
+@dataclass(frozen=True)
+class Authenticates:
+    """How an app proves who it is, in words, for the lists."""
+
+    words: str
+    detail: str = ""
+    address: str = ""
+
+
+def authenticates(client: Any) -> Authenticates:
+    if client.is_public:
+        return Authenticates("Public (PKCE)", "No secret: its users sign in to it.")
+    if client.token_endpoint_auth_method == PRIVATE_KEY_JWT:
+        if client.jwks_uri:
+            return Authenticates(
+                "Its own keys",
+                "Signs its requests; its public keys are published at",
+                client.jwks_uri,
+            )
+        count = _key_count(client.jwks)
+        return Authenticates(
+            "Its own keys",
+            f"Signs its requests; {count} public key{'s' if count != 1 else ''} registered here.",
+        )
+    return Authenticates("Confidential (secret)", "Sends its secret to get tokens.")
+
+
+def _key_count(jwks: str | None) -> int:
+    try:
+        keys = json.loads(jwks or "{}").get("keys", [])
+    except (ValueError, AttributeError):
+        return 0
+    return len(keys) if isinstance(keys, list) else 0
 
 
 def _plain(error: FieldError, uris: list[str]) -> tuple[str, str]:
@@ -126,6 +207,13 @@ def _plain(error: FieldError, uris: list[str]) -> tuple[str, str]:
         return "scope", "Choose at least one thing the app may do."
     if error.field == "name":
         return "name", "Give the app a name (people see it when they grant it access)."
+    if error.field == "jwks":
+        return "jwks", f"The public key set: {error.message}"
+    if error.field == "jwks_uri":
+        return "jwks_uri", (
+            f"The key set's address: {error.message} Give an https address the app's "
+            "server answers on."
+        )
     return error.field, error.message
 
 
@@ -156,13 +244,19 @@ def _page(
         {
             "title": "Apps",
             "practice_apps": [
-                {"row": row, "groups": scope_groups(row.scope, titles)} for row in practice_apps
+                {
+                    "row": row,
+                    "groups": scope_groups(row.scope, titles),
+                    "authenticates": authenticates(row.client),
+                }
+                for row in practice_apps
             ],
             "developer_apps": [
                 {
                     "client": client,
                     "groups": scope_groups(client.scope, titles),
                     "connected_here": client.client_id in connected_ids,
+                    "authenticates": authenticates(client),
                 }
                 for client in mine
             ],
@@ -247,25 +341,28 @@ def _register(request: Request, params: Params, session: Session) -> Response:
         return place
     form = _form_of(pairs)
     uris = form.uris
+    keys = _keys_of(form)
+    fields: dict[str, Any] = {
+        "name": form.name,
+        "scope": " ".join(form.scopes),
+        "redirect_uris": uris,
+        "public": form.client_type == "public",
+        "allowed_hosts": request.app.state.settings.webhook_allowed_hosts,
+        **keys,
+    }
     try:
-        registered = oauth_clients.register_client(
-            session,
-            name=form.name,
-            scope=" ".join(form.scopes),
-            redirect_uris=uris,
-            public=form.client_type == "public",
-            owner_user_id=place.user.id,
-        )
+        if form.errors:  # the form's own refusals: the rest is checked, nothing written
+            raise ValidationFailed(oauth_clients.registration_problems(**fields))
+        registered = oauth_clients.register_client(session, owner_user_id=place.user.id, **fields)
     except ValidationFailed as failure:
         for error in failure.errors:
-            key, message = _plain(error, uris)
-            if message not in form.errors.get(key, []):
-                form.errors.setdefault(key, []).append(message)
+            form.refuse(*_plain(error, uris))
         return _page(request, session, place, form=form, status_code=400)
     new_app = {
         "client_id": registered.client.client_id,
         "client_secret": registered.client_secret,
         "name": registered.client.name,
+        "signs_with_keys": registered.client.token_endpoint_auth_method == PRIVATE_KEY_JWT,
     }
     request.session["reveal"] = staff_sessions.keep_secret(
         session,

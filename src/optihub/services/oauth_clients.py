@@ -9,8 +9,10 @@ one of its users *granting* it at consent (``oauth_consents``: the app acts for 
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,8 +31,9 @@ from optihub.db.models import (
 )
 from optihub.domain import scopes as scope_registry
 from optihub.errors import FieldError, NotFound, ValidationFailed
+from optihub.events.addresses import Resolver, resolve
 from optihub.security import hash_secret
-from optihub.services import audit, oauth_tokens
+from optihub.services import audit, client_keys, oauth_tokens
 from optihub.services.context import Actor
 from optihub.services.practices import get_practice
 
@@ -39,6 +42,23 @@ from optihub.services.practices import get_practice
 class RegisteredClient:
     client: OAuthClient
     client_secret: str | None  # shown once; only its argon2 hash is stored
+
+
+def _key_errors(
+    jwks: str | dict[str, Any] | None,
+    jwks_uri: str | None,
+    allowed_hosts: Sequence[str],
+    resolver: Resolver,
+) -> tuple[list[FieldError], str | None, str | None]:
+    """(problems, the key set as stored JSON text, the normalized key set address)."""
+    try:
+        if jwks is not None:
+            return [], json.dumps(client_keys.public_key_set(jwks), separators=(",", ":")), None
+        if jwks_uri is not None:
+            return [], None, client_keys.jwks_uri_destination(jwks_uri, allowed_hosts, resolver).url
+    except ValidationFailed as failure:
+        return failure.errors, None, None
+    return [], None, None
 
 
 def _redirect_uri_errors(uris: list[str]) -> list[FieldError]:
@@ -57,22 +77,27 @@ def _redirect_uri_errors(uris: list[str]) -> list[FieldError]:
     return errors
 
 
-def register_client(
-    session: Session,
+@dataclass(frozen=True)
+class _Checked:
+    """A registration's problems, and its keys as they would be stored."""
+
+    errors: list[FieldError]
+    jwks: str | None = None
+    jwks_uri: str | None = None
+
+
+def _checked(
     *,
     name: str,
     scope: str,
     redirect_uris: list[str],
-    public: bool = False,
-    owner_user_id: uuid.UUID | None = None,
-    practice_ids: list[int] | None = None,
-) -> RegisteredClient:
-    """Register an app; a confidential one gets a secret, returned here and never again.
-
-    Raises ``ValidationFailed`` for an empty name, unknown scopes, bad redirect URIs, a
-    public client with practice connections (client credentials need a secret), or an
-    unknown practice.
-    """
+    public: bool,
+    practice_ids: list[int] | None,
+    jwks: str | dict[str, Any] | None,
+    jwks_uri: str | None,
+    allowed_hosts: Sequence[str],
+    resolver: Resolver,
+) -> _Checked:
     errors = []
     if not name.strip():
         errors.append(FieldError("name", "An app needs a name."))
@@ -84,11 +109,90 @@ def register_client(
     errors += _redirect_uri_errors(redirect_uris)
     if public and practice_ids:
         errors.append(FieldError("practice", "A public app cannot act for a practice on its own."))
-    if errors:
-        raise ValidationFailed(errors)
+    if jwks is not None and jwks_uri is not None:
+        errors.append(
+            FieldError("jwks", "Give the app's key set or the address of its key set, not both.")
+        )
+        return _Checked(errors)
+    if public and (jwks is not None or jwks_uri is not None):
+        errors.append(
+            FieldError("jwks", "A public app has no keys of its own: it signs users in with PKCE.")
+        )
+        return _Checked(errors)
+    key_errors, stored_jwks, stored_uri = _key_errors(jwks, jwks_uri, allowed_hosts, resolver)
+    return _Checked(errors + key_errors, stored_jwks, stored_uri)
+
+
+def registration_problems(
+    *,
+    name: str,
+    scope: str,
+    redirect_uris: list[str],
+    public: bool = False,
+    jwks: str | dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+    resolver: Resolver = resolve,
+) -> list[FieldError]:
+    """What ``register_client`` would refuse in these fields (practices aside), writing
+    nothing: for a form that found problems of its own and shows them all at once."""
+    return _checked(
+        name=name,
+        scope=scope,
+        redirect_uris=redirect_uris,
+        public=public,
+        practice_ids=None,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        allowed_hosts=allowed_hosts,
+        resolver=resolver,
+    ).errors
+
+
+def register_client(
+    session: Session,
+    *,
+    name: str,
+    scope: str,
+    redirect_uris: list[str],
+    public: bool = False,
+    owner_user_id: uuid.UUID | None = None,
+    practice_ids: list[int] | None = None,
+    jwks: str | dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+    resolver: Resolver = resolve,
+) -> RegisteredClient:
+    """Register an app. A confidential one gets a secret, returned here and never again;
+    one registered with public keys (``jwks``, a JWKS as JSON text or parsed, or
+    ``jwks_uri``, where it publishes one) has no secret: it authenticates with assertions
+    signed by its keys (``private_key_jwt``).
+
+    Raises ``ValidationFailed`` for an empty name, unknown scopes, bad redirect URIs, a
+    public client with practice connections (client credentials need a secret) or with
+    keys, both a key set and its address, a key set that is not public RSA / P-384 keys
+    (``services.client_keys.public_key_set``), a key set address that is not https to a
+    public host nor allow-listed (``allowed_hosts``, as webhook targets), or an unknown
+    practice. Nothing is written then.
+    """
+    checked = _checked(
+        name=name,
+        scope=scope,
+        redirect_uris=redirect_uris,
+        public=public,
+        practice_ids=practice_ids,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        allowed_hosts=allowed_hosts,
+        resolver=resolver,
+    )
+    if checked.errors:
+        raise ValidationFailed(checked.errors)
     for practice_id in practice_ids or []:
         get_practice(session, practice_id)
-    secret = None if public else secrets.token_urlsafe(32)
+    keyed = jwks is not None or jwks_uri is not None
+    secret = None if public or keyed else secrets.token_urlsafe(32)
+    method = "none" if public else client_keys.PRIVATE_KEY_JWT if keyed else "client_secret_basic"
     client = OAuthClient(
         client_id="app_" + secrets.token_hex(10),
         client_secret_hash=hash_secret(secret) if secret else None,
@@ -97,6 +201,9 @@ def register_client(
         scope=" ".join(dict.fromkeys(scope.split())),
         is_public=public,
         owner_user_id=owner_user_id,
+        token_endpoint_auth_method=method,
+        jwks=checked.jwks,
+        jwks_uri=checked.jwks_uri,
     )
     session.add(client)
     session.flush()

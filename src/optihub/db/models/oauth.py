@@ -40,6 +40,16 @@ class OAuthClient(Base):
     # The app's own request rate on every rate-limited surface (e.g. "250/minute", a
     # ``limits`` string); NULL: each surface's default.
     rate_limit: Mapped[str | None] = mapped_column(String(30))
+    # How the app authenticates at the token endpoints (RFC 7591 names): "none" (public),
+    # "client_secret_basic" (a secret, Basic or form), "private_key_jwt" (a JWT assertion
+    # signed with one of its keys, RFC 7523; no secret).
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(30), default="client_secret_basic", server_default="client_secret_basic"
+    )
+    # A private_key_jwt app's public keys: a JWKS (JSON text, public members only) or the
+    # https address where it publishes one; exactly one of the two.
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
 
 
 class OAuthAuthorizationCode(Base):
@@ -115,6 +125,19 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class UsedClientAssertion(Base):
+    """The ``jti`` of each client assertion (private_key_jwt) accepted, kept until the
+    assertion expires so it cannot be presented again, whichever process it reaches."""
+
+    __tablename__ = "oauth_client_assertions"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RevokedAccessToken(Base):
