@@ -130,13 +130,15 @@ def wait_for(receiver: httpx.Client, expected: int, limit: float) -> dict:
 
 def run_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
     processes = []
+    spy = os.environ.get("OPTIHUB_BENCH_SPY")  # a folder: each worker sampled by py-spy
     for n in range(count):
         log = (workdir / f"worker-{count}-{n}.log").open("ab")
-        processes.append(
-            subprocess.Popen(
-                [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
-            )
-        )
+        command = [str(BIN / "optihub"), "worker"]
+        if spy:
+            out = Path(spy) / f"worker-{count}-{n}.txt"
+            command = [str(BIN / "py-spy"), "record", "-r", "200", "--format", "raw"]
+            command += ["-o", str(out), "--", *(str(BIN / "optihub"), "worker")]
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
     return processes
 
 
