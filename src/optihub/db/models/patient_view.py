@@ -55,9 +55,7 @@ class PatientMessage(Base):
 
     __tablename__ = "patient_messages"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'sent', 'failed', 'skipped')", name="status_known"
-        ),
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'skipped')", name="status_known"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "order_id", "kind", unique=True),
         Index(None, "practice_id", "created_at"),

@@ -22,7 +22,6 @@ from alembic import op
 
 import optihub.db.base
 
-
 revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
