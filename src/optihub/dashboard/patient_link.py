@@ -111,7 +111,9 @@ def _email_status(
     }
 
 
-def panel(request: Request, session: Session, place: Workplace, order_id: uuid.UUID) -> dict[str, Any]:
+def panel(
+    request: Request, session: Session, place: Workplace, order_id: uuid.UUID
+) -> dict[str, Any]:
     """What the order page's "Patient's view" panel shows."""
     order = session.scalar(
         select(Order).where(Order.practice_id == place.practice_id, Order.id == order_id)
@@ -281,4 +283,3 @@ def send_email_again(
         return _refused(request, session, oid, failure.message + ".")
     request.session["flash"] = "The ready-for-pickup e-mail is on its way."
     return see_other(_back(oid))
-

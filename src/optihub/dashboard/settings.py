@@ -167,7 +167,13 @@ def _mail(session: Session, place: Workplace, typed: Typed) -> dict[str, object]
             "from_address": stored.from_address,
         }
     else:
-        values = {"host": "", "port": "587", "security": "starttls", "username": "", "from_address": ""}
+        values = {
+            "host": "",
+            "port": "587",
+            "security": "starttls",
+            "username": "",
+            "from_address": "",
+        }
     return {
         "stored": stored,
         "values": values,

@@ -15,11 +15,12 @@ from optihub.services import orders as order_service
 from optihub.services import patient_messages, practices, synced_rows, users
 from optihub.services.context import Actor
 from tests import factories
+from tests.api.dashboard.conftest import PASSWORD as DASHBOARD_PASSWORD
 
 OWNER = "olivia@harbor.example"
 STAFF = "sam@harbor.example"
 OTHER_OWNER = "hugo@hilltop.example"
-PASSWORD = "harbor-password-1"
+PASSWORD = DASHBOARD_PASSWORD  # what the dashboard tests' Agent signs in with
 PATIENT_EMAIL = "jordan.rivera@example.com"
 # The smallest file that reads as a PDF; served back byte for byte.
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -49,6 +50,7 @@ def rx() -> rx_rules.SpectacleRx:
             add=Decimal("2.00"),
             prism_horizontal=rx_rules.Prism(Decimal("1.00"), "in"),
             distance_pd=Decimal("32"),
+            seg_height=Decimal("18"),
         ),
         left=rx_rules.EyeRx(
             sphere=Decimal("1.75"),
@@ -56,6 +58,7 @@ def rx() -> rx_rules.SpectacleRx:
             axis=180,
             add=Decimal("2.00"),
             distance_pd=Decimal("31.5"),
+            seg_height=Decimal("18"),
         ),
     )
 

@@ -201,7 +201,10 @@ def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = N
     for index, record in enumerate(records.items):
         with records.writing(index, mapping.PATIENT_FIELDS):
             patient = patient_service.create_patient(session, who.actor, _patient_details(record))
-            if record.get("notify_eyewear_email") is not None or record.get("notify_eyewear_sms") is not None:
+            if (
+                record.get("notify_eyewear_email") is not None
+                or record.get("notify_eyewear_sms") is not None
+            ):
                 patient_messages.set_eyewear_consent(
                     session,
                     who.actor,
