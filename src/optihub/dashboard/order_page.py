@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from optihub.auth.pages import check_csrf, see_other
 from optihub.auth.routes import Params
+from optihub.dashboard import patient_link
 from optihub.dashboard.common import (
     actor,
     dialect_titles,
@@ -38,7 +39,6 @@ from optihub.dashboard.common import (
     render,
     staff_page,
 )
-from optihub.dashboard import patient_link
 from optihub.dashboard.draft_words import OPTION_LABELS
 from optihub.domain import board as words
 from optihub.domain import notation, oma

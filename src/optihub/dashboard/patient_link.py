@@ -20,7 +20,7 @@ from optihub.auth.pages import check_csrf, see_other
 from optihub.auth.routes import Params
 from optihub.dashboard.common import actor, forbidden, may, not_found, staff_page
 from optihub.db.base import utcnow
-from optihub.db.models import Order, Patient, PatientLink, PatientMessage, User
+from optihub.db.models import Order, Patient, PatientMessage, User
 from optihub.errors import Conflict, NotFound
 from optihub.services import patient_links, patient_messages
 from optihub.services.patient_links import LinkKey, LinkState
