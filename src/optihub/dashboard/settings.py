@@ -176,7 +176,7 @@ def _mail(session: Session, place: Workplace, typed: Typed) -> dict[str, object]
         }
     return {
         "stored": stored,
-        "values": values,
+        "fields": values,
         "has_password": stored is not None and stored.password_ciphertext is not None,
         "mode_label": dict(MAIL_MODES).get(stored.security, "") if stored else "",
     }
