@@ -74,7 +74,7 @@ def test_staff_make_a_link_and_the_patient_sees_progress_pickup_and_rx(client, w
     assert "+2.00" in text and f"{w.MINUS}0.75 × 090" in text
     assert f"{w.MINUS}0.50 × 180" in text and "+1.75" in text
     assert "1.00 Δ BI" in text
-    assert "PD 63.5 mm" in text
+    assert "Binocular PD 63.5 mm" in text
     assert "Issued 2 Nov 2026, valid until 2 Nov 2028" in text
     # The synced PDF, byte for byte.
     assert f'href="{path}/prescription.pdf"' in page.text
