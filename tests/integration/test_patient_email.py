@@ -30,7 +30,7 @@ from tests.api.dashboard.conftest import Agent, text_of
 from tests.api.patient_view import world as w
 
 SMTP_USER = "frontdesk"
-SMTP_PASSWORD = "s3cret-smtp-password"  # noqa: S105 (a test server's)
+SMTP_PASSWORD = "s3cret-smtp-password"
 
 
 class Inbox:
@@ -40,7 +40,7 @@ class Inbox:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope) -> str:
         self.recipients.append(list(envelope.rcpt_tos))
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
