@@ -15,7 +15,8 @@ both are merged.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,6 +27,27 @@ revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+CONSENT_COLUMNS = ("notify_eyewear_email", "notify_eyewear_sms")
+# SQLite drops a column by rebuilding the table from its reflection, which skips expression
+# indexes: the name-search ones (0011) are dropped first and made again after (as in 0012).
+NAME_INDEXES = (
+    ("ix_patients_practice_id_lower_last_name", "last_name"),
+    ("ix_patients_practice_id_lower_first_name", "first_name"),
+)
+
+
+@contextmanager
+def _rebuilding_patients() -> Iterator[None]:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        for name, _column in NAME_INDEXES:
+            op.drop_index(name, table_name="patients")
+    yield
+    if sqlite:
+        for name, column in NAME_INDEXES:
+            op.create_index(name, "patients", ["practice_id", sa.text(f"lower({column})")])
 
 
 def upgrade() -> None:
@@ -162,21 +184,17 @@ def upgrade() -> None:
             unique=False,
         )
 
-    with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "notify_eyewear_email", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
-        batch_op.add_column(
-            sa.Column("notify_eyewear_sms", sa.Boolean(), server_default=sa.false(), nullable=False)
+    # Plain ADD COLUMN on both databases (no table rebuild on SQLite).
+    for column in CONSENT_COLUMNS:
+        op.add_column(
+            "patients", sa.Column(column, sa.Boolean(), server_default=sa.false(), nullable=False)
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.drop_column("notify_eyewear_sms")
-        batch_op.drop_column("notify_eyewear_email")
+    with _rebuilding_patients(), op.batch_alter_table("patients", schema=None) as batch_op:
+        for column in reversed(CONSENT_COLUMNS):
+            batch_op.drop_column(column)
 
     with op.batch_alter_table("patient_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_patient_messages_status_next_attempt_at"))
