@@ -122,3 +122,34 @@ def test_a_patient_opens_their_link_downloads_the_rx_and_a_revoked_link_is_gone(
             _clean(patient, "patient-link-expired")
         finally:
             chromium.close()
+
+
+@pytest.mark.browser
+def test_the_owner_sets_up_the_practices_mail_server_in_chromium(live_server, db):
+    w.build(db)
+    settings_url = f"{live_server.url}/dashboard/settings"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            sign_in(page, live_server.url, w.OWNER, w.PASSWORD, then="/dashboard/settings")
+            page.wait_for_url(settings_url)
+            section = page.locator("#mail")
+            section.get_by_label("Server (host name)").fill("smtp.harbor.example")
+            section.get_by_label("Port").fill("465")
+            section.get_by_label("Encryption").select_option("tls")
+            section.get_by_label("User name (optional)").fill("frontdesk")
+            section.get_by_label("Password").fill("app-password-123")
+            section.get_by_label("From address").fill("frontdesk@harbor.example")
+            section.get_by_role("button", name="Save mail server").click()
+            page.wait_for_url(settings_url + "#mail")
+            expect(page.locator(".flash")).to_contain_text("The mail server is saved")
+            expect(section).to_contain_text("smtp.harbor.example:465")
+            expect(section).to_contain_text("password stored, encrypted")
+            expect(
+                section.get_by_label("Password (leave empty to keep the stored one)")
+            ).to_have_value("")
+            section.scroll_into_view_if_needed()
+            _clean(page, "settings-patient-email")
+        finally:
+            chromium.close()

@@ -146,9 +146,9 @@ def _page(
 
 
 MAIL_MODES = (
-    ("starttls", "STARTTLS (usually port 587)"),
-    ("tls", "TLS from the start (usually port 465)"),
-    ("none", "None (only inside a trusted network)"),
+    ("starttls", "STARTTLS (port 587)"),
+    ("tls", "TLS (port 465)"),
+    ("none", "None (trusted network only)"),
 )
 MAIL_FIELDS = ("host", "port", "security", "username", "from_address")
 
