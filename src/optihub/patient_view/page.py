@@ -186,8 +186,8 @@ def _shown(
     if not eyes:
         return None
     rows = [notation.eye_row(eye, side) for side, eye in eyes]
-    pds = [eye.distance_pd for _, eye in eyes]
-    binocular = pds[0] + pds[1] if len(pds) == 2 and None not in pds else None  # type: ignore[operator]
+    pds = [eye.distance_pd for _, eye in eyes if eye.distance_pd is not None]
+    binocular = pds[0] + pds[1] if len(pds) == 2 else None
     return ShownRx(
         rows=rows,
         has_add=any(eye.add for _, eye in eyes),

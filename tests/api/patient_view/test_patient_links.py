@@ -255,3 +255,15 @@ def test_forms_need_the_csrf_token(client, world, db):
     assert refused.status_code == 403
     with db.transaction() as s:
         assert s.scalars(select(PatientLink)).all() == []
+
+
+def test_an_order_without_its_own_rx_shows_the_patients_synced_prescription(client, world):
+    """Orders synced from a practice-management system name no prescription: the page
+    shows the patient's latest spectacle prescription issued by the order's day, and its
+    PDF."""
+    path = _make_link(_agent(client, w.STAFF), world.second_order_id)
+    page = client.get(path)
+    text = text_of(page.text)
+    assert f"{w.MINUS}0.75 × 090" in text and "Issued 2 Nov 2026" in text
+    assert client.get(f"{path}/prescription.pdf").content == w.PDF
+    assert "Sunglasses" not in text and "Progressive" not in text
