@@ -360,3 +360,20 @@ def test_consent_withdrawn_while_retrying_stops_the_email(
     assert smtp_down.inbox.messages == []
     [message] = _messages(db)
     assert message.status == "skipped"
+
+
+def test_an_email_that_cannot_be_recorded_never_holds_up_the_outbox(
+    app, db, smtp, worker, clock, monkeypatch
+):
+    world = w.build(db)
+    _set_mail_server(db, app, world, smtp.port)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("cannot record")
+
+    monkeypatch.setattr(patient_messages, "queue_eyewear_ready", broken)
+    w.move(db, world, OrderStatus.COMPLETED)
+    _run(worker, clock)
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).where(Event.relayed_at.is_(None))) == 0
+    assert _messages(db) == [] and smtp.inbox.messages == []

@@ -71,6 +71,9 @@ class Skip:
 class Mailer(Protocol):
     """What makes messages of events and writes them (``services.patient_messages``)."""
 
+    # The event types ``relay`` makes messages of (others are not handed to it).
+    event_types: frozenset[str]
+
     def relay(self, session: Session, event: Event, now: datetime) -> None:
         """Add the messages ``event`` asks for (at most once each) to the session."""
         ...
@@ -140,7 +143,15 @@ class MailDeliveries:
         self.retry_window = retry_window
 
     def relay(self, session: Session, event: Event, now: datetime) -> None:
-        self.mailer.relay(session, event, now)
+        """Hand ``event`` to the mailer on a savepoint: a message that cannot be recorded
+        is logged and lost, but never holds up the relay of the outbox (the webhooks)."""
+        if event.type not in self.mailer.event_types:
+            return
+        try:
+            with session.begin_nested():
+                self.mailer.relay(session, event, now)
+        except Exception:
+            log.exception("mail_relay_failed", event_id=event.id)
 
     def claim(self, db: Database, now: datetime, batch: int) -> list[MailJob]:
         """Due messages, leased to this worker and composed (each composed on its own

@@ -360,6 +360,8 @@ class EyewearMail:
     """The ``events.mail.Mailer`` of the eyewear-ready e-mail: made with the link key, the
     instance key's ``decrypt`` (the SMTP password) and the public base URL of links."""
 
+    event_types = frozenset({"order.completed"})
+
     def __init__(self, key: links.LinkKey, decrypt: Callable[[str], str], base_url: str) -> None:
         self.key = key
         self.decrypt = decrypt
