@@ -20,7 +20,10 @@ from optihub.auth.tokens import RevocationList, TokenService
 from optihub.dashboard import install as install_dashboard
 from optihub.db.session import Database
 from optihub.events.worker import DeliveryWorker
+from optihub.patient_view import install as install_patient_view
+from optihub.patient_view import link_key
 from optihub.services import stuck_orders
+from optihub.services.patient_messages import EyewearMail
 from optihub.settings import Settings
 from optihub.surfaces import SURFACES
 from optihub.surfaces.kit import install_kit
@@ -42,15 +45,17 @@ tokens from OptiHub's own OAuth 2.1 / OpenID Connect server.
 
 def build_worker(app: FastAPI) -> DeliveryWorker:
     """The webhook delivery worker over this app's database and key, delivering each
-    surface's subscribers in that surface's shape, and running the periodic jobs
-    (``order.stuck``)."""
+    surface's subscribers in that surface's shape, sending the patients' eyewear-ready
+    e-mails, and running the periodic jobs (``order.stuck``)."""
     settings: Settings = app.state.settings
+    instance_key: InstanceKey = app.state.instance_key
     return DeliveryWorker(
         app.state.db,
-        decrypt=app.state.instance_key.decrypt,
+        decrypt=instance_key.decrypt,
         allowed_hosts=settings.webhook_allowed_hosts,
         renderers=app.state.surfaces.webhook_renderers(),
         periodic=[stuck_orders.periodic()],
+        mailer=EyewearMail(link_key(instance_key), instance_key.decrypt, settings.issuer),
     )
 
 
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_api_docs(app)
     install_authorization_server(app)
     install_dashboard(app)
+    install_patient_view(app)
     for surface in SURFACES:
         surface.install(app)
     # Sessions (the sign-in cookie) are for the pages; API surfaces and the operational
@@ -144,11 +150,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Stylesheets and scripts: no session read, and no Set-Cookie that would make them uncacheable.
 ASSET_PREFIXES = ("/static/", "/docs/static/")
+# The patients' pages: no staff session is read there, and no cookie is ever set.
+PATIENT_PREFIX = "/p/"
 
 
 def _sessionless(surfaces: Surfaces, path: str) -> bool:
     return (
         path in OPERATIONAL_PATHS
         or path.startswith(ASSET_PREFIXES)
+        or path.startswith(PATIENT_PREFIX)
         or surfaces.owner(path) is not None
     )

@@ -153,6 +153,15 @@ ALLOWED: dict[str, May] = {
         *FOUNDATION,
         third_party=(*HTTP, "sqlalchemy", "markupsafe"),
     ),
+    # The patient's page behind a link: one order, nothing else of the practice.
+    "patient_view": may(
+        "db",
+        "domain",
+        "services",
+        "web",
+        *FOUNDATION,
+        third_party=(*HTTP, "sqlalchemy", "jinja2"),
+    ),
     "demo": may("db", "domain", "reads", "services", *FOUNDATION, third_party=("sqlalchemy",)),
     # Assembly: the one place that knows every part.
     "app": may(
@@ -162,6 +171,7 @@ ALLOWED: dict[str, May] = {
         "dashboard",
         "db",
         "events",
+        "patient_view",
         "services",
         "surfaces",
         "surfaces.kit",

@@ -9,7 +9,8 @@ the order caused with their webhook deliveries.
 Changes go through the same services as the APIs: moves and cancelling through
 ``services.orders.change_order_status`` (history with ``via="dashboard"``,
 ``order.status_changed`` into the outbox), replacement requests through
-``services.fulfillment``. A refused change comes back as the page with the reason and
+``services.fulfillment``; the patient's link and eyewear-ready e-mail through
+``dashboard.patient_link``. A refused change comes back as the page with the reason and
 nothing written; a done one answers 303 back to the page with a flash.
 """
 
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from optihub.auth.pages import check_csrf, see_other
 from optihub.auth.routes import Params
+from optihub.dashboard import patient_link
 from optihub.dashboard.common import (
     actor,
     dialect_titles,
@@ -446,7 +448,8 @@ def _page(
             "replacement": REPLACEMENT_WORDS.get(order.replacement_request_status or ""),
             "replacement_pending": order.replacement_request_status == "pending",
             "replacement_reason_limit": REASON_LIMIT,
-            "problem": problem,
+            "patient_view": patient_link.panel(request, session, place, order.id),
+            "problem": problem or request.session.pop(patient_link.PROBLEM_KEY, None),
         },
         section="orders",
         status_code=status_code,

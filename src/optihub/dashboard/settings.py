@@ -1,5 +1,5 @@
-"""Settings: the practice's locations, time zone, overdue thresholds, lab accounts and the
-portal's status names.
+"""Settings: the practice's locations, time zone, overdue thresholds, lab accounts, the
+portal's status names and the mail server patients' e-mails go through.
 
 Only the practice's owner changes them (``services.practice_settings`` and
 ``services.status_names.set_status_mapping``); a manager or member of staff sees the same
@@ -35,7 +35,7 @@ from optihub.domain.orders import OrderStatus
 from optihub.errors import NotFound, ValidationFailed
 from optihub.reads import catalog
 from optihub.reads import locations as location_reads
-from optihub.services import practice_settings, status_names
+from optihub.services import patient_messages, practice_settings, status_names
 from optihub.shell import Workplace
 from optihub.web import DbSession
 
@@ -56,6 +56,7 @@ class Typed:
     renamed: dict[str, str] = field(default_factory=dict)  # location id → typed name
     mapping_name: str = ""
     mapping_status: str = ""
+    mail: dict[str, str] | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, key: str, message: str) -> None:
@@ -136,10 +137,49 @@ def _page(
             ],
             "statuses": [(status, words.status_label(status)) for status in words.COLUMNS],
             "default_names": _default_names(),
+            "mail": _mail(session, place, typed),
+            "mail_modes": MAIL_MODES,
         },
         section=SECTION,
         status_code=status_code,
     )
+
+
+MAIL_MODES = (
+    ("starttls", "STARTTLS (port 587)"),
+    ("tls", "TLS (port 465)"),
+    ("none", "None (trusted network only)"),
+)
+MAIL_FIELDS = ("host", "port", "security", "username", "from_address")
+
+
+def _mail(session: Session, place: Workplace, typed: Typed) -> dict[str, object]:
+    """The mail server section: what is stored (never the password), or what was typed."""
+    stored = patient_messages.mail_server(session, place.practice_id)
+    if typed.mail is not None:
+        values = dict(typed.mail)
+    elif stored is not None:
+        values = {
+            "host": stored.host,
+            "port": str(stored.port),
+            "security": stored.security,
+            "username": stored.username or "",
+            "from_address": stored.from_address,
+        }
+    else:
+        values = {
+            "host": "",
+            "port": "587",
+            "security": "starttls",
+            "username": "",
+            "from_address": "",
+        }
+    return {
+        "stored": stored,
+        "fields": values,
+        "has_password": stored is not None and stored.password_ciphertext is not None,
+        "mode_label": dict(MAIL_MODES).get(stored.security, "") if stored else "",
+    }
 
 
 @router.get(SETTINGS)
@@ -280,3 +320,43 @@ def unmap_portal_status(request: Request, params: Params, session: DbSession) ->
         return not_found(request, place, "status name", SECTION)
     status_names.set_status_mapping(session, place.practice_id, name, None)
     return _done(request, f"“{name}” maps by its name again.", "portal")
+
+
+@router.post(SETTINGS + "/mail")
+def save_mail_server(request: Request, params: Params, session: DbSession) -> Response:
+    """The practice's SMTP server for patients' e-mails (the password encrypted with the
+    instance key; an empty password box keeps the stored one)."""
+    place = _owner(request, params, session)
+    if isinstance(place, Response):
+        return place
+    form = dict(params["form"])
+    typed = {name: form.get(name, "")[:300] for name in MAIL_FIELDS}
+    try:
+        patient_messages.save_mail_server(
+            session,
+            actor(place),
+            patient_messages.MailServerForm(
+                host=typed["host"],
+                port=typed["port"],
+                security=typed["security"],
+                username=typed["username"],
+                password=form.get("password", "")[:1001],
+                from_address=typed["from_address"],
+            ),
+            request.app.state.instance_key.encrypt,
+        )
+    except ValidationFailed as failure:
+        refused = Typed(mail=typed)
+        for error in failure.errors:
+            refused.add(f"mail.{error.field}", error.message)
+        return _page(request, session, place, refused, 400)
+    return _done(request, "The mail server is saved: patients' e-mails go through it.", "mail")
+
+
+@router.post(SETTINGS + "/mail/remove")
+def remove_mail_server(request: Request, params: Params, session: DbSession) -> Response:
+    place = _owner(request, params, session)
+    if isinstance(place, Response):
+        return place
+    patient_messages.remove_mail_server(session, actor(place))
+    return _done(request, "The mail server is removed: no e-mail goes to patients.", "mail")

@@ -26,6 +26,10 @@ Renderer = Callable[[Session, Event], dict[str, Any] | None]
 # What a subscription lists to get every code its surface offers.
 ALL = "*"
 
+# Another kind of delivery an event may ask for, made in the relay's transaction (the
+# patient e-mails of ``events.mail``): called once per event, before it is marked relayed.
+Reaction = Callable[[Session, Event, datetime], None]
+
 
 @runtime_checkable
 class Shape(Protocol):
@@ -81,11 +85,13 @@ def relay_events(
     now: datetime,
     renderers: Mapping[str, Renderer | Shape] | None = None,
     batch: int = 200,
+    reactions: Sequence[Reaction] = (),
 ) -> int:
     """Create deliveries for not-yet-relayed events, oldest first; returns events relayed.
 
     A subscription gets one delivery per code of the event that it lists (``*``: every
     code its surface offers), so a subscription to everything gets each code once.
+    Each of ``reactions`` is then called with the event (other kinds of delivery).
     Runs in the caller's transaction; on PostgreSQL the events are claimed with
     ``FOR UPDATE SKIP LOCKED`` so several workers relay different events.
     """
@@ -138,6 +144,8 @@ def relay_events(
                             created_at=now,
                         )
                     )
+        for react in reactions:
+            react(session, event, now)
         event.relayed_at = now
     session.flush()
     return len(events)

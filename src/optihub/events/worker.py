@@ -11,6 +11,9 @@
   of that delivery alone, never an error that drops the rest of the batch.
 * The host is resolved once per attempt and the request connects to the address checked
   (``events.sending``), so a name cannot rebind between the check and the connection.
+* Patient e-mails (``events.mail``) are another kind of delivery of the same outbox: the
+  relay hands each event to the ``MailDeliveries`` too, and each loop claims, sends (on the
+  same thread pool) and records due messages with the same lease, backoff and 24 hours.
 * Periodic jobs (``Periodic``, e.g. ``services.stuck_orders``) run from the same loop,
   each in its own transaction when due. Every worker runs them, so a job must be safe to
   run twice at once (the stuck-order job records each event at most once).
@@ -36,6 +39,7 @@ from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSub
 from optihub.db.session import Database
 from optihub.events import sending
 from optihub.events.addresses import Resolver, resolve
+from optihub.events.mail import MailDeliveries, Mailer, Sender, send
 from optihub.events.relay import Renderer, Shape, relay_events, webhook_id
 from optihub.events.signing import sign
 from optihub.logging import get_logger
@@ -103,6 +107,8 @@ class DeliveryWorker:
         periodic: Sequence[Periodic] = (),
         resolver: Resolver = resolve,
         http: httpx.Client | None = None,
+        mailer: Mailer | None = None,
+        mail_sender: Sender = send,
     ) -> None:
         self.db = db
         self.decrypt = decrypt
@@ -117,6 +123,17 @@ class DeliveryWorker:
         self.http = http or sending.client()
         self._stop = threading.Event()
         self._secrets: dict[str, str] = {}
+        self.mail = (
+            MailDeliveries(
+                mailer,
+                sender=mail_sender,
+                backoff=backoff,
+                lease=LEASE,
+                retry_window=RETRY_WINDOW,
+            )
+            if mailer is not None
+            else None
+        )
 
     def run_periodic(self, now: datetime) -> int:
         """Run the periodic jobs that are due; returns how many ran."""
@@ -138,11 +155,21 @@ class DeliveryWorker:
         deliveries attempted."""
         now = self.clock()
         self.run_periodic(now)
+        reactions = (self.mail.relay,) if self.mail is not None else ()
         with self.db.transaction() as session:
-            relay_events(session, now, self.renderers, batch=batch)
+            relay_events(session, now, self.renderers, batch=batch, reactions=reactions)
         jobs = self._claim(now, batch)
-        self._record_all(list(self.pool.map(self._send, jobs)))
-        return len(jobs)
+        mail_jobs = self.mail.claim(self.db, now, batch) if self.mail is not None else []
+        sent = self.pool.map(self._send, jobs)
+        mailed = self.pool.map(self.mail.send, mail_jobs) if self.mail is not None else iter(())
+        self._record_all(list(sent))
+        for mail_outcome in list(mailed):
+            assert self.mail is not None
+            try:
+                self.mail.record(self.db, mail_outcome, self.clock())
+            except Exception:  # the lease runs out and the message is sent again
+                log.exception("mail_record_failed", message_id=str(mail_outcome.message_id))
+        return len(jobs) + len(mail_jobs)
 
     def _claim(self, now: datetime, batch: int) -> list[Job]:
         with self.db.transaction() as session:

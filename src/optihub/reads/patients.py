@@ -49,6 +49,8 @@ class PatientView:
     notes: str | None
     created_at: datetime
     updated_at: datetime
+    notify_eyewear_email: bool = False
+    notify_eyewear_sms: bool = False
 
 
 _COLUMNS: list[Any] = [
@@ -69,6 +71,8 @@ _COLUMNS: list[Any] = [
     Patient.notes,
     Patient.created_at,
     Patient.updated_at,
+    Patient.notify_eyewear_email,
+    Patient.notify_eyewear_sms,
 ]
 
 

@@ -48,6 +48,9 @@ def test_the_list_is_a_page_with_its_pagination(api, world):
         "store_id": None,
         "create_date": maya["create_date"],
         "update_date": maya["update_date"],
+        # OptiHub's extension (docs/practice-api.md): the eyewear-ready consents.
+        "notify_eyewear_email": False,
+        "notify_eyewear_sms": False,
     }
     assert maya["create_date"].endswith("Z")
 

@@ -37,6 +37,7 @@ from optihub.db.models.order import (
     Payment,
 )
 from optihub.db.models.patient import Appointment, Patient, PatientRelationship
+from optihub.db.models.patient_view import PatientLink, PatientMessage, PracticeMailServer
 from optihub.db.models.portal import PortalRecord, PortalStatusMapping, PrescriptionFile
 from optihub.db.models.practice import (
     Employee,
@@ -81,11 +82,14 @@ __all__ = [
     "OrderStatusChange",
     "OrderVersion",
     "Patient",
+    "PatientLink",
+    "PatientMessage",
     "PatientRelationship",
     "Payment",
     "PortalRecord",
     "PortalStatusMapping",
     "Practice",
+    "PracticeMailServer",
     "Prescription",
     "PrescriptionEye",
     "PrescriptionFile",

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from optihub.db.base import Base, Timestamps, new_id
@@ -47,6 +57,13 @@ class Patient(Timestamps, Base):
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2), default="US")
     notes: Mapped[str | None] = mapped_column(Text)
+    # The patient's consent to hear when their eyewear is ready (the portal's
+    # ``AllowEmailEyeWear`` / ``AllowSmsEyewear``, the practice API's extension fields, or
+    # the order page's box). Only the e-mail is sent; the SMS consent is kept for later.
+    notify_eyewear_email: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    notify_eyewear_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # The dashboard's search by name: a prefix of the last or first name, in any case (the

@@ -234,6 +234,9 @@ _ALL = (
             _b("AllowSmsReminders"),
             _b("AllowEmailMarketing"),
             _b("AllowSmsMarketing"),
+            # Kept in the core as the patient's eyewear-ready consents (docs/patients.md).
+            _b("AllowEmailEyeWear"),
+            _b("AllowSmsEyewear"),
         ),
     ),
     Model(

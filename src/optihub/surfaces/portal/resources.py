@@ -30,7 +30,7 @@ from optihub.db.base import utcnow
 from optihub.domain import phones, rx_text
 from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import FieldError, ValidationFailed
-from optihub.services import external_records, status_names, synced_rows
+from optihub.services import external_records, patient_messages, status_names, synced_rows
 from optihub.services import orders as order_service
 from optihub.services.context import Actor
 from optihub.services.external_records import Kind, Stored
@@ -372,7 +372,7 @@ def _write_patient(
     if errors:
         raise ValidationFailed(errors)
     written = _patient_written(record)
-    return synced_rows.save_patient(
+    patient_id = synced_rows.save_patient(
         sync.session,
         sync.actor,
         row_id,
@@ -389,6 +389,15 @@ def _write_patient(
             country=_country(record),
         ),
     )
+    # The eyewear-ready consents (a member left out changes nothing).
+    patient_messages.set_eyewear_consent(
+        sync.session,
+        sync.actor,
+        patient_id,
+        email=record.get("AllowEmailEyeWear"),
+        sms=record.get("AllowSmsEyewear"),
+    )
+    return patient_id
 
 
 # -- family members ------------------------------------------------------------------------

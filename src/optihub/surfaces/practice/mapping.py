@@ -252,6 +252,9 @@ PATIENT_IN: Mapping[str, Rule] = {
     "city": Rule("string", max_length=100),
     "state": Rule("string", max_length=50),
     "zip": Rule("string", max_length=20),
+    # OptiHub extensions (docs/practice-api.md): the eyewear-ready consents.
+    "notify_eyewear_email": Rule("boolean"),
+    "notify_eyewear_sms": Rule("boolean"),
 }
 
 ORDER_IN: Mapping[str, Rule] = {
@@ -369,6 +372,8 @@ def patient_out(patient: PatientView) -> dict[str, Any]:
         "store_id": _id(patient.home_location_id),
         "create_date": timestamp(patient.created_at),
         "update_date": timestamp(patient.updated_at),
+        "notify_eyewear_email": patient.notify_eyewear_email,
+        "notify_eyewear_sms": patient.notify_eyewear_sms,
     }
 
 

@@ -35,6 +35,7 @@ from optihub.reads import patients as patient_reads
 from optihub.reads import pricebooks as pricebook_reads
 from optihub.reads.order_views import OrderFilter, Sort
 from optihub.services import orders as order_service
+from optihub.services import patient_messages
 from optihub.services import patients as patient_service
 from optihub.services import pricebooks as pricebook_service
 from optihub.services.context import Actor
@@ -200,6 +201,17 @@ def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = N
     for index, record in enumerate(records.items):
         with records.writing(index, mapping.PATIENT_FIELDS):
             patient = patient_service.create_patient(session, who.actor, _patient_details(record))
+            if (
+                record.get("notify_eyewear_email") is not None
+                or record.get("notify_eyewear_sms") is not None
+            ):
+                patient = patient_messages.set_eyewear_consent(
+                    session,
+                    who.actor,
+                    patient.id,
+                    email=record.get("notify_eyewear_email"),
+                    sms=record.get("notify_eyewear_sms"),
+                )
         # Answered from the row just written (its values as stored): no read back.
         data.append(mapping.patient_out(patient_reads.view_of(patient)))
     return kit.json_response({"data": data} if records.bulk else data[0], 201)

@@ -62,6 +62,16 @@ class Patient(BaseModel):
     store_id: str | None = Field(description="The patient's home store, if any.")
     create_date: str
     update_date: str
+    notify_eyewear_email: bool = Field(
+        False,
+        description="OptiHub extension: the patient agreed to an e-mail when their eyewear "
+        "is ready for pickup.",
+    )
+    notify_eyewear_sms: bool = Field(
+        False,
+        description="OptiHub extension: the patient agreed to a text message when their "
+        "eyewear is ready (stored; OptiHub sends no SMS).",
+    )
 
 
 class PatientList(BaseModel):
