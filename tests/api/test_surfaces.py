@@ -63,6 +63,7 @@ HARNESS: dict[str, Harness] = {
     "practice": Harness(path_values=lambda caller: {"client_id": str(caller.practice_id)}),
     "fulfillment": Harness(),
     "portal": Harness(),
+    "fhir": Harness(),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}
