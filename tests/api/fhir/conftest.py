@@ -35,6 +35,8 @@ ALL_SCOPES = (
     "system/VisionPrescription.crs system/Patient.rs system/Practitioner.rs "
     "system/Organization.rs"
 )
+# The app may also ask for each narrower scope alone (the scope tests do).
+NARROW_SCOPES = "system/VisionPrescription.rs system/VisionPrescription.c system/*.rs"
 STATUSES = {"active", "cancelled", "draft", "entered-in-error"}
 EYES = {"right", "left"}
 BASES = {"up", "down", "in", "out"}
@@ -95,7 +97,7 @@ def expressions(body: dict[str, Any]) -> list[str]:
     return [e for issue in body["issue"] for e in issue.get("expression", [])]
 
 
-def testdata_example(testdata: Path, name: str) -> dict[str, Any]:
+def hl7_example(testdata: Path, name: str) -> dict[str, Any]:
     return json.loads((testdata / "fhir" / name).read_text())
 
 
@@ -250,7 +252,7 @@ def clinic(db) -> Clinic:
         app = oauth_clients.register_client(
             s,
             name="Clinic EHR",
-            scope=ALL_SCOPES,
+            scope=f"{ALL_SCOPES} {NARROW_SCOPES}",
             redirect_uris=[],
             practice_ids=[practice.id],
         )
