@@ -169,7 +169,8 @@ def _spectacles(clinic: Clinic, **right: Any) -> dict[str, Any]:
         ({"eye": "left"}, "VisionPrescription.lensSpecification[1].eye"),
         (
             {"extension": [{"url": "http://testserver/fhir/StructureDefinition/distance-pd", "valueDecimal": 64}]},
-            "VisionPrescription.lensSpecification[1].extension('distance_pd')",
+            "VisionPrescription.lensSpecification[1]"
+            ".extension('http://testserver/fhir/StructureDefinition/distance-pd')",
         ),
     ],
 )

@@ -113,6 +113,7 @@ class PrescriptionImport:
     """One VisionPrescription as the core's values, and how to name its parts."""
 
     root: str
+    public_url: str
     kind: str
     patient_reference: str
     issued_on: date
@@ -134,13 +135,14 @@ class PrescriptionImport:
             spec = f"{self.root}.lensSpecification[{self.spec_index[head]}]"
             name, _, tail = rest.partition(".")
             if name in EYE_EXTENSIONS:
-                return f"{spec}.extension('{name}')"
+                url = extension_url(self.public_url, EYE_EXTENSIONS[name])
+                return f"{spec}.extension('{url}')"
             if name in ("prism_horizontal", "prism_vertical"):
                 index = self.prism_index.get((head, name), 0)
                 return f"{spec}.prism[{index}]" + (f".{tail}" if tail else "")
             return f"{spec}.{mapping.EYE_FIELDS.get(name, name)}"
         if core_path == "expires_on":
-            return f"{self.root}.extension('{EXPIRY_EXTENSION}')"
+            return f"{self.root}.extension('{extension_url(self.public_url, EXPIRY_EXTENSION)}')"
         return f"{self.root}.{mapping.PRESCRIPTION_FIELDS.get(core_path, core_path)}"
 
 
@@ -191,6 +193,7 @@ def vision_prescription(data: Any, root: str, public_url: str) -> PrescriptionIm
     kind = kinds.pop() if len(kinds) == 1 else "spectacle"
     imported = PrescriptionImport(
         root=root,
+        public_url=public_url,
         kind=kind,
         patient_reference=model.patient.reference or "",
         issued_on=issued_on or date.min,
