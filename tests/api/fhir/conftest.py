@@ -198,7 +198,14 @@ def clinic(db) -> Clinic:
             state="MA",
             postal_code="02110",
         )
-        second = factories.patient(s, practice.id, first_name="Theo", last_name="Brandt")
+        second = factories.patient(
+            s,
+            practice.id,
+            first_name="Theo",
+            last_name="Brandt",
+            phone="6175550177",
+            date_of_birth=date(1990, 1, 2),
+        )
         foreign = factories.patient(s, other.id, first_name="Maya", last_name="Okafor")
         prescriber = _employee(s, practice.id, "Ana", "Ruiz")
         foreign_prescriber = _employee(s, other.id, "Ben", "Cho")
