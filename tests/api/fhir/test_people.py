@@ -90,7 +90,9 @@ def test_patient_search_pages_and_counts(fhir: FhirClient, clinic: Clinic):
     ],
 )
 def test_patient_search_refusals(fhir: FhirClient, params, code):
-    assert outcome(fhir.get("/Patient", params=params), 400)["issue"][0]["code"] == code
+    strict = {"Prefer": "handling=strict"}
+    response = fhir.get("/Patient", params=params, headers=strict)
+    assert outcome(response, 400)["issue"][0]["code"] == code
 
 
 @pytest.mark.parametrize("which", ["foreign", "bogus"])

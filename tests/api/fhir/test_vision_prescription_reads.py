@@ -275,8 +275,19 @@ def test_elements_keeps_the_named_and_the_mandatory_elements(fhir, clinic: Clini
     assert "identifier" not in one.json() and "extension" not in one.json()
 
 
-def test_an_unknown_search_parameter_is_refused_not_ignored(fhir):
-    body = outcome(fhir.get("/VisionPrescription", params={"colour": "blue"}), 400)
+def test_an_unknown_search_parameter_is_ignored_and_left_out_of_the_self_link(fhir, clinic):
+    body = search(fhir, colour="blue", patient=str(clinic.patient_id))
+    assert body["total"] == 3
+    [link] = body["link"]
+    assert "colour" not in link["url"] and f"patient={clinic.patient_id}" in link["url"]
+
+
+def test_prefer_strict_handling_refuses_an_unknown_parameter(fhir, clinic):
+    strict = {"Prefer": "handling=strict"}
+    body = outcome(fhir.get("/VisionPrescription", params={"colour": "blue"}, headers=strict), 400)
     assert "colour" in body["issue"][0]["diagnostics"]
-    read = outcome(fhir.get("/VisionPrescription/x", params={"patient": "x"}), 400)
-    assert expressions(read) == []
+    assert expressions(body) == []
+    read = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"}, headers=strict)
+    assert "patient" in outcome(read, 400)["issue"][0]["diagnostics"]
+    lenient = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"})
+    assert lenient.status_code == 200

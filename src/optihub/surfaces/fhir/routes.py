@@ -131,8 +131,12 @@ def read_response(request: Request, resource: dict[str, Any]) -> Response:
 
 
 def _read_query(request: Request) -> None:
-    """A read takes only the shaping parameters."""
-    search.query_of(request.query_params.multi_items(), ("_elements",))
+    """A read takes only the shaping parameters (others refused under strict handling)."""
+    search.query_of(
+        request.query_params.multi_items(),
+        ("_elements",),
+        refuse_unknown=search.strict(request.headers),
+    )
 
 
 # --- capability ------------------------------------------------------------------------
@@ -206,7 +210,9 @@ SORTS = {"-datewritten": False, "datewritten": True}
 def search_vision_prescriptions(request: Request, principal: VisionPrescriptionRead) -> Response:
     practice_id = kit.single_practice(principal)
     query = search.query_of(
-        request.query_params.multi_items(), (*SEARCH_PARAMS["VisionPrescription"], "_sort")
+        request.query_params.multi_items(),
+        (*SEARCH_PARAMS["VisionPrescription"], "_sort"),
+        refuse_unknown=search.strict(request.headers),
     )
     page = search.paging(query)
     sort = search._one(query, "_sort") or "-datewritten"
@@ -553,7 +559,11 @@ def _patient_filter(
 )
 def search_patients(request: Request, principal: PatientRead) -> Response:
     practice_id = kit.single_practice(principal)
-    query = search.query_of(request.query_params.multi_items(), SEARCH_PARAMS["Patient"])
+    query = search.query_of(
+        request.query_params.multi_items(),
+        SEARCH_PARAMS["Patient"],
+        refuse_unknown=search.strict(request.headers),
+    )
     page = search.paging(query)
     base, public = base_url(request), public_url(request)
     with database(request).reading() as reader:

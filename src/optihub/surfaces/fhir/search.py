@@ -161,16 +161,29 @@ def paging(query: Mapping[str, Sequence[str]]) -> Paging:
     return Paging(count, offset, summary == "count" or count == 0, elements)
 
 
-def query_of(pairs: Iterable[tuple[str, str]], allowed: Iterable[str]) -> dict[str, list[str]]:
-    """The query string by name; a parameter the resource does not take is refused (400)
-    rather than ignored, so a client never mistakes an unfiltered list for a filtered one."""
+def strict(headers: Mapping[str, str]) -> bool:
+    """``Prefer: handling=strict`` asks for unknown parameters to be refused."""
+    prefer = headers.get("prefer", "")
+    return any(part.strip() == "handling=strict" for part in prefer.replace(";", ",").split(","))
+
+
+def query_of(
+    pairs: Iterable[tuple[str, str]], allowed: Iterable[str], *, refuse_unknown: bool = False
+) -> dict[str, list[str]]:
+    """The query string by name, with only the parameters the resource takes. Others are
+    left out, as FHIR's default (lenient) handling asks, so the ``self`` link shows what was
+    applied; with ``refuse_unknown`` (``Prefer: handling=strict``) they are a 400."""
     known = set(allowed) | set(RESULT)
     query: dict[str, list[str]] = {}
     for name, value in pairs:
         if name not in known:
-            raise refuse(
-                name, f"is not a search parameter of this resource; known: {', '.join(sorted(known))}"
-            )
+            if refuse_unknown:
+                raise refuse(
+                    name,
+                    "is not a search parameter of this resource; known: "
+                    + ", ".join(sorted(known)),
+                )
+            continue
         query.setdefault(name, []).append(value)
     return query
 
