@@ -22,18 +22,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources import get_fhir_model_class
+from tests import factories
 
 from optihub.domain import rx as rx_rules
 from optihub.services import oauth_clients, synced_rows
 from optihub.services import prescriptions as rx_service
 from optihub.services.context import Actor
-from tests import factories
 
 BASE = "/fhir/r5"
 FHIR_JSON = "application/fhir+json"
 ALL_SCOPES = (
-    "system/VisionPrescription.crs system/Patient.rs system/Practitioner.rs "
-    "system/Organization.rs"
+    "system/VisionPrescription.crs system/Patient.rs system/Practitioner.rs system/Organization.rs"
 )
 # The app may also ask for each narrower scope alone (the scope tests do).
 NARROW_SCOPES = "system/VisionPrescription.rs system/VisionPrescription.c system/*.rs"

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests.api.dashboard.conftest import Agent, text_of
+from tests.api.fhir.conftest import ALL_SCOPES, FhirClient, example_for, hl7_example
+from tests.api.portal.conftest import Sync, basics, get, post, sync
 
 from optihub.services import oauth_clients, users
 from optihub.services import orders as order_service
 from optihub.services.context import Actor
-from tests.api.dashboard.conftest import Agent, text_of
-from tests.api.fhir.conftest import ALL_SCOPES, FhirClient, example_for, hl7_example
-from tests.api.portal.conftest import Sync, basics, get, post, sync
 
 __all__ = ["basics", "get", "post", "sync"]  # the portal's fixtures, imported to be found here
 
@@ -145,7 +145,13 @@ def test_a_patient_the_practice_api_creates_reads_back_through_fhir(
         {"system": "email", "value": "ada@example.com"},
     ]
     assert body["address"] == [
-        {"line": ["12 Harbor Way"], "city": "Boston", "state": "MA", "postalCode": "02110", "country": "US"}
+        {
+            "line": ["12 Harbor Way"],
+            "city": "Boston",
+            "state": "MA",
+            "postalCode": "02110",
+            "country": "US",
+        }
     ]
 
 
@@ -160,7 +166,11 @@ def test_an_rx_imported_through_fhir_is_the_rx_of_an_order_in_the_partner_api_an
     staff = "optician@harbor.example"
     with db.transaction() as s:
         users.create_user(
-            s, email=staff, password="harbor-password-1", practice_id=clinic.practice_id, role="staff"
+            s,
+            email=staff,
+            password="harbor-password-1",
+            practice_id=clinic.practice_id,
+            role="staff",
         )
         order = order_service.place_order(
             s,
@@ -186,8 +196,14 @@ def test_an_rx_imported_through_fhir_is_the_rx_of_an_order_in_the_partner_api_an
     right, left = item["right"], item["left"]
     assert d(right["sphere"]) == Decimal("-2") and right["cylinder"] is None
     assert d(right["add"]) == 2
-    assert right["prism_vertical"]["base"] == "down" and d(right["prism_vertical"]["amount"]) == Decimal("0.5")
-    assert (d(left["sphere"]), d(left["cylinder"]), left["axis"]) == (Decimal("-1"), Decimal("-0.5"), 180)
+    assert right["prism_vertical"]["base"] == "down" and d(
+        right["prism_vertical"]["amount"]
+    ) == Decimal("0.5")
+    assert (d(left["sphere"]), d(left["cylinder"]), left["axis"]) == (
+        Decimal("-1"),
+        Decimal("-0.5"),
+        180,
+    )
     assert left["prism_vertical"]["base"] == "up"
 
     agent = Agent(https)

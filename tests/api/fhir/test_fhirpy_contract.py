@@ -18,7 +18,6 @@ from fhirpy.base.exceptions import (
     OperationOutcome,
     ResourceNotFound,
 )
-
 from tests.api.fhir.conftest import ALL_SCOPES, FHIR_JSON, Clinic, example_for, hl7_example, valid
 from tests.api.oauth.conftest import live_server
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from tests.api.fhir.conftest import Clinic, FhirClient, outcome
 
 
@@ -24,7 +23,9 @@ def test_a_patient_reads_with_every_field_the_core_keeps(fhir: FhirClient, clini
     response = fhir.get(f"/Patient/{clinic.patient_id}")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["identifier"] == [{"system": "http://testserver/fhir/sid/identifier", "value": "MRN-1001"}]
+    assert body["identifier"] == [
+        {"system": "http://testserver/fhir/sid/identifier", "value": "MRN-1001"}
+    ]
     assert body["name"] == [{"family": "Okafor", "given": ["Maya"]}]
     assert body["telecom"] == [
         {"system": "phone", "value": "6175550123"},
@@ -32,11 +33,19 @@ def test_a_patient_reads_with_every_field_the_core_keeps(fhir: FhirClient, clini
     ]
     assert body["birthDate"] == "1984-05-17"
     assert body["address"] == [
-        {"line": ["1 Harbor Way"], "city": "Boston", "state": "MA", "postalCode": "02110", "country": "US"}
+        {
+            "line": ["1 Harbor Way"],
+            "city": "Boston",
+            "state": "MA",
+            "postalCode": "02110",
+            "country": "US",
+        }
     ]
     assert body["managingOrganization"] == {"reference": f"Organization/{clinic.practice_id}"}
     assert response.headers["etag"] == f'W/"{body["meta"]["versionId"]}"'
-    again = fhir.get(f"/Patient/{clinic.patient_id}", headers={"If-None-Match": response.headers["etag"]})
+    again = fhir.get(
+        f"/Patient/{clinic.patient_id}", headers={"If-None-Match": response.headers["etag"]}
+    )
     assert again.status_code == 304
 
 

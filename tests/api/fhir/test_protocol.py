@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.api.fhir.conftest import FHIR_JSON, Clinic, FhirClient, outcome, valid
 
 from optihub.surfaces.fhir import surface
-from tests.api.fhir.conftest import FHIR_JSON, Clinic, FhirClient, outcome, valid
 
 
 def test_metadata_needs_no_token_and_lists_exactly_what_is_served(https: TestClient, clinic):
@@ -21,17 +21,41 @@ def test_metadata_needs_no_token_and_lists_exactly_what_is_served(https: TestCli
     assert set(body["format"]) == {"json", FHIR_JSON}
     [rest] = body["rest"]
     served = {
-        r["type"]: ({i["code"] for i in r["interaction"]}, {p["name"] for p in r.get("searchParam", [])})
+        r["type"]: (
+            {i["code"] for i in r["interaction"]},
+            {p["name"] for p in r.get("searchParam", [])},
+        )
         for r in rest["resource"]
     }
     assert served == {
         "VisionPrescription": (
             {"read", "search-type", "create"},
-            {"patient", "datewritten", "status", "prescriber", "_count", "_offset", "_sort", "_summary", "_elements", "_format"},
+            {
+                "patient",
+                "datewritten",
+                "status",
+                "prescriber",
+                "_count",
+                "_offset",
+                "_sort",
+                "_summary",
+                "_elements",
+                "_format",
+            },
         ),
         "Patient": (
             {"read", "search-type"},
-            {"identifier", "name", "birthdate", "telecom", "_count", "_offset", "_summary", "_elements", "_format"},
+            {
+                "identifier",
+                "name",
+                "birthdate",
+                "telecom",
+                "_count",
+                "_offset",
+                "_summary",
+                "_elements",
+                "_format",
+            },
         ),
         "Practitioner": ({"read"}, set()),
         "Organization": ({"read"}, set()),

@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.api.fhir.conftest import (
+    Clinic,
+    FhirClient,
+    example_for,
+    expressions,
+    hl7_example,
+    outcome,
+)
 
 from optihub.db.models import Patient, Prescription
-from tests.api.fhir.conftest import Clinic, FhirClient, example_for, expressions, hl7_example, outcome
 
 
 def counts(db) -> tuple[int, int]:
@@ -33,7 +40,9 @@ def patient_entry(full_url: str, mrn: str, family: str = "Lindqvist") -> dict[st
                 {"system": "phone", "value": "6175550199"},
             ],
             "birthDate": "1991-02-03",
-            "address": [{"line": ["5 Elm St"], "city": "Salem", "state": "MA", "postalCode": "01970"}],
+            "address": [
+                {"line": ["5 Elm St"], "city": "Salem", "state": "MA", "postalCode": "01970"}
+            ],
         },
         "request": {"method": "POST", "url": "Patient"},
     }
@@ -107,7 +116,9 @@ def test_one_bad_entry_writes_nothing_at_all(fhir: FhirClient, clinic: Clinic, t
     bad["lensSpecification"][1]["axis"] = 200
     before = counts(db)
     refused = outcome(
-        fhir.post("", bundle(patient_entry(urn, "MRN-88"), rx_entry(good, urn), rx_entry(bad, urn))),
+        fhir.post(
+            "", bundle(patient_entry(urn, "MRN-88"), rx_entry(good, urn), rx_entry(bad, urn))
+        ),
         422,
     )
     assert expressions(refused) == ["Bundle.entry[2].resource.lensSpecification[1].axis"]
@@ -139,18 +150,31 @@ def test_an_unknown_urn_is_refused(fhir, clinic: Clinic, testdata: Path, db):
     [
         ({"resourceType": "Bundle", "type": "batch", "entry": []}, "Bundle.type", "not-supported"),
         ({"resourceType": "Parameters"}, "Bundle.resourceType", "structure"),
-        ({"resourceType": "Bundle", "type": "transaction", "entry": []}, "Bundle.entry", "structure"),
+        (
+            {"resourceType": "Bundle", "type": "transaction", "entry": []},
+            "Bundle.entry",
+            "structure",
+        ),
         (
             {
                 "resourceType": "Bundle",
                 "type": "transaction",
-                "entry": [{"resource": {"resourceType": "Patient"}, "request": {"method": "PUT", "url": "Patient/1"}}],
+                "entry": [
+                    {
+                        "resource": {"resourceType": "Patient"},
+                        "request": {"method": "PUT", "url": "Patient/1"},
+                    }
+                ],
             },
             "Bundle.entry[0].request",
             "not-supported",
         ),
         (
-            {"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "POST", "url": "Patient"}}]},
+            {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [{"request": {"method": "POST", "url": "Patient"}}],
+            },
             "Bundle.entry[0].resource",
             "structure",
         ),
@@ -158,7 +182,12 @@ def test_an_unknown_urn_is_refused(fhir, clinic: Clinic, testdata: Path, db):
             {
                 "resourceType": "Bundle",
                 "type": "transaction",
-                "entry": [{"resource": {"resourceType": "Patient", "gender": 7}, "request": {"method": "POST", "url": "Patient"}}],
+                "entry": [
+                    {
+                        "resource": {"resourceType": "Patient", "gender": 7},
+                        "request": {"method": "POST", "url": "Patient"},
+                    }
+                ],
             },
             "Bundle.entry[0].resource.gender",
             "structure",
@@ -176,5 +205,7 @@ def test_malformed_bundles_are_400(fhir, clinic: Clinic, db, sent, expression, c
 def test_a_transaction_needs_the_create_scope(scoped, clinic: Clinic, testdata: Path, db):
     reader = scoped("system/*.rs")
     example = hl7_example(testdata, "r5-VisionPrescription-33123.json")
-    refused = outcome(reader.post("", bundle(rx_entry(example, f"Patient/{clinic.patient_id}"))), 403)
+    refused = outcome(
+        reader.post("", bundle(rx_entry(example, f"Patient/{clinic.patient_id}"))), 403
+    )
     assert refused["issue"][0]["code"] == "forbidden"

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-
-from optihub.db.models import AuditEntry, Prescription
 from tests.api.fhir.conftest import (
     Clinic,
     FhirClient,
     example_for,
     expressions,
-    outcome,
     hl7_example,
+    outcome,
 )
+
+from optihub.db.models import AuditEntry, Prescription
 
 CLINICAL = ("eye", "sphere", "cylinder", "axis", "add", "power", "backCurve", "diameter")
 
@@ -87,7 +87,8 @@ def test_a_prescriber_on_staff_is_referenced(fhir: FhirClient, clinic: Clinic, t
     assert created.status_code == 201, created.text
     assert created.json()["prescriber"]["reference"] == f"Practitioner/{clinic.prescriber_id}"
     found = fhir.get(
-        "/VisionPrescription", params={"prescriber": str(clinic.prescriber_id), "datewritten": "2014"}
+        "/VisionPrescription",
+        params={"prescriber": str(clinic.prescriber_id), "datewritten": "2014"},
     ).json()
     assert [e["resource"]["id"] for e in found["entry"]] == [created.json()["id"]]
 
@@ -158,7 +159,10 @@ def _spectacles(clinic: Clinic, **right: Any) -> dict[str, Any]:
         ({"cylinder": -21, "axis": 90}, "VisionPrescription.lensSpecification[1].cylinder"),
         ({"cylinder": -1, "axis": 181}, "VisionPrescription.lensSpecification[1].axis"),
         ({"add": 6}, "VisionPrescription.lensSpecification[1].add"),
-        ({"prism": [{"amount": 60, "base": "in"}]}, "VisionPrescription.lensSpecification[1].prism[0].amount"),
+        (
+            {"prism": [{"amount": 60, "base": "in"}]},
+            "VisionPrescription.lensSpecification[1].prism[0].amount",
+        ),
         (
             {"prism": [{"amount": 1, "base": "up"}, {"amount": 1, "base": "down"}]},
             "VisionPrescription.lensSpecification[1].prism[1]",
@@ -168,7 +172,14 @@ def _spectacles(clinic: Clinic, **right: Any) -> dict[str, Any]:
         ({"brand": "Acuvue"}, "VisionPrescription.lensSpecification[1].brand"),
         ({"eye": "left"}, "VisionPrescription.lensSpecification[1].eye"),
         (
-            {"extension": [{"url": "http://testserver/fhir/StructureDefinition/distance-pd", "valueDecimal": 64}]},
+            {
+                "extension": [
+                    {
+                        "url": "http://testserver/fhir/StructureDefinition/distance-pd",
+                        "valueDecimal": 64,
+                    }
+                ]
+            },
             "VisionPrescription.lensSpecification[1]"
             ".extension('http://testserver/fhir/StructureDefinition/distance-pd')",
         ),
@@ -217,11 +228,17 @@ def test_spectacles_and_contacts_in_one_prescription_are_refused(fhir: FhirClien
     ("change", "expression"),
     [
         ({"status": "draft"}, "VisionPrescription.status"),
-        ({"patient": {"reference": "Patient/00000000-0000-4000-8000-000000000000"}}, "VisionPrescription.patient"),
+        (
+            {"patient": {"reference": "Patient/00000000-0000-4000-8000-000000000000"}},
+            "VisionPrescription.patient",
+        ),
         ({"patient": {"reference": "Patient/example"}}, "VisionPrescription.patient"),
         ({"prescriber": {"reference": "Practitioner/example"}}, "VisionPrescription.prescriber"),
         ({"dateWritten": "2026-03"}, "VisionPrescription.dateWritten"),
-        ({"lensSpecification": [{"product": {"coding": [{"code": "frame"}]}, "eye": "right"}]}, "VisionPrescription.lensSpecification[0].product"),
+        (
+            {"lensSpecification": [{"product": {"coding": [{"code": "frame"}]}, "eye": "right"}]},
+            "VisionPrescription.lensSpecification[0].product",
+        ),
     ],
 )
 def test_business_refusals_are_422_with_the_element(fhir, clinic: Clinic, db, change, expression):
@@ -231,7 +248,9 @@ def test_business_refusals_are_422_with_the_element(fhir, clinic: Clinic, db, ch
 
 
 def test_another_practices_patient_and_prescriber_are_refused(fhir, clinic: Clinic, db):
-    foreign = _spectacles(clinic) | {"patient": {"reference": f"Patient/{clinic.foreign_patient_id}"}}
+    foreign = _spectacles(clinic) | {
+        "patient": {"reference": f"Patient/{clinic.foreign_patient_id}"}
+    }
     assert "VisionPrescription.patient" in expressions(
         outcome(fhir.post("/VisionPrescription", foreign), 422)
     )
@@ -251,12 +270,38 @@ def test_another_practices_patient_and_prescriber_are_refused(fhir, clinic: Clin
         ({"resourceType": "Patient"}, "structure", "VisionPrescription.resourceType"),
         ({"status": "bogus"}, "code-invalid", "VisionPrescription.status"),
         ({"unknownElement": 1}, "structure", "VisionPrescription.unknownElement"),
-        ({"lensSpecification": [{"product": {"coding": [{"code": "lens"}]}, "eye": "both"}]}, "code-invalid", "VisionPrescription.lensSpecification[0].eye"),
-        ({"lensSpecification": [{"product": {"coding": [{"code": "lens"}]}, "eye": "right", "prism": [{"amount": 1, "base": "sideways"}]}]}, "code-invalid", "VisionPrescription.lensSpecification[0].prism[0].base"),
-        ({"lensSpecification": [{"product": {"coding": [{"code": "lens"}]}, "eye": "right", "cylinder": "lots"}]}, "structure", "VisionPrescription.lensSpecification[0].cylinder"),
+        (
+            {"lensSpecification": [{"product": {"coding": [{"code": "lens"}]}, "eye": "both"}]},
+            "code-invalid",
+            "VisionPrescription.lensSpecification[0].eye",
+        ),
+        (
+            {
+                "lensSpecification": [
+                    {
+                        "product": {"coding": [{"code": "lens"}]},
+                        "eye": "right",
+                        "prism": [{"amount": 1, "base": "sideways"}],
+                    }
+                ]
+            },
+            "code-invalid",
+            "VisionPrescription.lensSpecification[0].prism[0].base",
+        ),
+        (
+            {
+                "lensSpecification": [
+                    {"product": {"coding": [{"code": "lens"}]}, "eye": "right", "cylinder": "lots"}
+                ]
+            },
+            "structure",
+            "VisionPrescription.lensSpecification[0].cylinder",
+        ),
     ],
 )
-def test_malformed_resources_are_400_naming_the_element(fhir, clinic: Clinic, db, body, code, expression):
+def test_malformed_resources_are_400_naming_the_element(
+    fhir, clinic: Clinic, db, body, code, expression
+):
     sent = body if isinstance(body, bytes) else _spectacles(clinic) | body
     refused = outcome(fhir.post("/VisionPrescription", sent), 400)
     assert refused["issue"][0]["code"] in (code, "invalid")
@@ -272,7 +317,9 @@ def test_the_body_must_be_fhir_json(fhir: FhirClient, clinic: Clinic):
     )
     assert as_json.status_code == 201, as_json.text
     as_xml = fhir.post(
-        "/VisionPrescription", b"<VisionPrescription/>", headers={"Content-Type": "application/fhir+xml"}
+        "/VisionPrescription",
+        b"<VisionPrescription/>",
+        headers={"Content-Type": "application/fhir+xml"},
     )
     assert outcome(as_xml, 415)["issue"][0]["code"] == "not-supported"
 
@@ -282,7 +329,9 @@ def test_an_import_is_audited_as_the_fhir_app(fhir: FhirClient, clinic: Clinic, 
     assert created.status_code == 201
     with db.transaction() as s:
         entry = s.scalars(
-            select(AuditEntry).where(AuditEntry.action == "prescription.created").order_by(AuditEntry.id.desc())
+            select(AuditEntry)
+            .where(AuditEntry.action == "prescription.created")
+            .order_by(AuditEntry.id.desc())
         ).first()
         assert entry is not None
         assert entry.via == "fhir"
@@ -294,6 +343,8 @@ def test_creating_needs_the_create_scope(scoped, clinic: Clinic, db):
     refused = outcome(reader.post("/VisionPrescription", _spectacles(clinic)), 403)
     assert refused["issue"][0]["code"] == "forbidden"
     creator = scoped("system/VisionPrescription.c")
-    assert creator.post("/VisionPrescription", copy.deepcopy(_spectacles(clinic))).status_code == 201
+    assert (
+        creator.post("/VisionPrescription", copy.deepcopy(_spectacles(clinic))).status_code == 201
+    )
     assert outcome(creator.get("/VisionPrescription"), 403)["issue"][0]["code"] == "forbidden"
     assert count_rows(db) == 7

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from tests.api.fhir.conftest import (
     ISSUE_DATES,
     Clinic,
@@ -128,7 +127,9 @@ def test_another_practices_prescription_is_not_found(fhir, clinic: Clinic, which
 def test_if_none_match_answers_304_while_the_version_holds(fhir, clinic: Clinic):
     first = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}")
     etag = first.headers["etag"]
-    again = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", headers={"If-None-Match": etag})
+    again = fhir.get(
+        f"/VisionPrescription/{clinic.prescriptions[0]}", headers={"If-None-Match": etag}
+    )
     assert again.status_code == 304
     assert again.content == b""
     other = fhir.get(
@@ -151,7 +152,11 @@ def test_search_lists_the_practice_only_newest_first_with_total_and_self(fhir, c
 
 
 def test_search_by_patient_as_reference_or_bare_id(fhir, clinic: Clinic):
-    expected = {str(clinic.prescriptions[0]), str(clinic.prescriptions[2]), str(clinic.contact_lens_id)}
+    expected = {
+        str(clinic.prescriptions[0]),
+        str(clinic.prescriptions[2]),
+        str(clinic.contact_lens_id),
+    }
     assert set(ids_of(search(fhir, patient=f"Patient/{clinic.patient_id}"))) == expected
     assert set(ids_of(search(fhir, patient=str(clinic.patient_id)))) == expected
     assert search(fhir, patient=str(clinic.foreign_patient_id))["total"] == 0
@@ -193,7 +198,12 @@ def test_search_by_datewritten_prefixes_and_partial_dates(fhir, clinic: Clinic, 
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("sa2026", "not-supported"), ("2026-13", "value"), ("yesterday", "not-supported"), ("20", "value")],
+    [
+        ("sa2026", "not-supported"),
+        ("2026-13", "value"),
+        ("yesterday", "not-supported"),
+        ("20", "value"),
+    ],
 )
 def test_a_datewritten_that_is_no_date_is_refused(fhir, value, code):
     body = outcome(fhir.get("/VisionPrescription", params={"datewritten": value}), 400)
@@ -287,7 +297,9 @@ def test_prefer_strict_handling_refuses_an_unknown_parameter(fhir, clinic):
     body = outcome(fhir.get("/VisionPrescription", params={"colour": "blue"}, headers=strict), 400)
     assert "colour" in body["issue"][0]["diagnostics"]
     assert expressions(body) == []
-    read = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"}, headers=strict)
+    read = fhir.get(
+        f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"}, headers=strict
+    )
     assert "patient" in outcome(read, 400)["issue"][0]["diagnostics"]
     lenient = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"})
     assert lenient.status_code == 200

@@ -36,7 +36,8 @@ SCOPES: dict[str, str] = {
 
 def _extensions_doc(public_url: str) -> str:
     return " ".join(
-        f"{extension_url(public_url, name)}: {text}." for name, text in EXTENSION_DESCRIPTIONS.items()
+        f"{extension_url(public_url, name)}: {text}."
+        for name, text in EXTENSION_DESCRIPTIONS.items()
     )
 
 

@@ -33,9 +33,9 @@ from optihub.surfaces.fhir import mapping, notes
 from optihub.surfaces.fhir.mapping import (
     BASES,
     CORE_STATUS,
+    EXPIRY_EXTENSION,
     EYE_EXTENSIONS,
     EYES,
-    EXPIRY_EXTENSION,
     PRODUCTS,
     STATUSES,
     extension_url,
@@ -162,14 +162,14 @@ def vision_prescription(data: Any, root: str, public_url: str) -> PrescriptionIm
             FieldError(f"{root}.status", "Only active prescriptions are kept (status active).")
         )
     if model.modifierExtension:
-        errors.append(FieldError(f"{root}.modifierExtension", "Modifier extensions are not understood."))
+        errors.append(
+            FieldError(f"{root}.modifierExtension", "Modifier extensions are not understood.")
+        )
     issued_on = _day(model.dateWritten, f"{root}.dateWritten", errors)
     expires_on = None
     for k, extension in enumerate(model.extension or []):
         if extension.url == extension_url(public_url, EXPIRY_EXTENSION):
-            expires_on = _day(
-                extension.valueDate, f"{root}.extension[{k}].valueDate", errors
-            )
+            expires_on = _day(extension.valueDate, f"{root}.extension[{k}].valueDate", errors)
     kinds = set()
     for i, spec in enumerate(specs):
         codes = [c.code for c in (spec.product.coding or []) if c.code in PRODUCTS]
@@ -177,8 +177,7 @@ def vision_prescription(data: Any, root: str, public_url: str) -> PrescriptionIm
             errors.append(
                 FieldError(
                     f"{root}.lensSpecification[{i}].product",
-                    "The product must be coded lens or contact "
-                    f"({mapping.PRODUCT_SYSTEM}).",
+                    f"The product must be coded lens or contact ({mapping.PRODUCT_SYSTEM}).",
                 )
             )
         else:
@@ -265,7 +264,9 @@ def vision_prescription(data: Any, root: str, public_url: str) -> PrescriptionIm
             horizontal = vertical = None
             for j, prism in enumerate(spec.prism or []):
                 orientation = (
-                    "prism_horizontal" if prism.base in mapping.HORIZONTAL_BASES else "prism_vertical"
+                    "prism_horizontal"
+                    if prism.base in mapping.HORIZONTAL_BASES
+                    else "prism_vertical"
                 )
                 if (spec.eye, orientation) in imported.prism_index:
                     errors.append(

@@ -24,8 +24,8 @@ from optihub.surfaces.fhir import mapping, notes
 from optihub.surfaces.fhir.mapping import (
     CORE_STATUS,
     DATA_ABSENT,
-    EYE_EXTENSIONS,
     EXPIRY_EXTENSION,
+    EYE_EXTENSIONS,
     NPI_SYSTEM,
     PRODUCT_OF_KIND,
     PRODUCT_SYSTEM,

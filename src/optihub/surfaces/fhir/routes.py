@@ -52,7 +52,9 @@ async def negotiated(request: Request) -> None:
     wanted = request.query_params.getlist("_format")
     for value in wanted:
         if value.split(";")[0].strip().lower() not in JSON_MEDIA:
-            raise HTTPException(406, f"_format {value!r}: only json (application/fhir+json) is served")
+            raise HTTPException(
+                406, f"_format {value!r}: only json (application/fhir+json) is served"
+            )
     accept = request.headers.get("accept")
     if accept and not wanted:
         kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
@@ -176,7 +178,9 @@ def _prescription_filter(
         codes = value.split(",")
         for code in codes:
             if code not in STATUSES:
-                raise search.refuse("status", f"{code!r} is not one of {', '.join(STATUSES)}", "code-invalid")
+                raise search.refuse(
+                    "status", f"{code!r} is not one of {', '.join(STATUSES)}", "code-invalid"
+                )
         if CORE_STATUS not in codes:
             return None
     bounds = search.DateBounds()
@@ -266,7 +270,9 @@ def read_vision_prescription(
     return read_response(request, resources.vision_prescription(view, public_url(request)))
 
 
-def _patient_of(session: Session, practice_id: int, imported: imports.PrescriptionImport) -> uuid.UUID:
+def _patient_of(
+    session: Session, practice_id: int, imported: imports.PrescriptionImport
+) -> uuid.UUID:
     patient_id = imports.reference_uuid(imported.patient_reference, "Patient")
     if patient_id is None or patient_reads.view(session, practice_id, patient_id) is None:
         raise ValidationFailed(
@@ -380,9 +386,7 @@ def create_vision_prescription(
 
 def _entries(bundle: Any) -> list[dict[str, Any]]:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise BadRequest(
-            "The body must be a Bundle", code="structure", field="Bundle.resourceType"
-        )
+        raise BadRequest("The body must be a Bundle", code="structure", field="Bundle.resourceType")
     if bundle.get("type") != "transaction":
         raise BadRequest(
             f"Bundle.type: only transaction Bundles are processed, not {bundle.get('type')!r}",
@@ -391,18 +395,29 @@ def _entries(bundle: Any) -> list[dict[str, Any]]:
         )
     entries = bundle.get("entry", [])
     if not isinstance(entries, list) or not entries:
-        raise BadRequest("A transaction needs at least one entry", code="structure", field="Bundle.entry")
+        raise BadRequest(
+            "A transaction needs at least one entry", code="structure", field="Bundle.entry"
+        )
     for i, entry in enumerate(entries):
         where = f"Bundle.entry[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            raise BadRequest(f"{where}: an entry needs a resource", code="structure", field=f"{where}.resource")
+            raise BadRequest(
+                f"{where}: an entry needs a resource", code="structure", field=f"{where}.resource"
+            )
         request = entry.get("request")
         if not isinstance(request, dict):
-            raise BadRequest(f"{where}: an entry needs a request", code="structure", field=f"{where}.request")
+            raise BadRequest(
+                f"{where}: an entry needs a request", code="structure", field=f"{where}.request"
+            )
         kind = entry["resource"].get("resourceType")
-        if request.get("method") != "POST" or request.get("url") != kind or kind not in (
-            "Patient",
-            "VisionPrescription",
+        if (
+            request.get("method") != "POST"
+            or request.get("url") != kind
+            or kind
+            not in (
+                "Patient",
+                "VisionPrescription",
+            )
         ):
             raise BadRequest(
                 f"{where}.request: a transaction may POST Patient and VisionPrescription "
@@ -468,7 +483,11 @@ def transaction(
         if reference.startswith("urn:uuid:"):
             if reference not in by_full_url:
                 raise ValidationFailed(
-                    [FieldError(f"{root}.patient", f"{reference!r} is no Patient entry of this Bundle.")]
+                    [
+                        FieldError(
+                            f"{root}.patient", f"{reference!r} is no Patient entry of this Bundle."
+                        )
+                    ]
                 )
             patient_id = by_full_url[reference]
         else:
@@ -585,7 +604,11 @@ def search_patients(request: Request, principal: PatientRead) -> Response:
         if page.elements is not None:
             resource = resources.subset(resource, page.elements)
         result.entries.append(
-            {"fullUrl": f"{base}/Patient/{view.id}", "resource": resource, "search": {"mode": "match"}}
+            {
+                "fullUrl": f"{base}/Patient/{view.id}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
         )
     return fhir_response(result.bundle())
 
