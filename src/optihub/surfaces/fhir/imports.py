@@ -51,10 +51,11 @@ NOT_FOR = {
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON with exact decimals (400 when it is not JSON)."""
+    """The body as JSON with exact decimals (400 when it is not JSON, or nested deeper
+    than the parser goes)."""
     try:
         return json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("The body is not valid JSON", code="structure", field="body") from exc
 
 
@@ -80,6 +81,8 @@ def _structure(model: Any, data: Any, root: str) -> Any:
         )
     try:
         return model.model_validate(data)
+    except RecursionError as exc:
+        raise BadRequest("The resource is nested too deeply", code="structure", field=root) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = fhirpath(root, tuple(first.get("loc", ())))
