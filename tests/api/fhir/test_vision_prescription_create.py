@@ -348,3 +348,38 @@ def test_creating_needs_the_create_scope(scoped, clinic: Clinic, db):
     )
     assert outcome(creator.get("/VisionPrescription"), 403)["issue"][0]["code"] == "forbidden"
     assert count_rows(db) == 7
+
+
+def test_an_expiry_before_the_issue_date_names_the_expiry_extension(fhir, clinic: Clinic, db):
+    url = "http://testserver/fhir/StructureDefinition/prescription-expiry"
+    body = _spectacles(clinic) | {"extension": [{"url": url, "valueDate": "2025-01-01"}]}
+    refused = outcome(fhir.post("/VisionPrescription", body), 422)
+    assert expressions(refused) == [f"VisionPrescription.extension('{url}')"]
+    assert count_rows(db) == 6
+
+
+def test_modifier_extensions_are_refused_and_other_extensions_ignored(fhir, clinic: Clinic, db):
+    unknown = {"url": "http://ehr.example/fhir/StructureDefinition/room", "valueString": "3"}
+    ignored = fhir.post("/VisionPrescription", _spectacles(clinic) | {"extension": [unknown]})
+    assert ignored.status_code == 201, ignored.text
+    assert "extension" not in ignored.json()
+    body = _spectacles(clinic) | {"modifierExtension": [unknown]}
+    refused = outcome(fhir.post("/VisionPrescription", body), 422)
+    assert expressions(refused) == ["VisionPrescription.modifierExtension"]
+    assert count_rows(db) == 7
+
+
+def test_a_contact_lens_duration_needs_a_value_and_a_unit(fhir, clinic: Clinic, db):
+    spec = {
+        "product": {"coding": [{"code": "contact"}]},
+        "eye": "right",
+        "power": -2,
+        "duration": {"value": 1},
+    }
+    body = _spectacles(clinic) | {"lensSpecification": [spec]}
+    refused = outcome(fhir.post("/VisionPrescription", body), 422)
+    assert expressions(refused) == ["VisionPrescription.lensSpecification[0].duration"]
+    spec["duration"] = {"value": 6, "unit": "months", "code": "mo"}
+    stored = fhir.post("/VisionPrescription", body)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["lensSpecification"][0]["duration"]["code"] == "mo"

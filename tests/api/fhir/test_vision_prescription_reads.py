@@ -303,3 +303,25 @@ def test_prefer_strict_handling_refuses_an_unknown_parameter(fhir, clinic):
     assert "patient" in outcome(read, 400)["issue"][0]["diagnostics"]
     lenient = fhir.get(f"/VisionPrescription/{clinic.prescriptions[0]}", params={"patient": "x"})
     assert lenient.status_code == 200
+
+
+def test_datewritten_ne_may_be_given_once(fhir):
+    response = fhir.get("/VisionPrescription", params={"datewritten": ["ne2026", "ne2025"]})
+    assert outcome(response, 400)["issue"][0]["code"] == "not-supported"
+
+
+@pytest.mark.parametrize("offset", ["-1", "x", str(2**31)])
+def test_offset_out_of_range(fhir, offset):
+    response = fhir.get("/VisionPrescription", params={"_offset": offset})
+    assert outcome(response, 400)["issue"][0]["code"] == "value"
+
+
+def test_an_offset_past_the_end_is_an_empty_page_with_the_total(fhir):
+    body = search(fhir, _offset=50)
+    assert body["total"] == 5 and "entry" not in body
+    assert {link["relation"] for link in body["link"]} == {"self", "previous"}
+
+
+def test_summary_false_is_the_normal_answer(fhir):
+    assert search(fhir, _summary="false")["total"] == 5
+    assert len(search(fhir, _summary="false")["entry"]) == 5
