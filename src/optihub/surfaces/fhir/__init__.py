@@ -2,6 +2,8 @@
 clinical systems, with SMART v2 system scopes. Every answer and refusal is
 ``application/fhir+json``; refusals are OperationOutcomes (``errors.py``)."""
 
+# Registers the write routes on ``router`` before the surface is built from it.
+from optihub.surfaces.fhir import writes  # noqa: F401
 from optihub.surfaces.fhir.errors import envelope, render
 from optihub.surfaces.fhir.mapping import FHIR_JSON, ROUTE_SCOPES
 from optihub.surfaces.fhir.routes import router
