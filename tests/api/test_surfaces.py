@@ -63,6 +63,7 @@ HARNESS: dict[str, Harness] = {
     "practice": Harness(path_values=lambda caller: {"client_id": str(caller.practice_id)}),
     "fulfillment": Harness(),
     "portal": Harness(),
+    "fhir": Harness(),
 }
 
 BY_NAME = {surface.name: surface for surface in SURFACES}
@@ -146,7 +147,9 @@ def test_every_route_is_in_the_scope_table(app, name):
     under = {
         (method, path[len(surface.prefix) :])
         for method, path in route_scopes(app.routes)
-        if path.startswith(surface.prefix + "/") and app.state.surfaces.owner(path) is surface
+        # (the prefix itself too: FHIR's transaction is POST to the base URL)
+        if (path == surface.prefix or path.startswith(surface.prefix + "/"))
+        and app.state.surfaces.owner(path) is surface
     }
     assert under == set(surface.scopes)
 

@@ -60,6 +60,7 @@ DIALECTS = (
     "surfaces.labs",
     "surfaces.fulfillment",
     "surfaces.portal",
+    "surfaces.fhir",
 )
 # A dialect may import the kit and the core, never another dialect, the dashboard or the app.
 DIALECT = may(
@@ -139,6 +140,13 @@ ALLOWED: dict[str, May] = {
     "surfaces.labs": DIALECT,
     "surfaces.fulfillment": DIALECT,
     "surfaces.portal": DIALECT,
+    # fhir.resources: the R5 models that check a resource's structure on the way in.
+    "surfaces.fhir": may(
+        "surfaces.kit",
+        *CORE,
+        "optihub",
+        third_party=(*HTTP, "pydantic", "sqlalchemy", "orjson", "fhir"),
+    ),
     # SURFACES: the dialects the app installs.
     "surfaces": may(*DIALECTS),
     # Staff pages: services, reads and the auth pages' session; never a dialect.

@@ -97,6 +97,8 @@ class PatientFilter:
     exactly; ``updated_since`` is inclusive."""
 
     search: str | None = None
+    # A case-insensitive prefix of the first or the last name.
+    name: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     email_any_case: str | None = None
@@ -127,6 +129,13 @@ def _where(practice_id: int, flt: PatientFilter) -> ColumnElement[bool]:
                 Patient.first_name.istartswith(term, autoescape=True),
                 Patient.email == term,
                 Patient.phone == term,
+            )
+        )
+    if flt.name is not None:
+        conditions.append(
+            or_(
+                Patient.last_name.istartswith(flt.name, autoescape=True),
+                Patient.first_name.istartswith(flt.name, autoescape=True),
             )
         )
     if flt.first_name is not None:

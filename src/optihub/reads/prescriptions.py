@@ -77,6 +77,7 @@ class PrescriptionView:
     notes: str | None
     created_at: datetime
     updated_at: datetime
+    prescriber_id: uuid.UUID | None
     right: EyeView | None = field(default=None, kw_only=True)
     left: EyeView | None = field(default=None, kw_only=True)
 
@@ -92,18 +93,24 @@ _COLUMNS: list[Any] = [
     Prescription.notes,
     Prescription.created_at,
     Prescription.updated_at,
+    Prescription.prescriber_id,
 ]
 
 
 @dataclass(frozen=True)
 class PrescriptionFilter:
-    """``issued_from`` is inclusive; ``current_on`` keeps those not expired on that date
-    (no expiry, or expiring on or after it); ``updated_since`` is inclusive."""
+    """``issued_from`` and ``issued_to`` are inclusive; ``issued_outside`` keeps those
+    issued before its first or after its second date; ``current_on`` keeps those not
+    expired on that date (no expiry, or expiring on or after it); ``updated_since`` is
+    inclusive."""
 
     patient_id: uuid.UUID | None = None
     kind: str | None = None
     updated_since: datetime | None = None
     issued_from: date | None = None
+    issued_to: date | None = None
+    issued_outside: tuple[date, date] | None = None
+    prescriber_id: uuid.UUID | None = None
     current_on: date | None = None
 
 
@@ -123,6 +130,13 @@ def _where(practice_id: int, flt: PrescriptionFilter) -> ColumnElement[bool]:
         conditions.append(Prescription.updated_at >= flt.updated_since)
     if flt.issued_from is not None:
         conditions.append(Prescription.issued_on >= flt.issued_from)
+    if flt.issued_to is not None:
+        conditions.append(Prescription.issued_on <= flt.issued_to)
+    if flt.issued_outside is not None:
+        low, high = flt.issued_outside
+        conditions.append(or_(Prescription.issued_on < low, Prescription.issued_on > high))
+    if flt.prescriber_id is not None:
+        conditions.append(Prescription.prescriber_id == flt.prescriber_id)
     if flt.current_on is not None:
         conditions.append(
             or_(Prescription.expires_on.is_(None), Prescription.expires_on >= flt.current_on)
@@ -166,16 +180,20 @@ def page(
     limit: int,
     offset: int = 0,
     after: Keyset | None = None,
+    oldest_issued_first: bool = False,
 ) -> PrescriptionPage:
     """A page of the practice's prescriptions. With ``updated_since`` or ``after``:
     oldest-first by (updated_at, id), ``after`` continuing strictly past that position;
-    otherwise newest issue first (issued_on, id descending). ``total`` counts the filter's
+    otherwise newest issue first (issued_on, id descending), or oldest issue first with
+    ``oldest_issued_first`` (issued_on, id ascending). ``total`` counts the filter's
     matches, ignoring ``after``."""
     condition = _where(practice_id, flt)
     total = reader.scalar(select(func.count()).select_from(Prescription).where(condition)) or 0
     ordering: tuple[Any, ...]
     if flt.updated_since is not None or after is not None:
         ordering = (Prescription.updated_at.asc(), Prescription.id.asc())
+    elif oldest_issued_first:
+        ordering = (Prescription.issued_on.asc(), Prescription.id.asc())
     else:
         ordering = (Prescription.issued_on.desc(), Prescription.id.desc())
     statement = select(*_COLUMNS).where(condition)

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from optihub.db.models import Prescription, PrescriptionEye
+from optihub.db.models import Employee, Prescription, PrescriptionEye
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.hooks import Hook
@@ -77,34 +77,134 @@ def create_spectacle_prescription(
     expires_on: date | None = None,
     prescriber_id: uuid.UUID | None = None,
     prescriber_name: str | None = None,
+    external_id: str | None = None,
+    notes: str | None = None,
 ) -> Prescription:
     """Record a spectacle Rx for a patient of the actor's practice (audited).
 
     Runs every Rx rule; raises ``ValidationFailed`` with all violations, ``NotFound`` for a
-    foreign or missing patient. Fires ``recorded`` once the row is flushed: the patient's
-    open fulfillment orders waiting for an Rx get it, in this transaction.
+    foreign or missing patient or prescriber. Fires ``recorded`` once the row is flushed:
+    the patient's open fulfillment orders waiting for an Rx get it, in this transaction.
     """
-    get_patient(session, actor.practice_id, patient_id)
     violations = rx_rules.validate_spectacle_rx(rx)
+    prescription = _record(
+        session,
+        actor,
+        "spectacle",
+        [FieldError(v.field, v.message) for v in violations],
+        patient_id=patient_id,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        prescriber_id=prescriber_id,
+        prescriber_name=prescriber_name,
+        external_id=external_id,
+        notes=notes,
+        eyes=[
+            eye_row(actor.practice_id, side, eye)
+            for side, eye in (("right", rx.right), ("left", rx.left))
+            if eye is not None
+        ],
+    )
+    return prescription
+
+
+def create_contact_lens_prescription(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: uuid.UUID,
+    rx: rx_rules.ContactLensRx,
+    issued_on: date,
+    expires_on: date | None = None,
+    prescriber_id: uuid.UUID | None = None,
+    prescriber_name: str | None = None,
+    external_id: str | None = None,
+    notes: str | None = None,
+) -> Prescription:
+    """Record a contact-lens Rx for a patient of the actor's practice (audited), as
+    ``create_spectacle_prescription`` does: every contact-lens rule runs first
+    (``ValidationFailed`` with all violations), the power is kept in the eye's sphere
+    column (as the portal's contact-lens records are), and ``recorded`` fires."""
+    violations = rx_rules.validate_contact_lens_rx(rx)
     errors = [FieldError(v.field, v.message) for v in violations]
+    for side, eye in (("right", rx.right), ("left", rx.left)):
+        if eye is not None and eye.brand is not None and len(eye.brand) > 100:
+            errors.append(FieldError(f"{side}.brand", "Must be at most 100 characters."))
+    return _record(
+        session,
+        actor,
+        "contact_lens",
+        errors,
+        patient_id=patient_id,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        prescriber_id=prescriber_id,
+        prescriber_name=prescriber_name,
+        external_id=external_id,
+        notes=notes,
+        eyes=[
+            PrescriptionEye(
+                practice_id=actor.practice_id,
+                side=side,
+                sphere=eye.power,
+                cylinder=eye.cylinder,
+                axis=eye.axis,
+                add=eye.add,
+                base_curve=eye.base_curve,
+                diameter=eye.diameter,
+                brand=eye.brand,
+            )
+            for side, eye in (("right", rx.right), ("left", rx.left))
+            if eye is not None
+        ],
+    )
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    kind: str,
+    errors: list[FieldError],
+    *,
+    patient_id: uuid.UUID,
+    issued_on: date,
+    expires_on: date | None,
+    prescriber_id: uuid.UUID | None,
+    prescriber_name: str | None,
+    external_id: str | None,
+    notes: str | None,
+    eyes: list[PrescriptionEye],
+) -> Prescription:
+    get_patient(session, actor.practice_id, patient_id)
+    if prescriber_id is not None and (
+        session.scalar(
+            select(Employee.id).where(
+                Employee.practice_id == actor.practice_id, Employee.id == prescriber_id
+            )
+        )
+        is None
+    ):
+        raise NotFound("Prescriber", prescriber_id)
     if expires_on is not None and expires_on < issued_on:
         errors.append(FieldError("expires_on", "Cannot be before the issue date."))
+    if prescriber_name is not None and len(prescriber_name) > 200:
+        errors.append(FieldError("prescriber_name", "Must be at most 200 characters."))
+    if external_id is not None and len(external_id) > 100:
+        errors.append(FieldError("external_id", "Must be at most 100 characters."))
     if errors:
         raise ValidationFailed(errors)
     prescription = Prescription(
         practice_id=actor.practice_id,
         patient_id=patient_id,
-        kind="spectacle",
+        kind=kind,
         issued_on=issued_on,
         expires_on=expires_on,
         prescriber_id=prescriber_id,
         prescriber_name=prescriber_name,
+        external_id=external_id,
+        notes=notes,
     )
-    prescription.eyes = [
-        eye_row(actor.practice_id, side, eye)
-        for side, eye in (("right", rx.right), ("left", rx.left))
-        if eye is not None
-    ]
+    prescription.eyes = eyes
     session.add(prescription)
     session.flush()
     audit.record(session, actor, "prescription.created", "prescription", prescription.id)

@@ -7,12 +7,13 @@ app installs. A surface never imports another.
 ``SURFACES`` is the list the app installs, in this order.
 """
 
+from optihub.surfaces.fhir import surface as fhir
 from optihub.surfaces.fulfillment import surface as fulfillment
 from optihub.surfaces.labs import surface as labs
 from optihub.surfaces.partner import surface as partner
 from optihub.surfaces.portal import surface as portal
 from optihub.surfaces.practice import surface as practice
 
-SURFACES = (partner, labs, practice, fulfillment, portal)
+SURFACES = (partner, labs, practice, fulfillment, portal, fhir)
 
 __all__ = ["SURFACES"]
