@@ -59,6 +59,7 @@ def identifier_system(public_url: str) -> str:
 # The SMART v2 scope each route needs (method, path below /fhir/r5); None: no token.
 ROUTE_SCOPES: Mapping[tuple[str, str], str | None] = {
     ("GET", "/metadata"): None,
+    ("GET", "/.well-known/smart-configuration"): None,
     ("GET", "/VisionPrescription"): "system/VisionPrescription.rs",
     ("GET", "/VisionPrescription/{resource_id}"): "system/VisionPrescription.rs",
     ("POST", "/VisionPrescription"): "system/VisionPrescription.c",

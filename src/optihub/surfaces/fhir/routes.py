@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from optihub import __version__
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.routes import metadata as oauth_metadata
+from optihub.auth.routes import smart_configuration_document
 from optihub.domain import phones
 from optihub.errors import NotFound
 from optihub.reads import employees as employee_reads
@@ -152,6 +153,17 @@ def get_metadata(request: Request) -> Response:
     return fhir_response(
         capability.statement(base_url(request), public_url(request), token_endpoint, __version__)
     )
+
+
+@router.get(
+    "/.well-known/smart-configuration",
+    summary="SMART configuration: how to get a token (Backend Services)",
+    response_class=JSONResponse,
+)
+def get_smart_configuration(request: Request) -> JSONResponse:
+    """Where SMART clients look for it: beside the FHIR base (the same document as the
+    server's own ``/.well-known/smart-configuration``)."""
+    return smart_configuration_document(request)
 
 
 # --- VisionPrescription ----------------------------------------------------------------
