@@ -162,13 +162,16 @@ ALLOWED: dict[str, May] = {
         third_party=(*HTTP, "sqlalchemy", "markupsafe"),
     ),
     # The patient's page behind a link: one order, nothing else of the practice.
+    # The patient's page; it offers the prescription as the FHIR dialect renders it.
     "patient_view": may(
         "db",
         "domain",
+        "reads",
         "services",
+        "surfaces.fhir",
         "web",
         *FOUNDATION,
-        third_party=(*HTTP, "sqlalchemy", "jinja2"),
+        third_party=(*HTTP, "sqlalchemy", "jinja2", "orjson"),
     ),
     "demo": may("db", "domain", "reads", "services", *FOUNDATION, third_party=("sqlalchemy",)),
     # Assembly: the one place that knows every part.

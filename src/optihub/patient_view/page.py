@@ -72,6 +72,8 @@ class PatientOrder:
     rx: ShownRx | None
     has_pdf: bool
     link_until: str
+    # A prescription on file (not only the order's own values): offered as FHIR JSON too.
+    has_record: bool = False
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -307,7 +309,17 @@ def patient_order(session: Session, link: PatientLink) -> PatientOrder | None:
         rx=rx,
         has_pdf=has_pdf(session, order.practice_id, prescription_id),
         link_until=day_text(link.expires_at, zone) or "",
+        has_record=prescription_id is not None,
     )
+
+
+def record_for(session: Session, link: PatientLink) -> tuple[int, uuid.UUID] | None:
+    """The practice and the prescription on file the link's page offers as FHIR JSON."""
+    order = order_of(session, link)
+    if order is None:
+        return None
+    _, prescription_id = prescription(session, order)
+    return (order.practice_id, prescription_id) if prescription_id is not None else None
 
 
 def pdf_for(session: Session, link: PatientLink) -> PrescriptionFile | None:

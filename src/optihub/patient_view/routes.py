@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from optihub.patient_view import page
+from optihub.reads import prescriptions as rx_reads
 from optihub.services import patient_links
 from optihub.services.patient_links import LinkKey, LinkState
+from optihub.surfaces.fhir import resources as fhir_resources
+from optihub.surfaces.fhir.mapping import FHIR_JSON
 from optihub.web import DbSession
 
 router = APIRouter(include_in_schema=False)
@@ -79,6 +83,28 @@ def patient_order(token: str, request: Request, session: DbSession) -> Response:
     if shown is None:
         return _gone(request, None)
     return _html(request, "order.html", {"order": shown, "token": token}, 200)
+
+
+@router.get("/p/{token}/prescription.json")
+def prescription_fhir(token: str, request: Request, session: DbSession) -> Response:
+    """The prescription as a FHIR R5 VisionPrescription (what a clinical system reads
+    through ``/fhir/r5``), for the patient to keep or hand on."""
+    opened = patient_links.open_link(session, _key(request), token)
+    if opened.link is None:
+        return _gone(request, opened.state)
+    found = page.record_for(session, opened.link)
+    view = rx_reads.view(session, found[0], found[1]) if found is not None else None
+    if view is None:
+        return _gone(request, None)
+    resource = fhir_resources.vision_prescription(view, request.app.state.settings.issuer)
+    return Response(
+        orjson.dumps(resource),
+        media_type=FHIR_JSON,
+        headers={
+            **PRIVATE_HEADERS,
+            "Content-Disposition": 'attachment; filename="prescription.fhir.json"',
+        },
+    )
 
 
 @router.get("/p/{token}/prescription.pdf")

@@ -5,9 +5,10 @@ practice's, and only what its scopes grant."""
 
 from __future__ import annotations
 
-from optihub.services import oauth_clients
 from tests.api.fhir.conftest import BASE, Clinic, FhirClient
 from tests.api.oauth.keys import assertion, ec_key, public_jwks, rsa_key, token_form
+
+from optihub.services import oauth_clients
 
 
 def key_app(db, practice_id: int, scope: str) -> str:

@@ -119,6 +119,7 @@ def test_nothing_else_of_the_patient_or_practice_is_reachable(client, world):
     assert set(re.findall(r'(?:href|src|action)="([^"]*)"', page)) == {
         "/static/patient/patient.css",
         f"{path}/prescription.pdf",
+        f"{path}/prescription.json",
     }
     for secret in (
         str(world.order_id),
@@ -152,7 +153,7 @@ def test_revoked_link_is_gone_with_no_data(client, world, db):
         link_id = s.scalar(select(PatientLink.id))
     response = staff.post(f"/dashboard/orders/{world.order_id}/patient-link/{link_id}/revoke")
     assert response.status_code == 303
-    for url in (path, f"{path}/prescription.pdf"):
+    for url in (path, f"{path}/prescription.pdf", f"{path}/prescription.json"):
         gone = client.get(url)
         assert gone.status_code == 410
         assert "This link is no longer active" in gone.text
@@ -267,3 +268,23 @@ def test_an_order_without_its_own_rx_shows_the_patients_synced_prescription(clie
     assert f"{w.MINUS}0.75 × 090" in text and "Issued 2 Nov 2026" in text
     assert client.get(f"{path}/prescription.pdf").content == w.PDF
     assert "Sunglasses" not in text and "Progressive" not in text
+
+
+def test_the_prescription_downloads_as_fhir_r5_json(client, world):
+    from tests.api.fhir.conftest import valid
+
+    path = _make_link(_agent(client, w.STAFF), world.order_id)
+    assert f'href="{path}/prescription.json"' in client.get(path).text
+    download = client.get(f"{path}/prescription.json")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/fhir+json")
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.headers["cache-control"] == "no-store"
+    resource = download.json()
+    valid(resource)  # a valid R5 resource, its codes checked too
+    assert resource["resourceType"] == "VisionPrescription" and resource["status"] == "active"
+    right = next(s for s in resource["lensSpecification"] if s["eye"] == "right")
+    assert (right["sphere"], right["cylinder"], right["axis"], right["add"]) == (2, -0.75, 90, 2)
+    assert right["prism"] == [{"amount": 1, "base": "in"}]
+    # The same resource a clinical system reads through /fhir/r5 for this prescription.
+    assert f"/p/{world.order_id}" not in download.text
