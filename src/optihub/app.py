@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -51,6 +52,7 @@ def build_worker(app: FastAPI) -> DeliveryWorker:
         allowed_hosts=settings.webhook_allowed_hosts,
         renderers=app.state.surfaces.webhook_renderers(),
         periodic=[stuck_orders.periodic()],
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
     )
 
 

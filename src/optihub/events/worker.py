@@ -100,8 +100,13 @@ class DeliveryWorker:
         periodic: Sequence[Periodic] = (),
         resolver: Resolver = resolve,
         http: httpx.Client | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
+        # How long a claim is this worker's alone (OPTIHUB_WEBHOOK_LEASE_SECONDS): it must
+        # outlast a batch's sending (10 s timeout per delivery), or another worker sends the
+        # delivery again while this one is still on it.
+        self.lease = lease
         self.decrypt = decrypt
         self.allowed_hosts = allowed_hosts
         self.resolver = resolver
@@ -170,7 +175,7 @@ class DeliveryWorker:
             )
             jobs = []
             for delivery, subscription, event_type in rows:
-                delivery.locked_until = now + LEASE
+                delivery.locked_until = now + self.lease
                 jobs.append(
                     Job(
                         delivery.id,
