@@ -162,6 +162,7 @@ ALLOWED: dict[str, May] = {
         "dashboard",
         "db",
         "events",
+        "problems",  # which errors are outages: answered before the last-resort handler
         "services",
         "surfaces",
         "surfaces.kit",
