@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from scripts.run_tests import apt_install, pg_bindir
 
 ROOT = Path(__file__).resolve().parents[2]

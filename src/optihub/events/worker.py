@@ -6,9 +6,10 @@
 * A 2xx is success; anything else, a timeout (10 s) or a refused address is a failed
   attempt, retried with exponential backoff and jitter for 24 hours, then marked failed;
   the subscription is then disabled with the reason recorded.
-* Each delivery of a batch records its own outcome: a delivery that fails in any way (a
-  malformed stored URL, a secret that cannot be read, anything raised) is a failed attempt
-  of that delivery alone, never an error that drops the rest of the batch.
+* Each delivery of a batch records its own outcome as soon as it has it (not when the
+  batch's slowest delivery is done, which could outlast the lease): a delivery that fails
+  in any way (a malformed stored URL, a secret that cannot be read, anything raised) is a
+  failed attempt of that delivery alone, never an error that drops the rest of the batch.
 * The host is resolved once per attempt and the request connects to the address checked
   (``events.sending``), so a name cannot rebind between the check and the connection.
 * Periodic jobs (``Periodic``, e.g. ``services.stuck_orders``) run from the same loop,
@@ -142,12 +143,18 @@ class DeliveryWorker:
         with self.db.transaction() as session:
             relay_events(session, now, self.renderers)
         jobs = self._claim(now, batch)
-        for outcome in list(self.pool.map(self._send, jobs)):
-            try:
-                self._record(outcome)
-            except Exception:  # the lease runs out and the delivery is sent again
-                log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
+        list(self.pool.map(self._send_and_record, jobs))
         return len(jobs)
+
+    def _send_and_record(self, job: Job) -> None:
+        """One attempt, recorded as soon as its answer is in: recorded with the rest of the
+        batch it waited for the slowest delivery (a batch of 50, 8 at a time, 10 s each,
+        can outlast the lease), and another worker sent the answered ones again."""
+        outcome = self._send(job)
+        try:
+            self._record(outcome)
+        except Exception:  # the lease runs out and the delivery is sent again
+            log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
 
     def _claim(self, now: datetime, batch: int) -> list[Job]:
         with self.db.transaction() as session:
