@@ -76,7 +76,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dialects import (  # noqa: E402
-    PORTAL_LOCATION,
+    PORTAL_ORDER,
     UNIQUE,
     Backend,
     create_bodies,
@@ -448,7 +448,7 @@ class Workload:
         # Orders acknowledged by a create, waiting for a partner status update.
         self.orders: queue.Queue[str] = queue.Queue(maxsize=10_000)
         self.lab = lab
-        self.portal_order = "BENCH-ORD-1"
+        self.portal_order = PORTAL_ORDER  # synced by portal_setup
 
     def body(self, dialect: str, u: str) -> bytes:
         return self.bodies[dialect].replace(UNIQUE, u).encode()
@@ -1474,7 +1474,6 @@ def set_up(run: Run, stack: ExitStack, workdir: Path) -> None:
             if not sample.ok:
                 raise SystemExit(f"{call.op}: {sample.status} {sample.error}")
         say(f"every write answered 2xx once; receiver on port {run.receiver.port}")
-    _ = PORTAL_LOCATION
 
 
 # --- report ----------------------------------------------------------------------------------
