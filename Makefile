@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test reliability lint install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## Run the whole test suite: SQLite, then PostgreSQL too when a server can be started.
 test: $(STAMP)
 	$(BIN)/python scripts/run_tests.py
+
+## The reliability suite (docs/reliability.md): two nodes over PostgreSQL and Redis, five
+## faults, a 10-minute soak. E.g. make reliability RELIABILITY_ARGS="--minutes 3".
+reliability: $(STAMP)
+	$(BIN)/python scripts/reliability.py $(RELIABILITY_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Message, Receive, Scope, Send
@@ -18,10 +19,12 @@ from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key
 from optihub.auth.routes import install as install_authorization_server
 from optihub.auth.tokens import RevocationList, TokenService
 from optihub.dashboard import install as install_dashboard
-from optihub.db.session import Database
+from optihub.db.session import DATABASE_ERRORS, Database
+from optihub.errors import OptiHubError
 from optihub.events.worker import DeliveryWorker
 from optihub.patient_view import install as install_patient_view
 from optihub.patient_view import link_key
+from optihub.problems import is_outage
 from optihub.services import stuck_orders
 from optihub.services.patient_messages import EyewearMail
 from optihub.settings import Settings
@@ -56,6 +59,7 @@ def build_worker(app: FastAPI) -> DeliveryWorker:
         renderers=app.state.surfaces.webhook_renderers(),
         periodic=[stuck_orders.periodic()],
         mailer=EyewearMail(link_key(instance_key), instance_key.decrypt, settings.issuer),
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
     )
 
 
@@ -132,6 +136,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.instance_key = instance_key
     app.state.tokens = tokens
     surfaces = install_kit(app, settings.redis_url)
+    _answer_outages_early(app)
     install_operational_routes(app)
     install_api_docs(app)
     install_authorization_server(app)
@@ -145,6 +150,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Outermost of the app's own middleware: request ids, the access log and metrics.
     app.add_middleware(RequestContextMiddleware, hot_routes=hot_routes(app))
     return app
+
+
+def _answer_outages_early(app: FastAPI) -> None:
+    """The database away inside a route: answered by the kit's handler (503 in the
+    dialect's envelope) before Starlette's last-resort handler, which answers and then
+    re-raises every exception to the server by design: uvicorn would log a stack per
+    request, the access log a 500, and close the client's connection under the 503 (a
+    reset for a client reusing it). Any other database error still goes there (a 500,
+    logged with its stack). Found by scripts/reliability.py during a PostgreSQL restart."""
+    handle = app.exception_handlers[OptiHubError]
+
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not is_outage(exc):
+            raise exc
+        return await handle(request, exc)  # type: ignore[no-any-return]
+
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, database_error)
 
 
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

@@ -63,6 +63,8 @@ class Settings:
     dialect_token_ttls: tuple[tuple[str, int], ...] = ()
     webhook_allowed_hosts: tuple[str, ...] = ()
     run_worker_in_server: bool = True
+    # Seconds a webhook worker's claim on a delivery lasts (see events/worker.py).
+    webhook_lease_seconds: int = 60
     redis_url: str = ""
     secret_key: str = ""
     # Bearer token that opens /metrics; empty: /metrics is not served.
@@ -118,6 +120,10 @@ class Settings:
             ),
             dialect_token_ttls=_dialect_token_ttls(source),
             webhook_allowed_hosts=allowed,
+            webhook_lease_seconds=_seconds(
+                "OPTIHUB_WEBHOOK_LEASE_SECONDS",
+                source.get("OPTIHUB_WEBHOOK_LEASE_SECONDS") or "60",
+            ),
             run_worker_in_server=_bool(source.get("OPTIHUB_RUN_WORKER"), True),
             redis_url=source.get("OPTIHUB_REDIS_URL", ""),
             secret_key=source.get("OPTIHUB_SECRET_KEY", ""),

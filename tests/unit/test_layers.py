@@ -183,6 +183,7 @@ ALLOWED: dict[str, May] = {
         "db",
         "events",
         "patient_view",
+        "problems",  # which errors are outages: answered before the last-resort handler
         "services",
         "surfaces",
         "surfaces.kit",

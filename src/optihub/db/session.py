@@ -9,13 +9,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optihub.db.async_reads import AsyncReadPools
 from optihub.db.reader import ReaderThread
 from optihub.errors import BadRequest
+
+# What a database call may raise: SQLAlchemy's errors, and psycopg's own from the async
+# read connections (``db.async_reads``), which bypass SQLAlchemy.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error)
 
 NUL_REFUSED = "Text must not contain the NUL character (\\u0000)."
 
