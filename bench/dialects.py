@@ -211,7 +211,9 @@ def prepare(backend: Backend, env: dict[str, str]) -> None:
         db.dispose()
 
 
-def mint_tokens(backend: Backend, env: dict[str, str]) -> dict[str, str]:
+def mint_tokens(
+    backend: Backend, env: dict[str, str], scopes: dict[str, str] | None = None
+) -> dict[str, str]:
     """One token per dialect, for the bench's app and the one practice, with the scopes of
     the routes measured (as bench/run.py ``mint_token`` does)."""
     settings = Settings.from_env(env)
@@ -236,7 +238,7 @@ def mint_tokens(backend: Backend, env: dict[str, str]) -> dict[str, str]:
                 scope=scope,
                 practice_ids=[backend.practice_id],
             ).token
-            for dialect, scope in SCOPES.items()
+            for dialect, scope in (scopes or SCOPES).items()
         }
     finally:
         db.dispose()

@@ -34,13 +34,10 @@ from sqlalchemy import select, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dialects import SECRET, Backend, backend_url, prepare  # noqa: E402
+from bench.dialects import SECRET, Backend, backend_url, mint_tokens, prepare  # noqa: E402
 from bench.run import BIN, free_port, say, stop, uvicorn  # noqa: E402
-from optihub.auth.keys import InstanceKey, KeyRing, ensure_signing_key  # noqa: E402
-from optihub.auth.tokens import RevocationList, TokenService  # noqa: E402
 from optihub.db.models import Frame, Location, WebhookSubscription  # noqa: E402
 from optihub.db.session import Database  # noqa: E402
-from optihub.settings import Settings  # noqa: E402
 
 ONE_WORKER_GOAL = 1000.0
 TWO_WORKERS_GOAL = 1.6
@@ -48,29 +45,8 @@ BATCH = 100
 
 
 def partner_token(backend: Backend, env: dict[str, str]) -> str:
-    settings = Settings.from_env(env)
-    key = InstanceKey.from_settings(settings)
-    db = Database(backend.url)
-    try:
-        with db.transaction() as session:
-            ensure_signing_key(session, key)
-        keyring = KeyRing(db, key)
-        keyring.load()
-        tokens = TokenService(
-            keyring,
-            RevocationList(db),
-            issuer=settings.issuer,
-            audience=settings.api_audience,
-            access_token_ttl=3600 * 4,
-        )
-        return tokens.issue_access_token(
-            client_id=backend.client_id,
-            subject=backend.client_id,
-            scope="inventory:write webhooks:write webhooks:read",
-            practice_ids=[backend.practice_id],
-        ).token
-    finally:
-        db.dispose()
+    scope = "inventory:write webhooks:write webhooks:read"
+    return mint_tokens(backend, env, {"partner": scope})["partner"]
 
 
 def quiet_other_subscriptions(backend: Backend) -> tuple[list[str], str]:
