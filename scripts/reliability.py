@@ -408,6 +408,7 @@ class Sample:
     retry_after: str | None = None
     envelope_ok: bool | None = None  # a non-2xx: is the body in the dialect's envelope?
     write: bool = False
+    answer: str = ""  # a non-2xx other than 503: the start of its body, to say what it was
 
     @property
     def ok(self) -> bool:
@@ -632,6 +633,8 @@ class Run:
                 sample.envelope_ok = body is not None and shape(body) == self.envelopes.get(
                     call.dialect
                 )
+                if response.status_code != 503:
+                    sample.answer = response.text[:160]
         sample.seconds = time.perf_counter() - t0
         self.samples.append(sample)
         return sample
@@ -1026,8 +1029,20 @@ def by_op(acks: list[Ack]) -> str:
 
 
 def statuses(samples: list[Sample]) -> str:
+    """``(409: 1)``, and for each status other than 503 the first call that got it and
+    what it answered, so a failed check says what went wrong."""
     counts = Counter(str(s.status or s.error) for s in samples)
-    return "(" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + ")" if counts else ""
+    if not counts:
+        return ""
+    first: dict[str, Sample] = {}
+    for s in samples:
+        first.setdefault(str(s.status or s.error), s)
+    said = []
+    for k, v in sorted(counts.items()):
+        s = first[k]
+        what = f" e.g. {s.op} on {s.node}: {s.answer!r}" if s.answer else ""
+        said.append(f"{k}: {v}{what}")
+    return "(" + "; ".join(said) + ")"
 
 
 def readiness_poller(

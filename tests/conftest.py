@@ -194,6 +194,17 @@ def db(_session_db: Database) -> Iterator[Database]:
     """The test's database, emptied afterwards."""
     yield _session_db
     _empty_all_tables(_session_db)
+    _forget_what_processes_keep(_session_db)
+
+
+def _forget_what_processes_keep(database: Database) -> None:
+    """Ids start at 1 again in the emptied tables: what a process keeps per practice (its
+    phone country, the copies of order readings) would belong to the next test's practice 1."""
+    from optihub.reads import orders as order_reads
+    from optihub.services.patients import forget_regions
+
+    forget_regions(database.engine)
+    order_reads._copies.pop(database, None)
 
 
 @pytest.fixture

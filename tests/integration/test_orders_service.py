@@ -104,6 +104,39 @@ def test_failure_half_way_leaves_no_rows_and_no_event(db, shop):
     assert len(_events(db)) == events_before
 
 
+def test_two_orders_drawing_the_same_number_both_land(db, shop, monkeypatch):
+    """Order numbers end in 4 random letters; two creates in one second can draw the same.
+    The second draws again instead of answering 409 (it did under load on two nodes)."""
+    drawn = iter(["ORD261206010000AAAA", "ORD261206010000AAAA", "ORD261206010000AAAA",
+                  "ORD261206010000BBBB"])
+    monkeypatch.setattr(orders, "new_order_number", lambda _at: next(drawn))
+    with db.transaction() as s:
+        orders.place_order(s, factories.actor(shop["practice"]), _new(shop, external_id="A"))
+    with db.transaction() as s:
+        second = orders.place_order(
+            s, factories.actor(shop["practice"]), _new(shop, external_id="B")
+        )
+        assert second.number == "ORD261206010000BBBB"
+    with db.transaction() as s:
+        numbers = s.scalars(select(Order.number).order_by(Order.number)).all()
+        assert numbers == ["ORD261206010000AAAA", "ORD261206010000BBBB"]
+        assert s.scalar(select(func.count()).select_from(OrderLine)) == 4
+        assert s.scalar(select(func.count()).select_from(OrderStatusChange)) == 2
+    assert _stock(db, shop) == 0
+    assert len(_events(db, "order.created")) == 2
+
+
+def test_a_taken_external_id_is_not_retried_as_a_number(db, shop, monkeypatch):
+    """Only the number is drawn again: a duplicate external id is still a conflict."""
+    drawn = iter(f"ORD261206010000AAA{c}" for c in "ABCDEFGH")
+    monkeypatch.setattr(orders, "new_order_number", lambda _at: next(drawn))
+    with db.transaction() as s:
+        orders.place_order(s, factories.actor(shop["practice"]), _new(shop))
+    with pytest.raises(Conflict, match="external id PMS-1"), db.transaction() as s:
+        orders.place_order(s, factories.actor(shop["practice"]), _new(shop))
+    assert next(drawn) == "ORD261206010000AAAC"  # one draw each, no retry
+
+
 def test_error_raised_after_writes_rolls_back_everything(db, shop):
     """A failure after the order was flushed (stock runs out on a second frame take)."""
     with db.transaction() as s:

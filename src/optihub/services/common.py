@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,3 +21,37 @@ def flush_or_conflict(session: Session, message: str) -> None:
             session.flush()
     except IntegrityError as exc:
         raise Conflict(message) from exc
+
+
+def violated(exc: IntegrityError, table: str, column: str) -> bool:
+    """Whether ``exc`` is the unique key on ``table.column`` alone (SQLite or PostgreSQL)."""
+    text = str(exc.orig)
+    return f"{table}.{column}" in text.split("\n")[0] or f"Key ({column})=" in text
+
+
+def add_retrying(
+    session: Session,
+    row: object,
+    message: str,
+    retry: Callable[[IntegrityError], bool],
+    attempts: int = 5,
+) -> None:
+    """Add ``row`` and flush it in a savepoint; a unique-key violation ``retry`` accepts (it
+    changed what collided, e.g. drew a new random number) is tried again, up to ``attempts``
+    times in all; any other becomes ``Conflict(message)``.
+
+    The row is added inside the savepoint: a flush that fails on a row pending from before
+    the savepoint rolls back the whole transaction, and the retry could not run; rows the
+    caller added before are flushed first, outside the savepoint, for the same reason.
+    """
+    if session.new:
+        flush_or_conflict(session, message)
+    for attempt in range(attempts):
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return
+        except IntegrityError as exc:
+            if attempt == attempts - 1 or not retry(exc):
+                raise Conflict(message) from exc

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
@@ -26,7 +27,7 @@ from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event
 from optihub.services import audit
-from optihub.services.common import flush_or_conflict
+from optihub.services.common import add_retrying, violated
 from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
@@ -243,8 +244,18 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
             via=actor.via,
         )
     ]
-    session.add(order)
-    flush_or_conflict(session, f"An order with external id {new.external_id} already exists")
+
+    def new_number(exc: IntegrityError) -> bool:
+        # Two creates in the same second drew the same 4 letters (1 in 456,976 a pair):
+        # draw again rather than answer a conflict the caller cannot act on.
+        if not violated(exc, "orders", "number"):
+            return False
+        order.number = new_order_number(now)
+        return True
+
+    add_retrying(
+        session, order, f"An order with external id {new.external_id} already exists", new_number
+    )
     if new.take_frame_from_stock and new.frame_id and new.location_id:
         apply_stock_changes(session, actor, [StockChange(new.frame_id, new.location_id, delta=-1)])
     record_event(

@@ -92,6 +92,13 @@ def practice_region(reader: Session | Connection, practice_id: int) -> str:
     return region
 
 
+def forget_regions(engine: Engine) -> None:
+    """Forget every practice's phone country kept for ``engine`` (its tables were emptied
+    behind the ORM's back, e.g. between tests, and ids start again at 1)."""
+    with _regions_lock:
+        _regions.pop(engine, None)
+
+
 def _forget_regions(session: Session, _context: UOWTransaction) -> None:
     """A location written: its practice's phone country is read again next time."""
     touched = {
