@@ -107,8 +107,9 @@ def test_failure_half_way_leaves_no_rows_and_no_event(db, shop):
 def test_two_orders_drawing_the_same_number_both_land(db, shop, monkeypatch):
     """Order numbers end in 4 random letters; two creates in one second can draw the same.
     The second draws again instead of answering 409 (it did under load on two nodes)."""
-    drawn = iter(["ORD261206010000AAAA", "ORD261206010000AAAA", "ORD261206010000AAAA",
-                  "ORD261206010000BBBB"])
+    drawn = iter(
+        ["ORD261206010000AAAA", "ORD261206010000AAAA", "ORD261206010000AAAA", "ORD261206010000BBBB"]
+    )
     monkeypatch.setattr(orders, "new_order_number", lambda _at: next(drawn))
     with db.transaction() as s:
         orders.place_order(s, factories.actor(shop["practice"]), _new(shop, external_id="A"))
