@@ -212,6 +212,63 @@ def _record(
     return prescription
 
 
+def record_order_rx(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: uuid.UUID,
+    rx: rx_rules.SpectacleRx,
+    written_on: date,
+    order_number: str,
+) -> Prescription:
+    """The spectacle Rx a lab order was submitted with, on file for its patient: the
+    patient's prescription with the very same values when there is one (a redo, a second
+    pair), else a new one issued on ``written_on`` with no prescriber (a lab order names
+    none), noted as coming from the order. So an Rx written on a lab order reads back
+    through FHIR and the partner API like every other.
+
+    The order's rules already checked the Rx (with an add allowed), so they are not run
+    again here. Audited and fires ``recorded`` when a new one is made.
+    """
+    eyes = {side: eye for side, eye in (("right", rx.right), ("left", rx.left)) if eye}
+    same = _same_values(session, actor.practice_id, patient_id, eyes)
+    if same is not None:
+        return same
+    return _record(
+        session,
+        actor,
+        "spectacle",
+        [],
+        patient_id=patient_id,
+        issued_on=written_on,
+        expires_on=None,
+        prescriber_id=None,
+        prescriber_name=None,
+        external_id=None,
+        notes=f"From lab order {order_number}",
+        eyes=[eye_row(actor.practice_id, side, eye) for side, eye in eyes.items()],
+    )
+
+
+def _same_values(
+    session: Session, practice_id: int, patient_id: uuid.UUID, eyes: dict[str, rx_rules.EyeRx]
+) -> Prescription | None:
+    on_file = session.scalars(
+        select(Prescription)
+        .options(selectinload(Prescription.eyes))
+        .where(
+            Prescription.practice_id == practice_id,
+            Prescription.patient_id == patient_id,
+            Prescription.kind == "spectacle",
+        )
+        .order_by(Prescription.issued_on.desc(), Prescription.id)
+    )
+    for prescription in on_file:
+        if {row.side: eye_from_row(row) for row in prescription.eyes} == eyes:
+            return prescription
+    return None
+
+
 def get_prescription(
     session: Session, practice_id: int, prescription_id: uuid.UUID
 ) -> Prescription:

@@ -6,8 +6,8 @@
   ``GET /prescriptions`` lists it (that list holds orders' Rx only, see docs/fhir.md) and
   the dashboard's order page shows it in the trade's notation.
 
-The practice API writes no prescriptions and a lab order keeps its Rx on the order (not a
-prescription on file), so neither has an Rx for FHIR to read (docs/fhir.md, "One core").
+The practice API writes no prescriptions (its vendor's API has none). A lab order's Rx goes
+on file when it is submitted: ``tests/api/labs/test_rx_on_file.py`` reads it back here.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from optihub.services.orders import (
     rx_snapshot,
 )
 from optihub.services.patients import PatientDetails, create_patient
+from optihub.services.prescriptions import record_order_rx
 
 
 def create_lab_order(
@@ -70,7 +71,7 @@ def create_lab_order(
     if submit:
         lab_fields |= {"submitted_at": now, "submitted_by_user_id": actor.user_id}
     frame = request.frame
-    return place_order(
+    order = place_order(
         session,
         actor,
         NewOrder(
@@ -89,6 +90,27 @@ def create_lab_order(
             created_at=now,
         ),
     )
+    if submit:
+        _put_rx_on_file(session, actor, order, rx)
+    return order
+
+
+def _put_rx_on_file(
+    session: Session, actor: Actor, order: Order, rx: rx_rules.SpectacleRx | None
+) -> None:
+    """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
+    the order then points to: what the lab makes is what reads back as the patient's Rx."""
+    if rx is None or order.patient_id is None or (rx.right is None and rx.left is None):
+        return
+    written = (order.submitted_at or utcnow()).date()
+    order.prescription_id = record_order_rx(
+        session,
+        actor,
+        patient_id=order.patient_id,
+        rx=rx,
+        written_on=written,
+        order_number=order.number,
+    ).id
 
 
 # -- stored values shared by creating and finalizing -------------------------------------
@@ -243,6 +265,7 @@ def submit_draft(
     _store(session, actor, draft, request, checked, rx)
     draft.order.submitted_at = utcnow()
     draft.order.submitted_by_user_id = actor.user_id
+    _put_rx_on_file(session, actor, draft.order, rx)
     return change_order_status(session, actor, draft.order.id, OrderStatus.RECEIVED).order
 
 
