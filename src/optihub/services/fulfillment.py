@@ -21,11 +21,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
-from optihub.db.models import Order, OrderStatusChange, Patient, Prescription
+from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription
 from optihub.domain.events import OrderAttention
 from optihub.domain.orders import OrderStatus
 from optihub.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
@@ -409,6 +409,14 @@ def match_patient_orders(session: Session, actor: Actor, patient_id: uuid.UUID) 
             Order.practice_id == actor.practice_id,
             Order.patient_id == patient_id,
             Order.status.in_([S.RECEIVED, S.IN_PROGRESS, S.COMPLETED]),
+            # Only orders with a prescription product still waiting (most have none).
+            select(OrderLine.id)
+            .where(
+                OrderLine.order_id == Order.id,
+                OrderLine.prescription_required == true(),
+                OrderLine.prescription_id.is_(None),
+            )
+            .exists(),
         )
         .order_by(Order.created_at, Order.id)
         .with_for_update()

@@ -174,8 +174,10 @@ def _record(
     external_id: str | None,
     notes: str | None,
     eyes: list[PrescriptionEye],
+    patient_known: bool = False,
 ) -> Prescription:
-    get_patient(session, actor.practice_id, patient_id)
+    if not patient_known:  # the caller has the practice's patient in hand
+        get_patient(session, actor.practice_id, patient_id)
     if prescriber_id is not None and (
         session.scalar(
             select(Employee.id).where(
@@ -220,6 +222,7 @@ def record_order_rx(
     rx: rx_rules.SpectacleRx,
     written_on: date,
     order_number: str,
+    new_patient: bool = False,
 ) -> Prescription:
     """The spectacle Rx a lab order was submitted with, on file for its patient: the
     patient's prescription with the very same values when there is one (a redo, a second
@@ -228,10 +231,12 @@ def record_order_rx(
     through FHIR and the partner API like every other.
 
     The order's rules already checked the Rx (with an add allowed), so they are not run
-    again here. Audited and fires ``recorded`` when a new one is made.
+    again here; ``patient_id`` is the practice's (the order's), and ``new_patient`` says it
+    was created with the order (so it has nothing on file to compare with). Audited and
+    fires ``recorded`` when a new one is made.
     """
     eyes = {side: eye for side, eye in (("right", rx.right), ("left", rx.left)) if eye}
-    same = _same_values(session, actor.practice_id, patient_id, eyes)
+    same = None if new_patient else _same_values(session, actor.practice_id, patient_id, eyes)
     if same is not None:
         return same
     return _record(
@@ -247,6 +252,7 @@ def record_order_rx(
         external_id=None,
         notes=f"From lab order {order_number}",
         eyes=[eye_row(actor.practice_id, side, eye) for side, eye in eyes.items()],
+        patient_known=True,
     )
 
 

@@ -65,7 +65,7 @@ def create_lab_order(
     """
     checked, rx = validate(session, actor, request, submit=submit)
     assert request.patient is not None and checked.account is not None
-    patient = _patient_for(session, actor, request.patient)
+    patient, new_patient = _patient_for(session, actor, request.patient)
     now = utcnow()
     lab_fields = _lab_fields(request, checked.account)
     if submit:
@@ -91,12 +91,17 @@ def create_lab_order(
         ),
     )
     if submit:
-        _put_rx_on_file(session, actor, order, rx)
+        _put_rx_on_file(session, actor, order, rx, new_patient=new_patient)
     return order
 
 
 def _put_rx_on_file(
-    session: Session, actor: Actor, order: Order, rx: rx_rules.SpectacleRx | None
+    session: Session,
+    actor: Actor,
+    order: Order,
+    rx: rx_rules.SpectacleRx | None,
+    *,
+    new_patient: bool = False,
 ) -> None:
     """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
     the order then points to: what the lab makes is what reads back as the patient's Rx."""
@@ -110,6 +115,7 @@ def _put_rx_on_file(
         rx=rx,
         written_on=written,
         order_number=order.number,
+        new_patient=new_patient,
     ).id
 
 
@@ -155,8 +161,8 @@ def _shipping(shipping: ShippingInput | None) -> dict[str, Any] | None:
     }
 
 
-def _patient_for(session: Session, actor: Actor, given: PatientInput) -> Patient:
-    """The practice's patient with the same names and email, or a new one."""
+def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[Patient, bool]:
+    """The practice's patient with the same names and email, or a new one (True)."""
     assert given.first_name is not None and given.last_name is not None
     first, last = given.first_name.strip(), given.last_name.strip()
     email = given.email.strip().lower() if given.email else None
@@ -173,12 +179,11 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> Patient
             .limit(1)
         )
         if found is not None:
-            return found
-    return create_patient(
-        session,
-        actor,
-        PatientDetails(first_name=first, last_name=last, email=email, phone=given.phone_number),
+            return found, False
+    details = PatientDetails(
+        first_name=first, last_name=last, email=email, phone=given.phone_number
     )
+    return create_patient(session, actor, details), True
 
 
 def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:
@@ -287,7 +292,7 @@ def _store(
     assert request.patient is not None and checked.account is not None
     order = draft.order
     if request.patient != draft.request.patient or order.patient_id is None:
-        order.patient_id = _patient_for(session, actor, request.patient).id
+        order.patient_id = _patient_for(session, actor, request.patient)[0].id
     for name, value in _lab_fields(request, checked.account).items():
         setattr(order, name, value)
     order.type = (
