@@ -24,10 +24,15 @@ practice_app = typer.Typer(help="Manage practices (tenants).", no_args_is_help=T
 user_app = typer.Typer(help="Manage staff users.", no_args_is_help=True)
 client_app = typer.Typer(help="Register OAuth apps.", no_args_is_help=True)
 documents_app = typer.Typer(help="Stored order documents (the read path).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="The authorization server's token-signing keys (docs/operating.md, Signing keys).",
+    no_args_is_help=True,
+)
 app.add_typer(practice_app, name="practice")
 app.add_typer(documents_app, name="documents")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
+app.add_typer(keys_app, name="keys")
 
 console = Console(stderr=True, soft_wrap=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON value on the last line.")]
@@ -314,6 +319,72 @@ def openapi(
             console.print(f"wrote {postman} (Postman collection)")
     output.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"wrote {output} ({len(document.get('paths', {}))} paths)")
+
+
+def _key_row(row: Any) -> dict[str, Any]:
+    return {
+        "kid": row.kid,
+        "alg": row.alg,
+        "state": "retired" if row.retired_at else ("signing" if row.active else "published"),
+        "created_at": row.created_at.isoformat(),
+        "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+    }
+
+
+def _key_line(key: dict[str, Any]) -> str:
+    when = key["created_at"][:16].replace("T", " ")
+    retired = f", retired {key['retired_at'][:16].replace('T', ' ')}" if key["retired_at"] else ""
+    return f"{key['kid']}\t{key['state']}\t{key['alg']}\tmade {when}{retired}"
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """List the signing keys: the one signing new tokens, those still published (tokens
+    they signed still verify) and the retired ones."""
+    from optihub.auth.keys import signing_keys
+
+    with _database() as db, db.transaction() as session:
+        rows = [_key_row(row) for row in signing_keys(session)]
+    _emit(rows, as_json, "\n".join(_key_line(r) for r in rows) or "no signing keys yet")
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonFlag = False) -> None:
+    """Make a new key that signs every token from now on; the previous one stays published,
+    so the tokens it signed keep verifying until you retire it."""
+    from optihub.auth.keys import InstanceKey, create_signing_key, signing_keys
+
+    settings = _settings()
+    with _database() as db, db.transaction() as session:
+        before = [r.kid for r in signing_keys(session) if r.active]
+        row = create_signing_key(session, InstanceKey.from_settings(settings))
+        value = _key_row(row) | {"previous": before[0] if before else None}
+    _emit(
+        value,
+        as_json,
+        f"{value['kid']} signs new tokens from now on (each process within 5 minutes)"
+        + (
+            f"; {value['previous']} stays published until `optihub keys retire {value['previous']}`"
+            if value["previous"]
+            else ""
+        ),
+    )
+
+
+@keys_app.command("retire")
+def keys_retire(
+    kid: Annotated[str, typer.Argument(help="The key id, as `optihub keys list` shows it.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop publishing a key that no longer signs: the tokens it signed stop verifying."""
+    from optihub.auth.keys import retire_signing_key
+
+    try:
+        with _database() as db, db.transaction() as session:
+            value = _key_row(retire_signing_key(session, kid, checked=True))
+    except OptiHubError as exc:
+        _fail(exc)
+    _emit(value, as_json, f"{kid} retired: it is no longer published, its tokens stop verifying")
 
 
 @practice_app.command("create")

@@ -120,3 +120,28 @@ def test_seed_demo_runs_once(env):
     assert second == {"practice_id": first["practice_id"], "created": False}
     listed = last_json(run(env, "practice", "list", "--json"))
     assert len(listed) == 1
+
+
+def test_keys_rotate_keeps_the_old_key_published_until_it_is_retired(env):
+    """The operator's rotation: a new key signs, the old one verifies until retired; the
+    key signing new tokens cannot be retired, nor an unknown one."""
+    run(env, "migrate")
+    run(env, "practice", "create", "--name", "Lakeside Vision")  # any command makes the key
+    first = last_json(run(env, "keys", "rotate", "--json"))
+    assert first["state"] == "signing"
+    second = last_json(run(env, "keys", "rotate", "--json"))
+    assert second["previous"] == first["kid"]
+    listed = {k["kid"]: k["state"] for k in last_json(run(env, "keys", "list", "--json"))}
+    assert listed[second["kid"]] == "signing" and listed[first["kid"]] == "published"
+
+    refused = run(env, "keys", "retire", second["kid"], ok=False)
+    assert refused.returncode == 1 and "optihub keys rotate" in refused.stderr
+    unknown = run(env, "keys", "retire", "k_nope", ok=False)
+    assert unknown.returncode == 1 and "k_nope" in unknown.stderr
+
+    retired = last_json(run(env, "keys", "retire", first["kid"], "--json"))
+    assert retired["state"] == "retired" and retired["retired_at"]
+    again = run(env, "keys", "retire", first["kid"], ok=False)
+    assert again.returncode == 1 and "already retired" in again.stderr
+    human = run(env, "keys", "list").stdout
+    assert f"{second['kid']}\tsigning" in human and f"{first['kid']}\tretired" in human

@@ -93,10 +93,33 @@ def ensure_signing_key(session: Session, instance_key: InstanceKey) -> None:
         create_signing_key(session, instance_key)
 
 
-def retire_signing_key(session: Session, kid: str) -> None:
-    session.execute(
-        update(SigningKey).where(SigningKey.kid == kid).values(active=False, retired_at=utcnow())
-    )
+def retire_signing_key(session: Session, kid: str, *, checked: bool = False) -> SigningKey:
+    """Stop publishing key ``kid``: tokens it signed no longer verify.
+
+    ``checked`` (the operator's command): refuse an unknown or already retired key, and the
+    active one (every new token is signed with it: rotate first), with ``Conflict``.
+    """
+    from optihub.errors import Conflict, NotFound
+
+    row = session.get(SigningKey, kid)
+    if row is None:
+        raise NotFound("Signing key", kid)
+    if checked and row.retired_at is not None:
+        raise Conflict(f"Key {kid} was already retired on {row.retired_at:%Y-%m-%d %H:%M} UTC")
+    if checked and row.active:
+        raise Conflict(
+            f"Key {kid} is the one signing new tokens: run `optihub keys rotate` first, "
+            "then retire it once its tokens have expired"
+        )
+    row.active = False
+    row.retired_at = utcnow()
+    session.flush()
+    return row
+
+
+def signing_keys(session: Session) -> list[SigningKey]:
+    """Every key, the newest first."""
+    return list(session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
 
 
 def _json(value: dict[str, Any]) -> str:
