@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
@@ -103,6 +104,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     db = database or Database(settings.database_url)
 
     instance_key = InstanceKey.from_settings(settings)
+    if db.dialect == "postgresql" and not settings.secret_key:
+        # Every machine sharing this database must read the others' secrets: a key of its
+        # own in its data directory cannot (docs/operating.md, Settings and secrets).
+        structlog.get_logger("optihub.app").warning(
+            "instance_key_not_shared",
+            hint="set OPTIHUB_SECRET_KEY to the same value on every machine of this database",
+        )
     keyring = KeyRing(db, instance_key)
     tokens = TokenService(
         keyring,
