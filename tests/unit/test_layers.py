@@ -189,7 +189,7 @@ ALLOWED: dict[str, May] = {
         "surfaces.kit",
         "web",
         *FOUNDATION,
-        third_party=HTTP,
+        third_party=(*HTTP, "structlog"),  # the start-up warnings
     ),
     "cli": may(
         "app",
