@@ -173,3 +173,38 @@ def test_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying(probe, issue_
     assert probe.get("/probe", headers={"Authorization": f"Bearer {old}"}).status_code == 401
     new = issue_token(7, "orders:read")
     assert probe.get("/probe", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_a_token_signed_with_a_key_another_node_just_made_is_accepted_at_once(probe, app, db):
+    """Key rotation on a group of nodes: one node runs `optihub keys rotate` and signs with
+    the new key; a node that has not reloaded its keys yet reloads them when a token names
+    the unknown key and answers that very request (it used to refuse it with a 401)."""
+    import time
+
+    from optihub.auth.keys import KeyRing, create_signing_key
+    from optihub.auth.tokens import TokenService
+
+    ours = app.state.tokens
+    ours.keyring.load()
+    with db.transaction() as session:
+        create_signing_key(session, app.state.instance_key)
+    other = TokenService(
+        KeyRing(db, app.state.instance_key),
+        ours.revocations,
+        issuer=ours.issuer,
+        audience=ours.audience,
+    )
+    token = other.issue_access_token(
+        client_id="test-app", subject="user-1", scope="orders:read", practice_ids=[7]
+    ).token
+    time.sleep(1.1)  # the early reload for an unknown key id is at most once a second
+    answer = probe.get("/probe", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    # A token naming a key nobody has is still refused.
+    forged = token.split(".")
+    assert (
+        probe.get(
+            "/probe", headers={"Authorization": f"Bearer {forged[0]}.{forged[1]}.AAAA"}
+        ).status_code
+        == 401
+    )

@@ -102,7 +102,23 @@ async def scope_bearer(scope: Scope) -> Principal:
         if name == b"authorization":
             authorization = value.decode("latin-1")
             break  # the first one, as ``request.headers.get`` reads it
-    return bearer_principal(tokens, authorization)
+    try:
+        return bearer_principal(tokens, authorization)
+    except AuthError:
+        if not await _keys_reloaded(tokens):
+            raise
+        return bearer_principal(tokens, authorization)
+
+
+async def _keys_reloaded(tokens: TokenService) -> bool:
+    """After a refusal: when the token named a key id this process does not know, the key
+    ring was just marked stale (at most once a second); reload it now, off the loop, so a
+    key another node has just rotated in is accepted on this very request. False when
+    there was nothing to reload (the refusal stands)."""
+    if not tokens.keyring.stale:
+        return False
+    await asyncio.shield(_reload(tokens))
+    return True
 
 
 def authenticate_cached(request: Request) -> Principal | None:
@@ -178,8 +194,14 @@ def require_scopes(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Prin
     """
 
     async def dependency(request: Request) -> Principal:
-        await _fresh_caches(_token_service(request))
-        principal = authenticate(request)
+        tokens = _token_service(request)
+        await _fresh_caches(tokens)
+        try:
+            principal = authenticate(request)
+        except AuthError:
+            if not await _keys_reloaded(tokens):
+                raise
+            principal = authenticate(request)
         check_scopes(principal, scopes)
         return principal
 
