@@ -264,3 +264,59 @@ def test_a_change_made_without_the_projections_is_not_served_from_a_copy(
     assert stored(db, world) is None
     after = served(client, issue_token, world)
     assert after == fresh(db, world) != before
+
+
+def _stored(db, world) -> bytes:
+    with db.reading() as reader:
+        return reader.scalar(
+            select(OrderDocument.summary).where(
+                OrderDocument.order_id == world.order, OrderDocument.projection == "partner"
+            )
+        )
+
+
+def test_a_view_kept_by_a_route_is_stored_as_is_and_dropped_when_written_after(
+    db, client, world, monkeypatch
+):
+    """A route that answered from a view it loaded after its writes hands it to the commit,
+    which stores its documents without loading it again; a write after that (an order, its
+    patient) drops the kept view, so the stored documents are never the older ones."""
+    loads: list[int] = []
+    real_load = documents.load
+
+    def counting(*args, **kwargs):
+        found = real_load(*args, **kwargs)
+        loads.append(len(found))
+        return found
+
+    monkeypatch.setattr(documents, "load", counting)
+    actor = factories.actor(world.practice)
+    with db.transaction() as s:
+        orders.change_order_status(s, actor, world.order, OrderStatus.IN_PROGRESS)
+        s.flush()
+        documents.keep_view(s, world.practice, order_reads.view(s, world.practice, world.order))
+    assert loads == []  # stored from the kept view
+    assert _stored(db, world) == fresh(db, world)[0]
+    assert b'"in_progress"' in _stored(db, world)
+
+    with db.transaction() as s:
+        orders.change_order_status(s, actor, world.order, OrderStatus.COMPLETED)
+        s.flush()
+        documents.keep_view(s, world.practice, order_reads.view(s, world.practice, world.order))
+        patients.update_patient(
+            s,
+            actor,
+            world.patient,
+            patients.PatientDetails(first_name="Ada", last_name="Renamed-After"),
+        )
+    assert loads == [1]  # loaded again: the patient was written after the view
+    assert _stored(db, world) == fresh(db, world)[0]
+    assert b"Renamed-After" in _stored(db, world)
+
+
+def test_a_view_of_an_order_the_transaction_did_not_write_is_not_kept(db, client, world):
+    """Only an order whose own row this transaction wrote (locked until the commit) is
+    stored from a kept view."""
+    with db.transaction() as s:
+        documents.keep_view(s, world.practice, order_reads.view(s, world.practice, world.order))
+        assert "optihub.reads.views" not in s.info

@@ -97,9 +97,16 @@ def detail_bytes(summary: bytes, extra: bytes | None) -> bytes:
     return summary[:-1] + b"," + extra[1:]
 
 
-def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> int:
+def store(
+    reader: Reader,
+    practice_id: int,
+    order_ids: Iterable[uuid.UUID],
+    views: dict[tuple[int, uuid.UUID], OrderView] | None = None,
+) -> int:
     """Render and store every registered projection of these orders (replacing what was
-    stored). Orders that no longer exist just lose their documents. Returns orders stored."""
+    stored). Orders that no longer exist just lose their documents. Returns orders stored.
+
+    ``views``: orders already loaded as they are now (``keep_view``), not loaded again."""
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return 0
@@ -112,9 +119,15 @@ def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> i
     projections = registered()
     if not projections:
         return 0
-    views = load(reader, practice_id, and_(Order.practice_id == practice_id, Order.id.in_(ids)))
+    ready = [views[(practice_id, i)] for i in ids if views and (practice_id, i) in views]
+    rest = [i for i in ids if not views or (practice_id, i) not in views]
+    loaded = (
+        load(reader, practice_id, and_(Order.practice_id == practice_id, Order.id.in_(rest)))
+        if rest
+        else []
+    )
     rows = []
-    for view in views:
+    for view in [*ready, *loaded]:
         for each in projections:
             summary, extra = each.render(view)
             rows.append(
@@ -128,7 +141,7 @@ def store(reader: Reader, practice_id: int, order_ids: Iterable[uuid.UUID]) -> i
             )
     if rows:
         reader.execute(insert(OrderDocument), rows)
-    return len(views)
+    return len(ready) + len(loaded)
 
 
 def raise_version(reader: Reader, practice_id: int) -> None:
@@ -149,11 +162,32 @@ def raise_version(reader: Reader, practice_id: int) -> None:
 # -- keeping documents and counts in step with every change -------------------------------
 
 _PENDING = "optihub.reads.pending"
+# Orders a route has just loaded as views to answer with (``keep_view``): the commit stores
+# their documents from these instead of loading them again, unless anything an order view
+# shows is written after (then every kept view is dropped).
+_VIEWS = "optihub.reads.views"
+_SHOWN_IN_VIEWS = (
+    Order, OrderLine, OrderStatusChange, Patient, Location, LabAccount, PortalRecord,
+    PortalStatusMapping, Lab, OAuthClient,
+)  # fmt: skip
+
+
+def keep_view(session: Session, practice_id: int, view: OrderView) -> None:
+    """``view`` was loaded in this transaction after its last write (e.g. to render the
+    answer): the commit may store its documents from it. Kept only for an order this
+    transaction wrote (new, or its row updated and so locked on PostgreSQL until the
+    commit): no other transaction can change what it shows in between."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    key = (practice_id, view.id)
+    if pending is not None and key in pending.written:
+        session.info.setdefault(_VIEWS, {})[key] = view
 
 
 @dataclass
 class _Pending:
     orders: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+    # Of those, the ones whose own row this transaction inserted or updated (locked).
+    written: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     # Practices that lost an order (its documents go with it: no document is stored), or
@@ -180,11 +214,18 @@ def _status_change(order: Order) -> tuple[str | None, str | None]:
 
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    if _VIEWS in session.info and any(
+        isinstance(obj, _SHOWN_IN_VIEWS)
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    ):
+        session.info.pop(_VIEWS, None)  # written after it was loaded: load it again
     pending: _Pending = session.info.setdefault(_PENDING, _Pending())
     deltas: defaultdict[tuple[int, str], int] = defaultdict(int)
     for obj in session.new:
         if isinstance(obj, Order):
             pending.orders.add((obj.practice_id, obj.id))
+            pending.written.add((obj.practice_id, obj.id))
             deltas[(obj.practice_id, obj.status)] += 1
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
@@ -195,6 +236,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             continue
         if isinstance(obj, Order):
             pending.orders.add((obj.practice_id, obj.id))
+            pending.written.add((obj.practice_id, obj.id))
             old, new = _status_change(obj)
             if old is not None and new is not None and old != new:
                 deltas[(obj.practice_id, old)] -= 1
@@ -237,10 +279,15 @@ def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) ->
 
 
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released (``begin_nested``): SQLAlchemy calls this hook for it too.
+        # The documents are stored once, at the real commit, from everything by then.
+        return
     # The commit's own flush comes after this hook: flush first so its changes count too.
     if session.new or session.dirty or session.deleted:
         session.flush()
     pending: _Pending | None = session.info.pop(_PENDING, None)
+    views = session.info.pop(_VIEWS, None)
     if not pending:
         return
     affected: defaultdict[int, set[uuid.UUID]] = defaultdict(set)
@@ -270,7 +317,7 @@ def _before_commit(session: Session) -> None:
             .order_by(Order.id)
             .with_for_update()
         ).all()
-        store(session, practice_id, ids)
+        store(session, practice_id, ids, views)
     for practice_id in sorted(pending.deleted - set(affected)):
         raise_version(session, practice_id)
     if pending.everyone:
@@ -280,6 +327,7 @@ def _before_commit(session: Session) -> None:
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_VIEWS, None)
 
 
 def install_session_hooks() -> None:

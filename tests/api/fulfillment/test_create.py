@@ -64,8 +64,16 @@ def test_creates_an_order_with_every_field(api, world, db):
     assert [(t, d["id"]) for t, d in events] == [("order.created", order["id"])]
 
 
-def test_the_stored_document_serves_the_same_order(api, world):
+def test_the_stored_document_serves_the_same_order(api, world, monkeypatch):
+    """The answer's view is handed to the commit, which stores the documents from it
+    (the order is not loaded a second time), and the stored order is the answer."""
+    from optihub.reads import documents
+
+    loads: list[int] = []
+    real = documents.load
+    monkeypatch.setattr(documents, "load", lambda *a, **k: loads.append(1) or real(*a, **k))
     created = api.post("/orders", json=order_body(world)).json()
+    assert loads == []
     assert api.get(f"/orders/{created['id']}").json() == created
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from optihub.auth.resource import Principal, require_scopes
 from optihub.db.session import Database
 from optihub.errors import NotFound
+from optihub.reads import documents
 from optihub.reads import fulfillment as fulfillment_reads
 from optihub.reads import orders as order_reads
 from optihub.reads.orders import OrderFilter, Sort
@@ -292,6 +293,7 @@ def _rendered(
     """The order as it is now (rendered in the transaction, before the commit)."""
     session.flush()
     view = order_reads.view(session, practice_id, order_id)
+    documents.keep_view(session, practice_id, view)  # the commit stores it as rendered here
     return kit.raw_json(ORDERS.detail(view), status_code=status_code)
 
 
