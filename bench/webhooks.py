@@ -29,14 +29,21 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dialects import SECRET, Backend, backend_url, mint_tokens, prepare  # noqa: E402
 from bench.run import BIN, free_port, say, stop, uvicorn  # noqa: E402
-from optihub.db.models import Frame, Location, WebhookSubscription  # noqa: E402
+from optihub.db.models import (  # noqa: E402
+    Event,
+    Frame,
+    Location,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from optihub.db.session import Database  # noqa: E402
 
 ONE_WORKER_GOAL = 1000.0
@@ -64,6 +71,58 @@ def quiet_other_subscriptions(backend: Backend) -> tuple[list[str], str]:
                 select(Location.id).where(Location.practice_id == backend.practice_id).limit(1)
             )
         return skus, str(location)
+    finally:
+        db.dispose()
+
+
+def events_written(backend: Backend) -> int:
+    """``inventory.updated`` events in the outbox: a batch writes one per frame whose stock
+    it *changed*, so a change to the quantity a frame already has writes none (one change in
+    10,000 here: about one run in two of 30 batches expected 3,000 and waited for ever)."""
+    db = Database(backend.url)
+    try:
+        with db.reading() as conn:
+            return int(
+                conn.scalar(
+                    select(func.count()).select_from(Event).where(Event.type == "inventory.updated")
+                )
+                or 0
+            )
+    finally:
+        db.dispose()
+
+
+def where_deliveries_are(backend: Backend) -> list[str]:
+    """When fewer arrived than were written: the deliveries by status (with their next
+    attempt and lease) and the attempts' errors, to tell a stall from a slow run."""
+    db = Database(backend.url)
+    try:
+        with db.reading() as conn:
+            statuses = conn.execute(
+                select(
+                    WebhookDelivery.status,
+                    func.count(),
+                    func.min(WebhookDelivery.next_attempt_at),
+                    func.max(WebhookDelivery.locked_until),
+                    func.max(WebhookDelivery.attempt_count),
+                ).group_by(WebhookDelivery.status)
+            ).all()
+            errors = conn.execute(
+                select(WebhookAttempt.response_code, WebhookAttempt.error, func.count())
+                .where(or_(WebhookAttempt.error.is_not(None), WebhookAttempt.response_code >= 300))
+                .group_by(WebhookAttempt.response_code, WebhookAttempt.error)
+            ).all()
+            unrelayed = conn.scalar(
+                select(func.count()).select_from(Event).where(Event.relayed_at.is_(None))
+            )
+        return [
+            *(
+                f"    {s}: {n:,} (next attempt from {at}, leased to {lease}, attempts ≤ {most})"
+                for s, n, at, lease, most in statuses
+            ),
+            *(f"    attempt {code} {error}: {n:,}" for code, error, n in errors),
+            f"    events not relayed: {unrelayed:,}",
+        ]
     finally:
         db.dispose()
 
@@ -169,8 +228,9 @@ def bench(name: str, batches: int) -> list[str]:
             for workers in (1, 2):
                 receiver.post("/reset")
                 say(f"[{name}] {batches} inventory batches of {BATCH} (no worker running)")
+                before = events_written(backend)
                 batch_times += send_batches(client, headers, skus, location, batches)
-                expected = batches * BATCH
+                expected = events_written(backend) - before
                 say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
                 processes = run_workers(workers, env, workdir)
                 try:
@@ -178,6 +238,9 @@ def bench(name: str, batches: int) -> list[str]:
                 finally:
                     for process in processes:
                         stop(process)
+                if stats["distinct"] < expected:
+                    say("  fewer arrived than were written; the deliveries:")
+                    say("\n".join(where_deliveries_are(backend)))
                 span = (stats["last"] or 0) - (stats["first"] or 0)
                 rate = (stats["distinct"] - 1) / span if span > 0 else 0.0
                 rates[workers] = rate
