@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -164,17 +165,31 @@ def wait_for(receiver: httpx.Client, expected: int, limit: float) -> dict:
 
 
 def run_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
+    """``count`` ``optihub worker`` processes; with OPTIHUB_BENCH_SPY (a folder) each one is
+    sampled by a py-spy attached to it (``stop_workers`` stops py-spy with SIGINT, the one
+    signal on which it writes its file, then the worker)."""
     processes = []
-    spy = os.environ.get("OPTIHUB_BENCH_SPY")  # a folder: each worker sampled by py-spy
+    spy = os.environ.get("OPTIHUB_BENCH_SPY")
     for n in range(count):
         log = (workdir / f"worker-{count}-{n}.log").open("ab")
-        command = [str(BIN / "optihub"), "worker"]
+        worker = subprocess.Popen(
+            [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
         if spy:
             out = Path(spy) / f"worker-{count}-{n}.txt"
             command = [str(BIN / "py-spy"), "record", "-r", "200", "--format", "raw"]
-            command += ["-o", str(out), "--", *(str(BIN / "optihub"), "worker")]
-        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
+            command += ["--threads", "-o", str(out), "--pid", str(worker.pid)]
+            processes.append(subprocess.Popen(command, stdout=log, stderr=log))
+        processes.append(worker)
     return processes
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if Path(process.args[0]).name == "py-spy" and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        stop(process)
 
 
 def bench(name: str, batches: int) -> list[str]:
@@ -236,8 +251,7 @@ def bench(name: str, batches: int) -> list[str]:
                 try:
                     stats = wait_for(receiver, expected, limit=600)
                 finally:
-                    for process in processes:
-                        stop(process)
+                    stop_workers(processes)
                 if stats["distinct"] < expected:
                     say("  fewer arrived than were written; the deliveries:")
                     say("\n".join(where_deliveries_are(backend)))
