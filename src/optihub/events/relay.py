@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from optihub.db.base import new_id
 from optihub.db.models import Event, WebhookDelivery, WebhookSubscription
+from optihub.events.bulk import insert_rows
 
 # Renders the whole delivery body of an event for one surface's subscribers (None: the
 # surface does not deliver this event); the event code is the event's type.
@@ -154,8 +155,7 @@ def relay_events(
                 ]
         for react in reactions:
             react(session, event, now)
-    if deliveries:
-        session.execute(insert(WebhookDelivery.__table__), deliveries)
+    insert_rows(session, WebhookDelivery.__table__, deliveries)
     events_table = Event.__table__
     session.execute(
         update(events_table)

@@ -47,13 +47,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import Select, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.db.session import Database
 from optihub.events.addresses import LOOKUP_SECONDS, Resolver, resolve
+from optihub.events.bulk import insert_rows, update_rows
 from optihub.events.mail import MailDeliveries, Mailer, Sender, send
 from optihub.events.relay import Renderer, Shape, relay_events, webhook_id
 from optihub.events.sending import TIMEOUT_SECONDS, Post, Sent
@@ -462,13 +463,14 @@ class DeliveryWorker:
             )
             deliveries.append(
                 {
-                    "b_id": job.delivery_id,
-                    "b_status": status,
-                    "b_count": count,
-                    "b_code": sent.status_code,
-                    "b_error": error,
-                    "b_next": next_at,
-                    "b_delivered": delivered_at,
+                    "id": job.delivery_id,
+                    "status": status,
+                    "attempt_count": count,
+                    "last_response_code": sent.status_code,
+                    "last_error": error,
+                    "next_attempt_at": next_at,
+                    "delivered_at": delivered_at,
+                    "locked_until": None,
                 }
             )
             by_subscription.setdefault(job.subscription_id, []).append(
@@ -476,22 +478,8 @@ class DeliveryWorker:
             )
         if not deliveries:
             return
-        session.execute(insert(_WA), attempts)
-        session.execute(
-            update(_WD)
-            .where(_WD.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                attempt_count=bindparam("b_count"),
-                last_response_code=bindparam("b_code"),
-                last_error=bindparam("b_error"),
-                next_attempt_at=bindparam("b_next"),
-                delivered_at=bindparam("b_delivered"),
-                locked_until=None,
-            )
-            .execution_options(synchronize_session=False),
-            deliveries,
-        )
+        insert_rows(session, _WA, attempts)
+        update_rows(session, _WD, deliveries)
         for subscription_id, outcomes in by_subscription.items():
             self._apply_to_subscription(session, subscription_id, outcomes, now)
 
