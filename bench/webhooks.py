@@ -6,10 +6,12 @@ loopback receiver; and the partner inventory batch of 100 that makes the events.
 Seeds the demo data into a throw-away PostgreSQL cluster as bench/dialects.py does, turns
 the demo's own subscriptions off, subscribes the bench's app to ``inventory.updated`` at a
 bare receiver (bench/webhook_receiver.py, uvicorn), then, for one worker and for two:
-sends ``--batches`` partner inventory batches of 100 stock changes (one event per changed
-frame: 3,000 events by default) while no worker runs, timing each batch; starts the
-worker process(es) and times the deliveries from the first to the last arrival at the
-receiver. Each event must arrive once (by ``X-Webhook-Id``); repeats are counted.
+starts the worker process(es) and pauses them once they are idle; sends ``--batches``
+partner inventory batches of 100 stock changes (one event per changed frame: up to 3,000
+events by default; a change to the quantity a frame already has makes none, so the events
+written are counted), timing each batch; resumes the workers and times the deliveries from
+the first to the last arrival at the receiver. Each event must arrive once (by
+``X-Webhook-Id``); repeats are counted.
 
 Goals (issue 25): one worker ≥ 1,000 deliveries a second; two ≥ 1.6 × one; the inventory
 batch's p99 ≤ 2 × its p50.
@@ -165,28 +167,53 @@ def wait_for(receiver: httpx.Client, expected: int, limit: float) -> dict:
 
 
 def run_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
-    """``count`` ``optihub worker`` processes; with OPTIHUB_BENCH_SPY (a folder) each one is
-    sampled by a py-spy attached to it (``stop_workers`` stops py-spy with SIGINT, the one
-    signal on which it writes its file, then the worker)."""
-    processes = []
-    spy = os.environ.get("OPTIHUB_BENCH_SPY")
+    """``count`` ``optihub worker`` processes, started, ready (idle in their loop) and then
+    paused (SIGSTOP) until ``resume``: the deliveries are timed from the first arrival, and
+    a worker still importing while the other delivers would time the start-up of one on
+    the core the other uses (two workers measured 0.8-1.1 x one that way). With
+    OPTIHUB_BENCH_SPY (a folder) each worker is sampled by a py-spy attached to it
+    (``stop_workers`` stops py-spy with SIGINT, the one signal on which it writes its file)."""
+    workers = []
     for n in range(count):
         log = (workdir / f"worker-{count}-{n}.log").open("ab")
-        worker = subprocess.Popen(
-            [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+        workers.append(
+            subprocess.Popen(
+                [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
         )
+    deadline = time.monotonic() + 120
+    for n, worker in enumerate(workers):
+        log_path = workdir / f"worker-{count}-{n}.log"
+        while "webhook worker running" not in log_path.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker {n} did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+    time.sleep(1.5)  # its first loop (periodic jobs, an empty claim) done: idle
+    for worker in workers:
+        worker.send_signal(signal.SIGSTOP)
+    processes = []
+    spy = os.environ.get("OPTIHUB_BENCH_SPY")
+    for n, worker in enumerate(workers):
         if spy:
             out = Path(spy) / f"worker-{count}-{n}.txt"
             command = [str(BIN / "py-spy"), "record", "-r", "200", "--format", "raw"]
             command += ["--threads", "-o", str(out), "--pid", str(worker.pid)]
+            log = (workdir / f"worker-{count}-{n}.log").open("ab")
             processes.append(subprocess.Popen(command, stdout=log, stderr=log))
         processes.append(worker)
     return processes
 
 
-def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+def resume(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
-        if Path(process.args[0]).name == "py-spy" and process.poll() is None:
+        if Path(str(process.args[0])).name == "optihub":
+            process.send_signal(signal.SIGCONT)
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    resume(processes)
+    for process in processes:
+        if Path(str(process.args[0])).name == "py-spy" and process.poll() is None:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
         stop(process)
@@ -242,13 +269,14 @@ def bench(name: str, batches: int) -> list[str]:
             rates: dict[int, float] = {}
             for workers in (1, 2):
                 receiver.post("/reset")
-                say(f"[{name}] {batches} inventory batches of {BATCH} (no worker running)")
-                before = events_written(backend)
-                batch_times += send_batches(client, headers, skus, location, batches)
-                expected = events_written(backend) - before
-                say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
                 processes = run_workers(workers, env, workdir)
                 try:
+                    say(f"[{name}] {batches} inventory batches of {BATCH} (workers paused)")
+                    before = events_written(backend)
+                    batch_times += send_batches(client, headers, skus, location, batches)
+                    expected = events_written(backend) - before
+                    say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
+                    resume(processes)
                     stats = wait_for(receiver, expected, limit=600)
                 finally:
                     stop_workers(processes)
