@@ -4,8 +4,8 @@
   delivery is claimed again when the lease runs out and sent with the same ``X-Webhook-Id``.
   On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so many workers share the work.
 * Fair: a claim takes the due deliveries round robin across subscriptions (every
-  subscription with due deliveries gets its next one before any gets another), and a
-  worker holds at most ``SHARE`` deliveries of one subscription at a time; the sender
+  subscription with due deliveries gets its next one before any gets another), at most
+  ``SHARE`` of one subscription per claim and none while it holds ``SHARE``; the sender
   (``events.sending.Sender``) has at most 8 requests of one subscription in flight, and
   a host's lookup has a deadline. A subscriber whose DNS hangs or whose receiver never
   answers holds its own share while the others' deliveries go out beside it.
