@@ -188,7 +188,8 @@ class Sender:
         self._concurrency = concurrency
         self._parsed: dict[str, tuple[httpx.URL, str, int, bytes, bytes] | AddressRefused] = {}
         self._groups: dict[Hashable, asyncio.Semaphore] = {}
-        self._loop = _new_loop()
+        # The standard library's loop (events/ may not depend on uvloop: tests/unit/test_layers).
+        self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
         self._thread.start()
@@ -327,11 +328,3 @@ def _header_value(value: str) -> bytes:
     if b"\r" in encoded or b"\n" in encoded:
         raise ValueError("a line break in a header value")
     return encoded
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # uvicorn[standard] brings it; plain asyncio otherwise
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
