@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from optihub.db.base import utcnow
 from optihub.db.models import WebhookAttempt, WebhookDelivery
 from optihub.events.relay import relay_events
 from optihub.events.worker import DeliveryWorker
@@ -193,3 +195,45 @@ def test_a_delivery_that_cannot_start_within_half_its_lease_is_given_back_unsent
             None,
             None,
         )
+
+
+def wait_until(condition: Any, limit: float = 60.0) -> None:
+    """Poll ``condition`` until it holds (the limit only ends a test that would hang)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.02)
+
+
+def test_while_a_failing_subscriber_waits_for_its_timeouts_the_running_worker_delivers_others(
+    db, key, receiver, silent_receiver
+):
+    """The running worker holds the failing subscriber's share (and claims no more of it)
+    while those requests wait for their timeout; deliveries for another subscriber made
+    meanwhile are claimed and arrive before any of those timeouts ends."""
+    failing = practice_with_subscription(db, key, silent_receiver)
+    healthy = practice_with_subscription(db, key, receiver.url)
+    for n in range(FAILING):
+        place_order(db, failing, f"F-{n}")
+    worker = make_worker(db, key, utcnow, timeout=8.0)
+    running = threading.Thread(target=worker.run_forever, kwargs={"interval": 0.05}, daemon=True)
+    running.start()
+    try:
+        wait_until(lambda: leased(db, failing) == SHARE)
+        for n in range(HEALTHY):
+            place_order(db, healthy, f"H-{n}")
+        wait_until(lambda: len(receiver.requests) == HEALTHY)
+        wait_until(lambda: {d.status for d in deliveries_of(db, healthy)} == {"delivered"})
+        assert [d for d in deliveries_of(db, failing) if d.attempt_count] == []
+        assert leased(db, failing) == SHARE
+    finally:
+        worker.stop()
+        running.join(timeout=60)
+        worker.close()
+    assert {d.last_error for d in deliveries_of(db, failing) if d.attempt_count} == {
+        "timed out after 8 s"
+    }
+
+
+def leased(db, practice) -> int:
+    return sum(1 for d in deliveries_of(db, practice) if d.locked_until is not None)
