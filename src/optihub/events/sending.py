@@ -1,11 +1,13 @@
-"""One POST of a webhook body: the address check, then the request to the checked address.
+"""POSTs of webhook bodies: the address check, then the request to the checked address.
 
-Shared by the delivery worker and a surface's test delivery, so both refuse the same URLs
-and neither resolves a host twice: the request goes to ``Destination.address`` with the
-URL's host in ``Host`` and as the TLS server name (SNI and certificate check), through
-httpx's ``sni_hostname`` request extension. Whatever goes wrong (a refused or malformed
-address, a timeout, a connection error, anything raised) is returned as the attempt's
-``error``, never raised: one bad delivery cannot take its batch down.
+Two ways, with the same rules: ``post`` (one request on httpx, for a surface's test
+delivery) and ``Sender`` (the delivery worker's, many at once on an event loop with
+connections kept, ``events.connections``). Both refuse the same URLs (``events.addresses``)
+and neither resolves a host twice for a request: it goes to ``Destination.address`` with
+the URL's host in ``Host`` and as the TLS server name (SNI and certificate check). Whatever
+goes wrong (a refused or malformed address, a lookup past its deadline, a timeout, a
+connection error, anything raised) is returned as the attempt's ``error``, never raised:
+one bad delivery cannot take its batch down.
 """
 
 from __future__ import annotations
