@@ -6,10 +6,12 @@ loopback receiver; and the partner inventory batch of 100 that makes the events.
 Seeds the demo data into a throw-away PostgreSQL cluster as bench/dialects.py does, turns
 the demo's own subscriptions off, subscribes the bench's app to ``inventory.updated`` at a
 bare receiver (bench/webhook_receiver.py, uvicorn), then, for one worker and for two:
-sends ``--batches`` partner inventory batches of 100 stock changes (one event per changed
-frame: 3,000 events by default) while no worker runs, timing each batch; starts the
-worker process(es) and times the deliveries from the first to the last arrival at the
-receiver. Each event must arrive once (by ``X-Webhook-Id``); repeats are counted.
+starts the worker process(es) and pauses them once they are idle; sends ``--batches``
+partner inventory batches of 100 stock changes (one event per changed frame: up to 3,000
+events by default; a change to the quantity a frame already has makes none, so the events
+written are counted), timing each batch; resumes the workers and times the deliveries from
+the first to the last arrival at the receiver. Each event must arrive once (by
+``X-Webhook-Id``); repeats are counted.
 
 Goals (issue 25): one worker ≥ 1,000 deliveries a second; two ≥ 1.6 × one; the inventory
 batch's p99 ≤ 2 × its p50.
@@ -21,6 +23,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,14 +32,21 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dialects import SECRET, Backend, backend_url, mint_tokens, prepare  # noqa: E402
 from bench.run import BIN, free_port, say, stop, uvicorn  # noqa: E402
-from optihub.db.models import Frame, Location, WebhookSubscription  # noqa: E402
+from optihub.db.models import (  # noqa: E402
+    Event,
+    Frame,
+    Location,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from optihub.db.session import Database  # noqa: E402
 
 ONE_WORKER_GOAL = 1000.0
@@ -66,6 +76,78 @@ def quiet_other_subscriptions(backend: Backend) -> tuple[list[str], str]:
         return skus, str(location)
     finally:
         db.dispose()
+
+
+def events_written(backend: Backend) -> int:
+    """``inventory.updated`` events in the outbox: a batch writes one per frame whose stock
+    it *changed*, so a change to the quantity a frame already has writes none (one change in
+    10,000 here: about one run in two of 30 batches expected 3,000 and waited for ever)."""
+    db = Database(backend.url)
+    try:
+        with db.reading() as conn:
+            return int(
+                conn.scalar(
+                    select(func.count()).select_from(Event).where(Event.type == "inventory.updated")
+                )
+                or 0
+            )
+    finally:
+        db.dispose()
+
+
+def where_deliveries_are(backend: Backend) -> list[str]:
+    """When fewer arrived than were written: the deliveries by status (with their next
+    attempt and lease) and the attempts' errors, to tell a stall from a slow run."""
+    db = Database(backend.url)
+    try:
+        with db.reading() as conn:
+            statuses = conn.execute(
+                select(
+                    WebhookDelivery.status,
+                    func.count(),
+                    func.min(WebhookDelivery.next_attempt_at),
+                    func.max(WebhookDelivery.locked_until),
+                    func.max(WebhookDelivery.attempt_count),
+                ).group_by(WebhookDelivery.status)
+            ).all()
+            errors = conn.execute(
+                select(WebhookAttempt.response_code, WebhookAttempt.error, func.count())
+                .where(or_(WebhookAttempt.error.is_not(None), WebhookAttempt.response_code >= 300))
+                .group_by(WebhookAttempt.response_code, WebhookAttempt.error)
+            ).all()
+            unrelayed = conn.scalar(
+                select(func.count()).select_from(Event).where(Event.relayed_at.is_(None))
+            )
+        return [
+            *(
+                f"    {s}: {n:,} (next attempt from {at}, leased to {lease}, attempts ≤ {most})"
+                for s, n, at, lease, most in statuses
+            ),
+            *(f"    attempt {code} {error}: {n:,}" for code, error, n in errors),
+            f"    events not relayed: {unrelayed:,}",
+        ]
+    finally:
+        db.dispose()
+
+
+def cpu_busy() -> tuple[float, float]:
+    """The machine's (busy, total) CPU seconds so far, every core (Linux /proc/stat)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
+def process_cpu(processes: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds the worker processes used so far (user + system)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = 0.0
+    for process in processes:
+        if Path(str(process.args[0])).name != "optihub":
+            continue
+        stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used += (float(stat[11]) + float(stat[12])) / ticks
+    return used
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -98,24 +180,62 @@ def wait_for(receiver: httpx.Client, expected: int, limit: float) -> dict:
     deadline = time.monotonic() + limit
     stats = receiver.get("/stats").json()
     while stats["distinct"] < expected and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
         stats = receiver.get("/stats").json()
-    time.sleep(1.0)  # late repeats arrive too
-    return dict(receiver.get("/stats").json())
+    return dict(stats)
 
 
 def run_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
-    processes = []
-    spy = os.environ.get("OPTIHUB_BENCH_SPY")  # a folder: each worker sampled by py-spy
+    """``count`` ``optihub worker`` processes, started, ready (idle in their loop) and then
+    paused (SIGSTOP) until ``resume``: the deliveries are timed from the first arrival, and
+    a worker still importing while the other delivers would time the start-up of one on
+    the core the other uses (two workers measured 0.8-1.1 x one that way). With
+    OPTIHUB_BENCH_SPY (a folder) each worker is sampled by a py-spy attached to it
+    (``stop_workers`` stops py-spy with SIGINT, the one signal on which it writes its file)."""
+    workers = []
     for n in range(count):
         log = (workdir / f"worker-{count}-{n}.log").open("ab")
-        command = [str(BIN / "optihub"), "worker"]
+        workers.append(
+            subprocess.Popen(
+                [str(BIN / "optihub"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        )
+    deadline = time.monotonic() + 120
+    for n, worker in enumerate(workers):
+        log_path = workdir / f"worker-{count}-{n}.log"
+        while "webhook worker running" not in log_path.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker {n} did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+    time.sleep(1.5)  # its first loop (periodic jobs, an empty claim) done: idle
+    for worker in workers:
+        worker.send_signal(signal.SIGSTOP)
+    processes = []
+    spy = os.environ.get("OPTIHUB_BENCH_SPY")
+    for n, worker in enumerate(workers):
         if spy:
             out = Path(spy) / f"worker-{count}-{n}.txt"
             command = [str(BIN / "py-spy"), "record", "-r", "200", "--format", "raw"]
-            command += ["-o", str(out), "--", *(str(BIN / "optihub"), "worker")]
-        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
+            command += ["--threads", "-o", str(out), "--pid", str(worker.pid)]
+            log = (workdir / f"worker-{count}-{n}.log").open("ab")
+            processes.append(subprocess.Popen(command, stdout=log, stderr=log))
+        processes.append(worker)
     return processes
+
+
+def resume(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if Path(str(process.args[0])).name == "optihub":
+            process.send_signal(signal.SIGCONT)
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    resume(processes)
+    for process in processes:
+        if Path(str(process.args[0])).name == "py-spy" and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        stop(process)
 
 
 def bench(name: str, batches: int) -> list[str]:
@@ -168,22 +288,36 @@ def bench(name: str, batches: int) -> list[str]:
             rates: dict[int, float] = {}
             for workers in (1, 2):
                 receiver.post("/reset")
-                say(f"[{name}] {batches} inventory batches of {BATCH} (no worker running)")
-                batch_times += send_batches(client, headers, skus, location, batches)
-                expected = batches * BATCH
-                say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
                 processes = run_workers(workers, env, workdir)
                 try:
-                    stats = wait_for(receiver, expected, limit=600)
+                    say(f"[{name}] {batches} inventory batches of {BATCH} (workers paused)")
+                    before = events_written(backend)
+                    batch_times += send_batches(client, headers, skus, location, batches)
+                    expected = events_written(backend) - before
+                    say(f"[{name}] {workers} worker(s) delivering {expected:,} events")
+                    busy_before, total_before = cpu_busy()
+                    worker_before = process_cpu(processes)
+                    resume(processes)
+                    wait_for(receiver, expected, limit=600)
+                    busy_after, total_after = cpu_busy()
+                    worker_cpu = process_cpu(processes) - worker_before
+                    time.sleep(1.0)  # late repeats arrive too
+                    stats = dict(receiver.get("/stats").json())
                 finally:
-                    for process in processes:
-                        stop(process)
+                    stop_workers(processes)
+                if stats["distinct"] < expected:
+                    say("  fewer arrived than were written; the deliveries:")
+                    say("\n".join(where_deliveries_are(backend)))
                 span = (stats["last"] or 0) - (stats["first"] or 0)
                 rate = (stats["distinct"] - 1) / span if span > 0 else 0.0
                 rates[workers] = rate
+                # From the workers' resumption to the last arrival: the machine's cores
+                # busy (other engineers' work included), and the workers' own CPU.
+                machine = (busy_after - busy_before) / (total_after - total_before)
                 rows.append(
                     f"| {workers} | {expected:,} | {stats['distinct']:,} | "
-                    f"{stats['received'] - stats['distinct']:,} | {span:.1f} | {rate:,.0f} |"
+                    f"{stats['received'] - stats['distinct']:,} | {span:.1f} | {rate:,.0f} | "
+                    f"{machine:.0%} | {worker_cpu:.1f} |"
                 )
                 say(f"  {stats['distinct']:,} of {expected:,} delivered, {rate:,.0f} a second")
             p50, p99 = percentile(batch_times, 0.5), percentile(batch_times, 0.99)
@@ -194,8 +328,8 @@ def bench(name: str, batches: int) -> list[str]:
                 f"## {title}",
                 "",
                 "| workers | events | delivered once or more | repeats | seconds (first → last"
-                " arrival) | deliveries a second |",
-                "|---:|---:|---:|---:|---:|---:|",
+                " arrival) | deliveries a second | machine CPU busy | workers' CPU seconds |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|",
                 *rows,
                 "",
                 f"- one worker: **{one:,.0f}** a second (≥ {ONE_WORKER_GOAL:,.0f}: "
@@ -204,7 +338,14 @@ def bench(name: str, batches: int) -> list[str]:
                 f"{'met' if two >= TWO_WORKERS_GOAL else '**missed**'})",
                 f"- inventory batch of {BATCH} ({len(batch_times)} batches): p50 "
                 f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, p99 ÷ p50 **{p99 / p50:.2f}** "
-                f"(≤ 2: {'met' if p99 <= 2 * p50 else '**missed**'})",
+                f"(≤ 2: {'met' if p99 <= 2 * p50 else '**missed**'}); the slowest five (ms, in"
+                f" the order sent: batch number): "
+                + ", ".join(
+                    f"{n}: {batch_times[n] * 1000:.0f}"
+                    for n in sorted(
+                        sorted(range(len(batch_times)), key=batch_times.__getitem__)[-5:]
+                    )
+                ),
             ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -22,8 +22,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -32,6 +35,9 @@ import httpx
 Resolver = Callable[[str, int], list[str]]
 
 MAX_LENGTH = 2000
+# How long a host's lookup may take before the delivery fails (a lookup that hangs would
+# otherwise hold its delivery, and the worker's batch, for as long as it hangs).
+LOOKUP_SECONDS = 5.0
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -124,6 +130,54 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+class Lookups:
+    """Host lookups with a deadline, one at a time per host.
+
+    ``getaddrinfo`` cannot be cancelled, so each lookup runs on a daemon thread of its own
+    and the caller waits at most its deadline; a lookup still hanging is shared by every
+    later ask for the same host and port (one stuck thread per host, not one per delivery)
+    until it ends."""
+
+    def __init__(self, resolver: Resolver = resolve) -> None:
+        self.resolver = resolver
+        self._running: dict[tuple[str, int], Future[list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, host: str, port: int) -> Future[list[str]]:
+        """The lookup of ``host`` (running, or started now)."""
+        with self._lock:
+            running = self._running.get((host, port))
+            if running is not None:
+                return running
+            future: Future[list[str]] = Future()
+            self._running[(host, port)] = future
+        threading.Thread(
+            target=self._run, args=(host, port, future), name="webhook-lookup", daemon=True
+        ).start()
+        return future
+
+    def _run(self, host: str, port: int, future: Future[list[str]]) -> None:
+        try:
+            future.set_result(self.resolver(host, port))
+        except BaseException as exc:  # the asker reports it
+            future.set_exception(exc)
+        finally:  # (the future is never cancelled: askers wait on it through a shield)
+            with self._lock:
+                self._running.pop((host, port), None)
+
+    def __call__(self, host: str, port: int, timeout: float = LOOKUP_SECONDS) -> list[str]:
+        """The addresses of ``host``, or ``LookupTimeout`` after ``timeout`` seconds."""
+        try:
+            return self.start(host, port).result(timeout)
+        except FutureTimeout:
+            raise LookupTimeout(host, timeout) from None
+
+
+class LookupTimeout(AddressRefused):
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(f"The host {host} did not resolve within {seconds:g} s.")
+
+
 def _allowed(host: str, addresses: Sequence[_IP], allowed_hosts: Sequence[str]) -> bool:
     networks = []
     for entry in allowed_hosts:
@@ -146,18 +200,40 @@ class Destination:
     address: str
 
 
-def destination(
-    url: str, allowed_hosts: Sequence[str], resolver: Resolver = resolve
-) -> Destination:
-    """Normalize ``url``, resolve its host once and check every address; the destination
-    to connect to, or ``AddressRefused``."""
+def parse(url: str) -> tuple[httpx.URL, str, int]:
+    """``url`` normalized (or ``MalformedUrl``), its host and its port."""
     normal = httpx.URL(normalize(url))
     host = normal.raw_host.decode("ascii")
-    port = normal.port or (443 if normal.scheme == "https" else 80)
+    return normal, host, normal.port or (443 if normal.scheme == "https" else 80)
+
+
+def destination(
+    url: str,
+    allowed_hosts: Sequence[str],
+    resolver: Resolver = resolve,
+    timeout: float = LOOKUP_SECONDS,
+) -> Destination:
+    """Normalize ``url``, resolve its host once (within ``timeout`` seconds) and check
+    every address; the destination to connect to, or ``AddressRefused``."""
+    normal, host, port = parse(url)
+    lookups = resolver if isinstance(resolver, Lookups) else Lookups(resolver)
     try:
-        resolved = resolver(host, port)
-        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolved]
+        resolved = lookups(host, port, timeout)
+    except LookupTimeout:
+        raise
     except (OSError, UnicodeError, ValueError):
+        raise AddressRefused(f"The host {host} does not resolve.") from None
+    return checked(normal, host, port, resolved, allowed_hosts)
+
+
+def checked(
+    normal: httpx.URL, host: str, port: int, resolved: Sequence[str], allowed_hosts: Sequence[str]
+) -> Destination:
+    """The destination of a normalized URL whose host resolved to ``resolved``, once every
+    address is checked; or ``AddressRefused``."""
+    try:
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolved]
+    except ValueError:
         raise AddressRefused(f"The host {host} does not resolve.") from None
     if not addresses:
         raise AddressRefused(f"The host {host} does not resolve.")

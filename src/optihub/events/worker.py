@@ -3,19 +3,30 @@
 * Claims use a lease (``locked_until``): a worker that dies mid-delivery loses nothing; the
   delivery is claimed again when the lease runs out and sent with the same ``X-Webhook-Id``.
   On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so many workers share the work.
-* A 2xx is success; anything else, a timeout (10 s) or a refused address is a failed
-  attempt, retried with exponential backoff and jitter for 24 hours, then marked failed;
-  the subscription is then disabled with the reason recorded.
-* A batch's answered deliveries are recorded together at least every quarter second (not
-  when the batch's slowest delivery is done, which could outlast the lease; nor one
-  transaction per delivery, which capped a worker near 130 a second): a delivery that fails
-  in any way (a malformed stored URL, a secret that cannot be read, anything raised) is a
-  failed attempt of that delivery alone, never an error that drops the rest of the batch.
-* The host is resolved once per attempt and the request connects to the address checked
-  (``events.sending``), so a name cannot rebind between the check and the connection.
+* Fair: a claim takes the due deliveries round robin across subscriptions (every
+  subscription with due deliveries gets its next one before any gets another), at most
+  ``SHARE`` of one subscription per claim and none while it holds ``SHARE``; the sender
+  (``events.sending.Sender``) has at most 8 requests of one subscription in flight, and
+  a host's lookup has a deadline. A subscriber whose DNS hangs or whose receiver never
+  answers holds its own share while the others' deliveries go out beside it.
+* Pipelined: the worker claims more while earlier deliveries are in flight (up to
+  ``IN_FLIGHT`` held at once), and records answers as they come; it never waits for a
+  batch's slowest delivery. A delivery not started within half its lease (it waited
+  behind its subscriber's own slow deliveries) is given back unsent, so a queue never
+  outlasts a lease and no other worker sends it meanwhile.
+* A 2xx is success; anything else, a timeout (10 s to connect, 10 s for the answer), a
+  lookup past its deadline or a refused address is a failed attempt, retried with
+  exponential backoff and jitter for 24 hours, then marked failed; the subscription is then
+  disabled with the reason recorded.
+* Answers are recorded together, a group at a time (at most every quarter second), in a
+  few statements per group (attempts inserted in one, deliveries updated in one
+  executemany, one update per subscription): a delivery that fails in any way (a malformed
+  stored URL, a secret that cannot be read, anything raised) is a failed attempt of that
+  delivery alone, never an error that drops the rest of the batch.
 * Patient e-mails (``events.mail``) are another kind of delivery of the same outbox: the
-  relay hands each event to the ``MailDeliveries`` too, and each loop claims, sends (on the
-  same thread pool) and records due messages with the same lease, backoff and 24 hours.
+  relay hands each event to the ``MailDeliveries`` too, and each loop claims, sends (on a
+  thread pool of their own) and records due messages with the same lease, backoff and 24
+  hours.
 * Periodic jobs (``Periodic``, e.g. ``services.stuck_orders``) run from the same loop,
   each in its own transaction when due. Every worker runs them, so a job must be safe to
   run twice at once (the stuck-order job records each event at most once).
@@ -23,41 +34,55 @@
 
 from __future__ import annotations
 
+import queue
 import random
+import ssl
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from optihub.db.session import Database
-from optihub.events import sending
-from optihub.events.addresses import Resolver, resolve
+from optihub.events.addresses import LOOKUP_SECONDS, Resolver, resolve
+from optihub.events.bulk import insert_rows, update_rows
 from optihub.events.mail import MailDeliveries, Mailer, Sender, send
 from optihub.events.relay import Renderer, Shape, relay_events, webhook_id
-from optihub.events.signing import sign
+from optihub.events.sending import TIMEOUT_SECONDS, Post, Sent
+from optihub.events.sending import Sender as WebhookSender
 from optihub.logging import get_logger
 
 log = get_logger("optihub.webhooks")
 
 LEASE = timedelta(seconds=60)
-# Deliveries claimed (and events relayed) per loop; their outcomes are recorded in groups
-# as they are answered (``_record_as_answered``).
+# Deliveries claimed (and events relayed) per claim.
 BATCH = 200
+# Deliveries of one subscription a worker holds at once (claimed and not yet recorded).
+SHARE = 100
+# Deliveries a worker holds at once, all subscriptions together.
+IN_FLIGHT = 400
+# Requests of one subscription in flight at once, and of all together.
+PER_SUBSCRIPTION = 8
+CONCURRENCY = 64
 RECORD_EVERY = 0.25  # seconds
-RECORD_GROUP = 50
+RECORD_GROUP = 100
 SECRETS_KEPT = 1024
 RETRY_WINDOW = timedelta(hours=24)
 BASE_DELAY = 30.0
 MAX_DELAY = 3600.0
+
+_WD = WebhookDelivery.__table__
+_WA = WebhookAttempt.__table__
+_WS = WebhookSubscription.__table__
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
@@ -79,24 +104,19 @@ class Periodic:
 
 @dataclass(frozen=True)
 class Job:
+    """A claimed delivery, as its attempt and its record need it."""
+
     delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    practice_id: int
     # X-Webhook-Id: the event id, with the event code when it is not the event's type.
     event_id: str
     url: str
     secret_ciphertext: str
     payload: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    delivery_id: uuid.UUID
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+    attempt_count: int
+    next_attempt_at: datetime
+    created_at: datetime
 
 
 class DeliveryWorker:
@@ -107,32 +127,49 @@ class DeliveryWorker:
         decrypt: Callable[[str], str],
         allowed_hosts: tuple[str, ...] = (),
         renderers: Mapping[str, Renderer | Shape] | None = None,
-        concurrency: int = 8,
+        concurrency: int = CONCURRENCY,
+        per_subscription: int = PER_SUBSCRIPTION,
+        share: int = SHARE,
         clock: Callable[[], datetime] = utcnow,
         periodic: Sequence[Periodic] = (),
         resolver: Resolver = resolve,
-        http: httpx.Client | None = None,
+        tls: ssl.SSLContext | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+        lookup_timeout: float = LOOKUP_SECONDS,
         mailer: Mailer | None = None,
         mail_sender: Sender = send,
         lease: timedelta = LEASE,
     ) -> None:
         self.db = db
         # How long a claim is this worker's alone (OPTIHUB_WEBHOOK_LEASE_SECONDS): it must
-        # outlast a batch's sending (10 s timeout per delivery), or another worker sends the
-        # delivery again while this one is still on it.
+        # outlast a delivery's attempt (10 s to connect, 10 s for the answer), or another
+        # worker sends the delivery again while this one is still on it.
         self.lease = lease
         self.decrypt = decrypt
         self.allowed_hosts = allowed_hosts
-        self.resolver = resolver
         self.renderers = dict(renderers or {})
         self.clock = clock
         self.periodic = tuple(periodic)
+        self.share = share
         # When each periodic job is next due (the first run is at the first loop).
         self._due: dict[str, datetime] = {}
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self.http = http or sending.client()
+        self.sender = WebhookSender(
+            allowed_hosts,
+            resolver,
+            tls=tls,
+            concurrency=concurrency,
+            per_group=per_subscription,
+            timeout=timeout,
+            lookup_timeout=lookup_timeout,
+        )
+        # Claimed and not yet recorded (this thread's alone), and answers as they come
+        # (put by the sender's thread).
+        self._held: dict[uuid.UUID, Job] = {}
+        self._held_per_subscription: Counter[uuid.UUID] = Counter()
+        self._answers: queue.SimpleQueue[tuple[Job, Sent]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._secrets: dict[str, str] = {}
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mail")
         self.mail = (
             MailDeliveries(
                 mailer,
@@ -161,79 +198,173 @@ class DeliveryWorker:
         return ran
 
     def run_once(self, batch: int = BATCH) -> int:
-        """Run due periodic jobs, relay new events, then deliver what is due; returns
-        deliveries attempted."""
+        """Run due periodic jobs, relay new events, then deliver what is due and record
+        every answer; returns deliveries attempted."""
+        claimed = self._step(batch, room=batch)
+        while self._held:
+            self._collect()
+        return claimed + self._mail_once(batch)
+
+    def _step(self, batch: int, room: int) -> int:
+        """Periodic jobs, the relay, and a claim of up to ``room`` deliveries handed to the
+        sender; returns deliveries claimed."""
         now = self.clock()
         self.run_periodic(now)
         reactions = (self.mail.relay,) if self.mail is not None else ()
         with self.db.transaction() as session:
             relay_events(session, now, self.renderers, batch=batch, reactions=reactions)
-        jobs = self._claim(now, batch)
-        mail_jobs = self.mail.claim(self.db, now, batch) if self.mail is not None else []
-        sent = [self.pool.submit(self._send, job) for job in jobs]
-        mailed = self.pool.map(self.mail.send, mail_jobs) if self.mail is not None else iter(())
-        self._record_as_answered(sent)
-        for mail_outcome in list(mailed):
-            assert self.mail is not None
+        if room <= 0:
+            return 0
+        jobs = self._claim(now, min(batch, room))
+        self._dispatch(jobs)
+        return len(jobs)
+
+    def _mail_once(self, batch: int) -> int:
+        if self.mail is None:
+            return 0
+        mail_jobs = self.mail.claim(self.db, self.clock(), batch)
+        for mail_outcome in list(self.pool.map(self.mail.send, mail_jobs)):
             try:
                 self.mail.record(self.db, mail_outcome, self.clock())
             except Exception:  # the lease runs out and the message is sent again
                 log.exception("mail_record_failed", message_id=str(mail_outcome.message_id))
-        return len(jobs) + len(mail_jobs)
+        return len(mail_jobs)
 
-    def _record_as_answered(self, sent: list[Future[Outcome]]) -> None:
-        """Record the deliveries whose answers are in, together, at least every
-        ``RECORD_EVERY`` seconds (or ``RECORD_GROUP`` at a time): never after the batch's
-        slowest delivery (a batch held until then can outlast the lease, and another worker
-        sends the answered ones again), and not one transaction per delivery either."""
-        remaining: set[Future[Outcome]] = set(sent)
-        answered: list[Outcome] = []
-        since = time.monotonic()
-        while remaining:
-            done, remaining = wait(remaining, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED)
-            answered += [future.result() for future in done]  # _send never raises
-            due = time.monotonic() - since >= RECORD_EVERY or len(answered) >= RECORD_GROUP
-            if answered and (due or not remaining):
-                self._record_all(answered)
-                answered, since = [], time.monotonic()
-
-    def _claim(self, now: datetime, batch: int) -> list[Job]:
+    def _claim(self, now: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` due deliveries, round robin across subscriptions (a subscription
+        whose share this worker already holds is left out), leased to this worker."""
+        full = [s for s, held in self._held_per_subscription.items() if held >= self.share]
         with self.db.transaction() as session:
-            rows = list(
+            rows = session.execute(self._due_deliveries(session, now, limit, full)).all()
+            if rows:
                 session.execute(
-                    select(WebhookDelivery, WebhookSubscription, Event.type)
-                    .join(
-                        WebhookSubscription,
-                        WebhookSubscription.id == WebhookDelivery.subscription_id,
-                    )
-                    .join(Event, Event.id == WebhookDelivery.event_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= now,
-                        or_(
-                            WebhookDelivery.locked_until.is_(None),
-                            WebhookDelivery.locked_until < now,
-                        ),
-                        WebhookSubscription.enabled.is_(True),
-                    )
-                    .order_by(WebhookDelivery.next_attempt_at)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True, of=WebhookDelivery)
-                ).all()
-            )
-            jobs = []
-            for delivery, subscription, event_type in rows:
-                delivery.locked_until = now + self.lease
-                jobs.append(
-                    Job(
-                        delivery.id,
-                        webhook_id(delivery.event_id, event_type, delivery.event_code),
-                        subscription.url,
-                        subscription.secret_ciphertext,
-                        delivery.payload,
-                    )
+                    update(_WD)
+                    .where(_WD.c.id.in_([row.id for row in rows]))
+                    .values(locked_until=now + self.lease)
                 )
-        return jobs
+        return [
+            Job(
+                row.id,
+                row.subscription_id,
+                row.practice_id,
+                webhook_id(row.event_id, row.type, row.event_code),
+                row.url,
+                row.secret_ciphertext,
+                row.payload,
+                row.attempt_count,
+                row.next_attempt_at,
+                row.created_at,
+            )
+            for row in rows
+        ]
+
+    def _due_deliveries(
+        self, session: Session, now: datetime, limit: int, full: list[uuid.UUID]
+    ) -> Select[Any]:
+        """The claim's query. PostgreSQL: per enabled subscription, its oldest due
+        deliveries (at most a share) locked ``SKIP LOCKED`` (a LATERAL subquery, so two
+        workers take different rows of one subscription), then ranked within their
+        subscription and taken rank by rank. SQLite (one writer at a time): the same
+        ranking over the due deliveries."""
+        due = (
+            _WD.c.status == "pending",
+            _WD.c.next_attempt_at <= now,
+            or_(_WD.c.locked_until.is_(None), _WD.c.locked_until < now),
+        )
+        share = min(self.share, limit)
+        skipped = (_WS.c.id.not_in(full),) if full else ()
+        if session.get_bind().dialect.name == "postgresql":
+            oldest = (
+                select(_WD.c.id, _WD.c.subscription_id, _WD.c.next_attempt_at)
+                .where(_WD.c.subscription_id == _WS.c.id, *due)
+                .order_by(_WD.c.next_attempt_at)
+                .limit(share)
+                .with_for_update(skip_locked=True)
+                .lateral("oldest")
+            )
+            ranked = (
+                select(
+                    oldest.c.id,
+                    oldest.c.next_attempt_at,
+                    func.row_number()
+                    .over(partition_by=oldest.c.subscription_id, order_by=oldest.c.next_attempt_at)
+                    .label("turn"),
+                )
+                .select_from(_WS.join(oldest, true()))
+                .where(_WS.c.enabled.is_(True), *skipped)
+                .subquery("ranked")
+            )
+        else:
+            inner = (
+                select(
+                    _WD.c.id,
+                    _WD.c.next_attempt_at,
+                    func.row_number()
+                    .over(partition_by=_WD.c.subscription_id, order_by=_WD.c.next_attempt_at)
+                    .label("turn"),
+                )
+                .select_from(_WD.join(_WS, _WS.c.id == _WD.c.subscription_id))
+                .where(*due, _WS.c.enabled.is_(True), *skipped)
+                .subquery("inner")
+            )
+            ranked = select(inner).where(inner.c.turn <= share).subquery("ranked")
+        chosen = (
+            select(ranked.c.id)
+            .order_by(ranked.c.turn, ranked.c.next_attempt_at)
+            .limit(limit)
+            .subquery("chosen")
+        )
+        return (
+            select(
+                _WD.c.id,
+                _WD.c.subscription_id,
+                _WD.c.practice_id,
+                _WD.c.event_id,
+                _WD.c.event_code,
+                _WD.c.payload,
+                _WD.c.attempt_count,
+                _WD.c.next_attempt_at,
+                _WD.c.created_at,
+                _WS.c.url,
+                _WS.c.secret_ciphertext,
+                Event.type,
+            )
+            .select_from(
+                _WD.join(chosen, chosen.c.id == _WD.c.id)
+                .join(_WS, _WS.c.id == _WD.c.subscription_id)
+                .join(Event, Event.id == _WD.c.event_id)
+            )
+            .order_by(_WD.c.next_attempt_at)
+        )
+
+    def _dispatch(self, jobs: list[Job]) -> None:
+        """Hold ``jobs`` and hand them to the sender (a secret that cannot be read is the
+        delivery's failed attempt, answered at once)."""
+        start_by = time.monotonic() + self.lease.total_seconds() / 2
+        posts: list[tuple[Job, Post]] = []
+        for job in jobs:
+            self._held[job.delivery_id] = job
+            self._held_per_subscription[job.subscription_id] += 1
+            try:
+                secret = self._secret(job.secret_ciphertext)
+            except Exception as exc:
+                log.exception("webhook_delivery_failed", delivery_id=str(job.delivery_id))
+                self._answers.put((job, Sent(None, f"not sent: {type(exc).__name__}", 0)))
+                continue
+            post = Post(
+                job.subscription_id,
+                job.url,
+                job.event_id,
+                secret,
+                job.payload.encode(),
+                start_by=start_by,
+            )
+            posts.append((job, post))
+        if posts:
+            self.sender.send(posts, self._answered)
+
+    def _answered(self, job: Job, sent: Sent) -> None:
+        self._answers.put((job, sent))
 
     def _secret(self, ciphertext: str) -> str:
         """A subscription's signing secret, decrypted once per worker (a batch of 200
@@ -245,137 +376,177 @@ class DeliveryWorker:
             secret = self._secrets[ciphertext] = self.decrypt(ciphertext)
         return secret
 
-    def _send(self, job: Job) -> Outcome:
-        """One attempt of one delivery; never raises (its failure is its outcome)."""
-        try:
-            body = job.payload.encode()
-            timestamp = int(time.time())
-            secret = self._secret(job.secret_ciphertext)
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "OptiHub-Webhooks/1",
-                "X-Webhook-Id": job.event_id,
-                "X-Webhook-Timestamp": str(timestamp),
-                "X-Webhook-Signature": sign(secret, timestamp, body),
-            }
-            sent = sending.post(
-                self.http, job.url, body, headers, self.allowed_hosts, self.resolver
-            )
-        except Exception as exc:
-            log.exception("webhook_delivery_failed", delivery_id=str(job.delivery_id))
-            return Outcome(job.delivery_id, None, f"not sent: {type(exc).__name__}", 0)
-        return Outcome(job.delivery_id, sent.status_code, sent.error, sent.duration_ms)
+    def _collect(self, room_wanted: int = 0) -> int:
+        """Record the answers that come within ``RECORD_EVERY`` seconds (fewer when all
+        held deliveries are answered, ``RECORD_GROUP`` at most, or when ``room_wanted``
+        deliveries could be claimed again); returns answers recorded."""
+        answered: list[tuple[Job, Sent]] = []
+        deadline = time.monotonic() + RECORD_EVERY
+        outstanding = len(self._held)
+        while len(answered) < min(outstanding, RECORD_GROUP):
+            if room_wanted and IN_FLIGHT - outstanding + len(answered) >= room_wanted:
+                break
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    answered.append(self._answers.get_nowait())
+                else:
+                    answered.append(self._answers.get(timeout=remaining))
+            except queue.Empty:
+                break
+        if answered:
+            self._record_all(answered)
+            for job, _sent in answered:
+                self._held.pop(job.delivery_id, None)
+                self._held_per_subscription[job.subscription_id] -= 1
+                if self._held_per_subscription[job.subscription_id] <= 0:
+                    del self._held_per_subscription[job.subscription_id]
+        return len(answered)
 
-    def _record_all(self, outcomes: list[Outcome]) -> None:
-        """Record a batch's outcomes in one transaction (its deliveries and subscriptions
-        read in two statements); if that fails, each on its own, so one bad row does not
-        hold the others back (what is not recorded is sent again after its lease)."""
-        if not outcomes:
-            return
+    def _record_all(self, answered: list[tuple[Job, Sent]]) -> None:
+        """Record a group of answers in one transaction; if that fails, each on its own, so
+        one bad row does not hold the others back (what is not recorded is sent again
+        after its lease)."""
         now = self.clock()
         try:
             with self.db.transaction() as session:
-                ids = sorted(outcome.delivery_id for outcome in outcomes)
-                deliveries = {
-                    d.id: d
-                    for d in session.scalars(
-                        select(WebhookDelivery)
-                        .where(WebhookDelivery.id.in_(ids))
-                        .order_by(WebhookDelivery.id)
-                        .with_for_update()
-                    )
-                }
-                wanted = {d.subscription_id for d in deliveries.values()}
-                subscriptions = {
-                    s.id: s
-                    for s in session.scalars(
-                        select(WebhookSubscription).where(WebhookSubscription.id.in_(wanted))
-                    )
-                }
-                for outcome in outcomes:
-                    delivery = deliveries.get(outcome.delivery_id)
-                    if delivery is not None:  # None: its subscription was deleted meanwhile
-                        subscription = subscriptions.get(delivery.subscription_id)
-                        self._apply(session, outcome, delivery, subscription, now)
+                self._apply(session, answered, now)
             return
         except Exception:
-            log.exception("webhook_record_batch_failed", deliveries=len(outcomes))
-        for outcome in outcomes:
+            log.exception("webhook_record_batch_failed", deliveries=len(answered))
+        for one in answered:
             try:
-                self._record(outcome)
+                with self.db.transaction() as session:
+                    self._apply(session, [one], now)
             except Exception:  # the lease runs out and the delivery is sent again
-                log.exception("webhook_record_failed", delivery_id=str(outcome.delivery_id))
+                log.exception("webhook_record_failed", delivery_id=str(one[0].delivery_id))
 
-    def _record(self, outcome: Outcome) -> None:
-        now = self.clock()
-        with self.db.transaction() as session:
-            delivery = session.get(WebhookDelivery, outcome.delivery_id, with_for_update=True)
-            if delivery is None:  # its subscription was deleted meanwhile
-                return
-            subscription = session.get(WebhookSubscription, delivery.subscription_id)
-            self._apply(session, outcome, delivery, subscription, now)
-
-    def _apply(
-        self,
-        session: Session,
-        outcome: Outcome,
-        delivery: WebhookDelivery,
-        subscription: WebhookSubscription | None,
-        now: datetime,
-    ) -> None:
-        """One attempt's outcome on its delivery and subscription (in the caller's
-        transaction)."""
-        session.add(
-            WebhookAttempt(
-                practice_id=delivery.practice_id,
-                delivery_id=delivery.id,
-                attempted_at=now,
-                response_code=outcome.status_code,
-                error=outcome.error,
-                duration_ms=outcome.duration_ms,
+    def _apply(self, session: Session, answered: list[tuple[Job, Sent]], now: datetime) -> None:
+        """Answers on their deliveries, attempts and subscriptions (in the caller's
+        transaction): the deliveries locked in id order, then a few statements for all."""
+        ids = sorted(job.delivery_id for job, _ in answered)
+        # A delivery gone meanwhile (its subscription was deleted) is not recorded.
+        present = set(
+            session.scalars(
+                select(_WD.c.id).where(_WD.c.id.in_(ids)).order_by(_WD.c.id).with_for_update()
             )
         )
-        delivery.attempt_count += 1
-        delivery.last_response_code = outcome.status_code
-        delivery.last_error = outcome.error or (
-            None if outcome.ok else f"HTTP {outcome.status_code}"
-        )
-        delivery.locked_until = None
-        if subscription is None:
+        returned = [j.delivery_id for j, s in answered if s.unsent and j.delivery_id in present]
+        if returned:  # not started in time: claimable again at once, no attempt made
+            session.execute(update(_WD).where(_WD.c.id.in_(returned)).values(locked_until=None))
+        attempts: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        by_subscription: dict[uuid.UUID, list[tuple[bool, str | None, bool]]] = {}
+        for job, sent in answered:
+            if sent.unsent or job.delivery_id not in present:
+                continue
+            count = job.attempt_count + 1
+            error = sent.error or (None if sent.ok else f"HTTP {sent.status_code}")
+            status, next_at, delivered_at = "pending", job.next_attempt_at, None
+            if sent.ok:
+                status, delivered_at = "delivered", now
+            else:
+                retry_at = now + backoff(count)
+                if retry_at - job.created_at > RETRY_WINDOW:
+                    status = "failed"
+                else:
+                    next_at = retry_at
+            attempts.append(
+                {
+                    "practice_id": job.practice_id,
+                    "delivery_id": job.delivery_id,
+                    "attempted_at": now,
+                    "response_code": sent.status_code,
+                    "error": error,
+                    "duration_ms": sent.duration_ms,
+                }
+            )
+            deliveries.append(
+                {
+                    "id": job.delivery_id,
+                    "status": status,
+                    "attempt_count": count,
+                    "last_response_code": sent.status_code,
+                    "last_error": error,
+                    "next_attempt_at": next_at,
+                    "delivered_at": delivered_at,
+                    "locked_until": None,
+                }
+            )
+            by_subscription.setdefault(job.subscription_id, []).append(
+                (sent.ok, error, status == "failed")
+            )
+        if not deliveries:
             return
-        subscription.last_delivery_at = now
-        if outcome.ok:
-            delivery.status = "delivered"
-            delivery.delivered_at = now
-            subscription.consecutive_failures = 0
-            subscription.last_status = "delivered"
-            return
-        subscription.consecutive_failures += 1
-        subscription.last_status = "failing"
-        retry_at = now + backoff(delivery.attempt_count)
-        if retry_at - delivery.created_at > RETRY_WINDOW:
-            delivery.status = "failed"
-            subscription.enabled = False
-            subscription.disabled_at = now
-            subscription.last_status = "disabled"
-            subscription.disabled_reason = (
-                f"Disabled after failing for 24 hours ({subscription.consecutive_failures} "
-                f"attempts in a row; last: {delivery.last_error})"
-            )[:500]
-            log.warning("webhook_disabled", subscription_id=str(subscription.id))
-        else:
-            delivery.next_attempt_at = retry_at
+        insert_rows(session, _WA, attempts)
+        update_rows(session, _WD, deliveries)
+        for subscription_id, outcomes in by_subscription.items():
+            self._apply_to_subscription(session, subscription_id, outcomes, now)
 
-    def run_forever(self, interval: float = 1.0) -> None:
+    def _apply_to_subscription(
+        self,
+        session: Session,
+        subscription_id: uuid.UUID,
+        outcomes: list[tuple[bool, str | None, bool]],
+        now: datetime,
+    ) -> None:
+        """A subscription's answers, in the order they came: its last delivery and
+        status, its failures since the last success, and its end after 24 hours."""
+        last_ok = max((i for i, (ok, _, _) in enumerate(outcomes) if ok), default=None)
+        failures = len(outcomes) - 1 - last_ok if last_ok is not None else len(outcomes)
+        consecutive = failures if last_ok is not None else _WS.c.consecutive_failures + failures
+        gave_up = [error for _, error, failed in outcomes if failed]
+        values: dict[str, Any] = {
+            "last_delivery_at": now,
+            "consecutive_failures": consecutive,
+            "last_status": "delivered" if outcomes[-1][0] else "failing",
+        }
+        if gave_up:
+            values |= {"enabled": False, "disabled_at": now, "last_status": "disabled"}
+        statement = update(_WS).where(_WS.c.id == subscription_id).values(**values)
+        if not gave_up:
+            session.execute(statement)
+            return
+        failed_in_a_row = session.scalar(statement.returning(_WS.c.consecutive_failures))
+        if failed_in_a_row is None:
+            return
+        session.execute(
+            update(_WS)
+            .where(_WS.c.id == subscription_id)
+            .values(
+                disabled_reason=(
+                    f"Disabled after failing for 24 hours ({failed_in_a_row} attempts in a "
+                    f"row; last: {gave_up[-1]})"
+                )[:500]
+            )
+        )
+        log.warning("webhook_disabled", subscription_id=str(subscription_id))
+
+    def run_forever(self, interval: float = 1.0, batch: int = BATCH) -> None:
+        """Deliver until ``stop``: claim while fewer than ``IN_FLIGHT`` are held, record
+        answers as they come, and sleep ``interval`` when there is nothing to do."""
         log.info("webhook_worker_started")
         while not self._stop.is_set():
             try:
-                busy = self.run_once()
+                room = IN_FLIGHT - len(self._held)
+                # Claim when a good part of a batch fits (not a few rows per claim).
+                wanted = min(batch, room) if room >= batch // 2 else 0
+                claimed = self._step(batch, wanted)
+                # A full claim: more may be due, so record only until a batch fits again.
+                more = wanted > 0 and claimed == wanted
+                recorded = self._collect(batch if more else 0) if self._held else 0
+                busy = claimed + recorded + self._mail_once(batch)
             except Exception:
                 log.exception("webhook_worker_error")
                 busy = 0
-            if not busy:
+            if not busy and not self._held:
                 self._stop.wait(interval)
+        while self._held:  # what was sent is recorded before the worker ends
+            try:
+                self._collect()
+            except Exception:
+                log.exception("webhook_worker_error")
+                break
         log.info("webhook_worker_stopped")
 
     def stop(self) -> None:
@@ -384,4 +555,4 @@ class DeliveryWorker:
     def close(self) -> None:
         self.stop()
         self.pool.shutdown(wait=True)
-        self.http.close()
+        self.sender.close()

@@ -252,8 +252,6 @@ def tls_receiver(tmp_path):
 def test_over_tls_the_host_is_the_server_name_and_the_checked_address_is_connected(
     db, key, clock, loopback_name, tls_receiver
 ):
-    from optihub.events import sending
-
     asked: list[str] = []
 
     def resolver(host: str, port: int) -> list[str]:
@@ -270,7 +268,7 @@ def test_over_tls_the_host_is_the_server_name_and_the_checked_address_is_connect
         renderers={"partner": delivery_body},
         clock=clock,
         resolver=resolver,
-        http=sending.client(verify=trusted),
+        tls=trusted,
     )
     try:
         worker.run_once()
