@@ -1515,11 +1515,10 @@ def set_up(run: Run, stack: ExitStack, workdir: Path) -> None:
     run.redis = Redis(redis_url, workdir)
     stack.callback(run.redis.close)
     with run.db.transaction() as session:
-        # The demo data's own subscription names a host that does not resolve, and a
-        # failing lookup can take up to 5 s on a busy resolver: its retries held every
-        # worker thread of a 10-minute soak (deliveries to the receiver fell behind by
-        # thousands). Off, so the checks measure the receiver's deliveries; that one bad
-        # subscriber starves the others is reported in docs/reliability.md.
+        # The demo data's own subscription names a host that does not resolve. It once
+        # starved the receiver's deliveries (fixed: fair claims, a lookup deadline; see
+        # docs/reliability.md and tests/integration/webhooks/test_fairness.py). Off, so
+        # the checks and the soak's figures are the receiver's deliveries alone.
         session.execute(update(WebhookSubscription).values(enabled=False))
         limited = register_client(
             session,
