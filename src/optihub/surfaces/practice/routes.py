@@ -205,20 +205,23 @@ async def create_patients(
         data = []
         for index, record in enumerate(records.items):
             with records.writing(index, mapping.PATIENT_FIELDS):
-                patient = patient_service.create_patient(
-                    session, who.actor, _patient_details(record)
-                )
+                details = _patient_details(record)
                 if (
-                    record.get("notify_eyewear_email") is not None
-                    or record.get("notify_eyewear_sms") is not None
+                    record.get("notify_eyewear_email") is None
+                    and record.get("notify_eyewear_sms") is None
                 ):
-                    patient = patient_messages.set_eyewear_consent(
-                        session,
-                        who.actor,
-                        patient.id,
-                        email=record.get("notify_eyewear_email"),
-                        sms=record.get("notify_eyewear_sms"),
-                    )
+                    # Answered from the values written (``add_patient``): no read back.
+                    added = patient_service.add_patient(session, who.actor, details)
+                    data.append(mapping.patient_out(added))
+                    continue
+                patient = patient_service.create_patient(session, who.actor, details)
+                patient = patient_messages.set_eyewear_consent(
+                    session,
+                    who.actor,
+                    patient.id,
+                    email=record.get("notify_eyewear_email"),
+                    sms=record.get("notify_eyewear_sms"),
+                )
             # Answered from the row just written (its values as stored): no read back.
             data.append(mapping.patient_out(patient_reads.view_of(patient)))
         return data
