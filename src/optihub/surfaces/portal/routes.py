@@ -248,9 +248,8 @@ def _writer(model: codec.Model) -> Callable[..., Awaitable[Response]]:
             # A record that leaves FileContent out keeps the PDF stored with it.
             file_sent="FileContent" in record,
         )
-        shown = resources.read(
-            session, kit.single_practice(who), model.resource, str(record["ExternalId"])
-        )
+        # The record as kept, without reading it again (what ``resources.read`` gives).
+        shown = resources.shown(session, kit.single_practice(who), model.resource, done)
         assert shown is not None
         headers = {
             "X-Portal-Change": "created"
