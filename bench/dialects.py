@@ -49,6 +49,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -654,7 +655,10 @@ def measure(
 ) -> list[Row]:
     rows = []
     for call in calls:
-        for clients in call.clients:
+        clients_wanted = [
+            c for c in call.clients if args.only is None or call_selected(call, c, args.only)
+        ]
+        for clients in clients_wanted * args.repeat:
             plural = "s" if clients > 1 else ""
             say(
                 f"[{backend.name}] {call.dialect} {call.kind}, {clients} client{plural}: "
@@ -664,7 +668,11 @@ def measure(
             floor_result = run_wrk(wrk_binary, floor, call, clients, args.seconds, workdir)
             before = records(backend) if call.body is not None else None
             warm = run_wrk(wrk_binary, base, call, clients, 1, workdir)
+            spy = start_spy(args.spy, base, call, clients) if args.spy else None
             result = run_wrk(wrk_binary, base, call, clients, args.seconds, workdir)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
             row = Row(call, clients, result, floor_result)
             if before is not None:
                 # wrk leaves out the answers still in flight when it stops (up to one per
@@ -684,6 +692,42 @@ def measure(
             )
             rows.append(row)
     return rows
+
+
+def start_spy(folder: Path, base: str, call: Call, clients: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling OptiHub's server (every thread, raw stacks) during a measured run,
+    into ``folder``/<dialect>-<kind>-<clients>[-n].txt (read them with
+    ``bench/profile_creates.py --shares``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{call.dialect}-{call.kind}-{clients}"
+    out = folder / f"{stem}.txt"
+    n = 1
+    while out.exists():
+        n += 1
+        out = folder / f"{stem}-{n}.txt"
+    spy = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).with_name("py-spy")), "record", "-r", "250"),
+            *("--format", "raw", "--pid", str(server_pid(base)), "-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # attached before wrk starts
+    return spy
+
+
+def call_selected(call: Call, clients: int, only: list[str]) -> bool:
+    """Whether ``--only`` names this row: ``dialect:kind`` or ``dialect:kind:clients``
+    (e.g. ``labs:list``, ``partner:list:16``, ``practice:create``)."""
+    for wanted in only:
+        parts = wanted.split(":")
+        if parts[0] != call.dialect or (len(parts) > 1 and parts[1] != call.kind):
+            continue
+        if len(parts) > 2 and int(parts[2]) != clients:
+            continue
+        return True
+    return False
 
 
 def check_floor(floor: str, calls: list[Call], floor_dir: Path) -> None:
@@ -843,17 +887,20 @@ def describe(wrk_binary: str, args: argparse.Namespace, load: str) -> list[str]:
     dirty = " (uncommitted changes)" if output("git", "status", "--porcelain") else ""
     wrk_version = output(wrk_binary, "-v").splitlines()[0].split(" [")[0]
     title = "# Every dialect under wrk, beside its floor: last run"
-    if args.quick:
+    if args.quick or args.only:
         title = (
-            "# Every dialect under wrk: QUICK DEVELOPMENT RUN (2 s rows; not a measurement "
-            "to quote)"
+            f"# Every dialect under wrk: QUICK DEVELOPMENT RUN ({args.seconds} s rows"
+            f"{', some rows only' if args.only else ''}; not a measurement to quote)"
         )
     return [
         title,
         "",
         "Command: `.venv/bin/python bench/dialects.py"
         + (" --quick" if args.quick else f" --seconds {args.seconds}")
-        + f" --databases {','.join(args.databases)}`",
+        + f" --databases {','.join(args.databases)}"
+        + (f" --only {','.join(args.only)}" if args.only else "")
+        + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
+        + "`",
         "",
         f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}{dirty}",
         f"- machine: {os.cpu_count()} cores ({cpu}), {platform.platform()}, "
@@ -890,6 +937,23 @@ def main() -> int:
         help="sqlite and/or postgresql (default sqlite)",
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--only",
+        type=lambda raw: [part.strip() for part in raw.split(",") if part.strip()],
+        default=None,
+        help="only these rows: dialect:kind[:clients], comma-separated (e.g. "
+        "labs:list,partner:list:16,practice:create); the set-up is the same",
+    )
+    parser.add_argument(
+        "--spy",
+        type=Path,
+        default=None,
+        help="sample OptiHub's server with py-spy during each measured run (raw stacks in "
+        "this folder; the samples slow the server: not for figures)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measure each row this many times (default 1)"
+    )
     args = parser.parse_args()
     if set(args.databases) - {"sqlite", "postgresql"} or not args.databases:
         parser.error("--databases: sqlite and/or postgresql")
@@ -900,7 +964,7 @@ def main() -> int:
     if args.out is None:
         args.out = (
             ROOT / "bench" / "results" / "dialects-quick-run.md"
-            if args.quick
+            if args.quick or args.only
             else ROOT / "bench" / "dialects-last-run.md"
         )
     wrk_binary = ensure_wrk()

@@ -64,6 +64,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--stacks", type=Path, help="aggregate a py-spy raw file instead")
+    parser.add_argument(
+        "--shares",
+        type=Path,
+        help="print each function's inclusive share of every sample in a py-spy raw file "
+        "(e.g. one bench/dialects.py --spy wrote of the whole server)",
+    )
+    parser.add_argument("--match", default="", help="--shares: only functions matching this")
     parser.add_argument("--only", help="one dialect's create (labs, portal, practice, fulfillment)")
     parser.add_argument(
         "--spy",
@@ -74,6 +81,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.stacks is not None:
         aggregate(args.stacks, args.top)
+        return 0
+    if args.shares is not None:
+        shares(args.shares, args.top, args.match)
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="optihub-profile-creates-"))
     try:
@@ -196,6 +206,24 @@ def aggregate(path: Path, top: int) -> None:
         shown = [(n, key) for key, n in inclusive[name].most_common() if SHOWN.search(key)]
         for n, key in shown[:top]:
             print(f"| {n / max(totals[name], 1):.0%} | `{key}` |")
+
+
+def shares(path: Path, top: int, match: str) -> None:
+    """Each function's inclusive share of all the samples (every thread, the loop's too)."""
+    total = 0
+    inclusive: Counter[str] = Counter()
+    with path.open() as stacks:
+        for line in stacks:
+            stack, _, count = line.rstrip().rpartition(" ")
+            total += int(count)
+            for key in {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}:
+                inclusive[key] += int(count)
+    print(f"\n## {path.name}: {total:,} samples\n")
+    print("| share | function |\n|---:|---|")
+    wanted = re.compile(match) if match else None
+    shown = [(n, k) for k, n in inclusive.most_common() if wanted is None or wanted.search(k)]
+    for n, key in shown[:top]:
+        print(f"| {n / max(total, 1):.1%} | `{key}` |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +28,7 @@ from optihub.errors import OptiHubError
 from optihub.logging import access, get_logger
 
 log = get_logger("optihub.http")
+T = TypeVar("T")
 
 REQUESTS = Counter("optihub_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -61,6 +63,27 @@ def db_session(request: Request) -> Iterator[Session]:
 # scope="function": the commit happens before the response is sent, so a client that got
 # a 2xx can rely on its write being stored (and sees it on its next request).
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
+
+
+async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    """``work(session)`` in one worker thread, in one transaction: committed before this
+    returns (so before the response is sent), rolled back if it raises — ``DbSession``'s
+    contract for an ``async`` route. A ``def`` route with ``DbSession`` costs three trips
+    through the thread pool (the dependency's start and end, and the route); this is one,
+    for the writes that clients repeat (a create)."""
+    db: Database = request.app.state.db
+
+    def run() -> T:
+        with db.sessions() as session:
+            try:
+                result = work(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return result
+
+    return await run_in_threadpool(run)
 
 
 # Sent with every response, the hot routes' included (a constant list appended as the

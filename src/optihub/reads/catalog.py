@@ -18,6 +18,7 @@ from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyl
 from optihub.db.models.catalog import lens_style_materials
 from optihub.db.session import Database
 from optihub.reads.order_views import Reader
+from optihub.reads.orders import Guard
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,10 @@ def offers_material(
     )
 
 
+# The two checks of a lab-order read: an active user of the practice with that email, and
+# the practice's account with the lab (each column NULL when it fails).
 _ACCOUNT_USER = (
-    "SELECT (SELECT 1 FROM users JOIN memberships ON memberships.user_id = users.id"
+    "(SELECT 1 FROM users JOIN memberships ON memberships.user_id = users.id"
     " WHERE memberships.practice_id = {p} AND users.email = {p} AND users.is_active),"
     " (SELECT 1 FROM lab_accounts WHERE lab_accounts.practice_id = {p}"
     " AND lab_accounts.lab_id = {p} AND lab_accounts.account_number = {p})"
@@ -173,21 +176,19 @@ _ACCOUNT_USER = (
 _account_user: dict[str, str] = {}
 
 
-async def is_account_user(
+def account_user_guard(
     db: Database, practice_id: int, email: str, lab_id: uuid.UUID, account_number: str
-) -> bool:
+) -> Guard:
     """Whether ``email`` is an active user of the practice and the practice has that account
-    with the lab: the two checks of a lab-order read, in one statement on the event loop
-    (``Database.fetch_raw_async``). ``member`` and ``lab_account`` say which one fails."""
-    sql = _account_user.get(db.placeholder)
-    if sql is None:
-        sql = _account_user[db.placeholder] = _ACCOUNT_USER.format(p=db.placeholder)
+    with the lab, as a ``Guard`` a lab page reads with the order version (one statement,
+    shared by the requests asking at once). ``member`` and ``lab_account`` say which one
+    fails."""
+    columns = _account_user.get(db.placeholder)
+    if columns is None:
+        columns = _account_user[db.placeholder] = _ACCOUNT_USER.format(p=db.placeholder)
     dialect = db.engine.dialect
     bind = LabAccount.__table__.c.lab_id.type.dialect_impl(dialect).bind_processor(dialect)
-    lab = bind(lab_id) if bind is not None else lab_id
-    parameters = [practice_id, email.strip().lower(), practice_id, lab, account_number]
-    # Shared (one execution for the requests asking at once) when every parameter is a
-    # plain value: SQLite's lab id is its hex text; PostgreSQL's a UUID, which is not.
-    shared = all(isinstance(value, int | str) for value in parameters)
-    rows = await db.fetch_raw_async(sql, parameters, shared=shared)
-    return bool(rows) and rows[0][0] is not None and rows[0][1] is not None
+    # As text, so the statement can be shared: SQLite's column holds the hex text;
+    # PostgreSQL reads the canonical form into the uuid the comparison wants.
+    lab = bind(lab_id) if bind is not None else str(lab_id)
+    return Guard(columns, (practice_id, email.strip().lower(), practice_id, lab, account_number))

@@ -43,6 +43,7 @@ from optihub.reads.order_views import (
 
 __all__ = [
     "DocumentPage",
+    "Guard",
     "Keyset",
     "OrderFilter",
     "OrderView",
@@ -84,6 +85,18 @@ class DocumentPage:
 
 
 BODIES_PER_PAGE = 4
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A caller's own check, read in the statement that reads the order version (one round
+    trip, shared by the requests asking at once): ``columns`` are scalar subqueries in the
+    database's placeholder style (``Database.placeholder``), each NULL when it refuses;
+    ``parameters`` are theirs, plain ``int``/``str`` values (what a shared statement
+    takes)."""
+
+    columns: str
+    parameters: tuple[int | str, ...]
 
 
 @dataclass(frozen=True)
@@ -463,17 +476,30 @@ def _lab_page_steps(
     lab_id: uuid.UUID,
     account_number: str,
     limit: int,
+    guard: Guard | None,
 ) -> _Steps:
     """A lab account's newest orders from a copy (when the version stands) or the hot
-    statement; None when a document is missing (Core renders it)."""
+    statement; ``_REFUSED`` when ``guard`` refuses; None when a document is missing (Core
+    renders it)."""
     hot = _hot(db)
     if hot is None:
         return None
     copies = _copies_of(db)[0]
     key = ("lab", practice_id, projection, lab_id, account_number, limit)
-    versions = yield hot.version, [practice_id], True
-    if versions:
-        found: list[bytes] | None = copies.get(key, versions[0][0])
+    if guard is None:
+        versions = yield hot.version, [practice_id], True
+        version = versions[0][0] if versions else None
+    else:
+        checked = yield (
+            f"SELECT {hot.version_of}, {guard.columns}",
+            [practice_id, *guard.parameters],
+            True,
+        )
+        if any(value is None for value in checked[0][1:]):
+            return _REFUSED
+        version = checked[0][0]
+    if version is not None:
+        found: DocumentPage | None = copies.get(key, version)
         if found is not None:
             return found
     parameters = [practice_id, projection, practice_id, hot.order_id(lab_id), account_number]
@@ -481,8 +507,13 @@ def _lab_page_steps(
     items = [row[0] for row in rows]
     if None in items:
         return None
-    copies.put(key, rows[0][1] if rows else (versions[0][0] if versions else None), items)
-    return items
+    result = DocumentPage(items, len(items))
+    copies.put(key, rows[0][1] if rows else version, result)
+    return result
+
+
+# What a lab page's steps return when the caller's guard refuses.
+_REFUSED: Any = object()
 
 
 async def stored_lab_page_async(
@@ -492,17 +523,26 @@ async def stored_lab_page_async(
     lab_id: uuid.UUID,
     account_number: str,
     limit: int,
-) -> list[bytes]:
-    """The list items of a lab account's ``limit`` newest orders (drafts included)."""
-    steps = _lab_page_steps(db, practice_id, projection, lab_id, account_number, limit)
+    guard: Guard | None = None,
+) -> DocumentPage | None:
+    """The list items of a lab account's ``limit`` newest orders (drafts included), kept
+    as a page whose ``body`` the caller may assemble once; None when ``guard`` refuses."""
+    steps = _lab_page_steps(db, practice_id, projection, lab_id, account_number, limit, guard)
     found = await _run_async(db, steps)
+    if found is _REFUSED:
+        return None
     if found is not None:
         return found  # type: ignore[no-any-return]
+    if guard is not None and _hot(db) is None:  # the guard was not read: read it now
+        checked = await db.fetch_raw_async(
+            f"SELECT {guard.columns}", list(guard.parameters), shared=True
+        )
+        if any(value is None for value in checked[0]):
+            return None
     flt = OrderFilter(lab_id=lab_id, lab_account_number=account_number)
-    page_ = await asyncio.to_thread(
+    return await asyncio.to_thread(
         _core_page, db, practice_id, projection, flt, limit, 0, Sort.NEWEST, False
     )
-    return page_.items
 
 
 def _is_hot_page(flt: OrderFilter, sort: Sort, with_last: bool) -> bool:

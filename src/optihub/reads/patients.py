@@ -5,7 +5,7 @@ indexed count). ``page`` orders one of two fixed ways (by name, or by change for
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -221,6 +221,11 @@ def view_of(patient: Patient) -> PatientView:
     """The view of a patient the session has just written and flushed (its values as
     stored, defaults included), without reading it back."""
     return PatientView(*(getattr(patient, column.key) for column in _COLUMNS))
+
+
+def view_from(values: Mapping[str, Any]) -> PatientView:
+    """The view of a patient from the values of the row just written (every column)."""
+    return PatientView(*(values[column.key] for column in _COLUMNS))
 
 
 def views(reader: Reader, practice_id: int, ids: Sequence[uuid.UUID]) -> list[PatientView]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -66,6 +66,8 @@ class Upserted:
     id: uuid.UUID
     created: bool
     changed: bool
+    # The record as kept (for ``kept``: the answer without reading it again).
+    entry: PortalRecord | None = field(default=None, compare=False, repr=False)
 
 
 def fingerprint(
@@ -159,7 +161,7 @@ def upsert(
         and entry.digest == digest
         and _exists(session, practice_id, kind, entry.record_id)
     ):
-        return Upserted(entry.record_id, created=False, changed=False)
+        return Upserted(entry.record_id, created=False, changed=False, entry=entry)
     row_id = (
         entry.record_id if entry is not None else _adopt(session, practice_id, kind, external_id)
     )
@@ -183,7 +185,7 @@ def upsert(
             f"{kind.noun.capitalize()} {external_id} is being written by another request"
         ) from exc
     audit.record(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
-    return Upserted(new_id, created=row_id is None, changed=True)
+    return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
 
 
 def _present(session: Session, practice_id: int, kind: Kind, entry: PortalRecord) -> Stored | None:
@@ -197,6 +199,14 @@ def _present(session: Session, practice_id: int, kind: Kind, entry: PortalRecord
     if session.get(synced_rows.ROWS[kind.row], entry.record_id) is None:
         return None
     return _stored(entry)
+
+
+def kept(session: Session, practice_id: int, kind: Kind, done: Upserted) -> Stored | None:
+    """What ``read`` gives right after ``upsert`` (the record just kept, its row's current
+    values), from the record the session holds instead of reading it again."""
+    if done.entry is None:
+        return None
+    return _present(session, practice_id, kind, done.entry)
 
 
 def read(session: Session, practice_id: int, kind: Kind, external_id: str) -> Stored | None:

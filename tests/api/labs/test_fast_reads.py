@@ -93,3 +93,46 @@ def test_refusals_are_rendered_as_the_route_renders_them(https, lab_world, serve
         assert fast.json() == route.json()
         assert fast.headers.get("www-authenticate") == route.headers.get("www-authenticate")
     assert served == [True, False, True, False]
+
+
+def _deactivate(db, email: str) -> None:
+    from sqlalchemy import update
+
+    from optihub.db.models import User
+
+    with db.transaction() as s:
+        s.execute(update(User).where(User.email == email.lower()).values(is_active=False))
+
+
+def test_a_kept_page_is_served_only_to_the_callers_the_route_admits(
+    lab,
+    lab_world,
+    listed,  # noqa: F811
+    served,
+    db,
+):
+    """The acting user and the account are read with the order version, before any kept
+    copy of the page: a page read for one caller is never served to one the route refuses,
+    and a user deactivated since is refused at once (the order version unchanged)."""
+    query = _query(lab_world)
+    first = lab.get(f"{ORDERS}?{query}")
+    again = lab.get(f"{ORDERS}?{query}")  # from the copy
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    stranger = lab.get(f"{ORDERS}?{query}", headers={"User-Email": "nobody@elsewhere.test"})
+    assert stranger.status_code == 403
+    other_account = lab.get(f"{ORDERS}?{_query(lab_world, 'NO-SUCH')}")
+    assert other_account.status_code == 404
+    assert served == [True, True, False, False]
+    _deactivate(db, "Optician@Harbor.example")
+    refused = lab.get(f"{ORDERS}?{query}")
+    assert refused.status_code == 403
+    assert served[-1] is False
+
+
+def test_the_user_email_is_matched_in_any_case_and_trimmed(lab, lab_world, listed, served):  # noqa: F811
+    query = _query(lab_world)
+    response = lab.get(f"{ORDERS}?{query}", headers={"User-Email": "  OPTICIAN@harbor.EXAMPLE "})
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 10
+    assert served == [True]

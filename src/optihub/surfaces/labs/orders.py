@@ -265,6 +265,7 @@ async def list_orders(
     if flt == base == plain:
         db = database(request)
         body = await _newest(db, who.practice_id, account.lab_id, account.account_number, limit)
+        assert body is not None  # no guard: the route's own checks ran
         return kit.raw_json(body)
     # One row past the page says whether there are more in the direction of travel.
     found = await run_in_threadpool(_views, request, who.practice_id, flt, limit + 1, sort)
@@ -286,32 +287,44 @@ def _views(
 
 
 async def _newest(
-    db: Database, practice_id: int, lab_id: uuid.UUID, account_number: str, limit: int
-) -> bytes:
+    db: Database,
+    practice_id: int,
+    lab_id: uuid.UUID,
+    account_number: str,
+    limit: int,
+    guard: order_reads.Guard | None = None,
+) -> bytes | None:
     """The account's newest orders from their stored documents, one past the page saying
-    whether more follow."""
-    items = await order_reads.stored_lab_page_async(
-        db, practice_id, SURFACE, lab_id, account_number, limit + 1
+    whether more follow (None: ``guard`` refused). The body is assembled once per page
+    read: a page served again from its copy is served with the same bytes."""
+    page = await order_reads.stored_lab_page_async(
+        db, practice_id, SURFACE, lab_id, account_number, limit + 1, guard
     )
-    more = b"true" if len(items) > limit else b"false"
-    return kit.json_object(has_more=more, data=kit.json_array(items[:limit]))
+    if page is None:
+        return None
+
+    def assemble(found: order_reads.DocumentPage) -> bytes:
+        more = b"true" if len(found.items) > limit else b"false"
+        return kit.json_object(has_more=more, data=kit.json_array(found.items[:limit]))
+
+    return page.body(SURFACE, assemble)
 
 
 # The list on the kit's fast path (``kit.fast``): a lab account's newest orders, with the
-# acting user (``User-Email``) and the account checked in one statement; cursors, time
-# filters and every refusal the route's checks make go to the route.
+# acting user (``User-Email``) and the account checked in the statement that reads the
+# order version; cursors, time filters and every refusal the route's checks make go to the
+# route.
 async def _fast_orders(request: FastRequest) -> bytes | None:
     email = request.header(b"user-email")
     lab_id = _parsed(LAB, request.texts["lab"])
     account_number = request.texts["account_number"]
     if not email or not email.strip() or lab_id is None:
         return None
-    if not await catalog.is_account_user(
+    guard = catalog.account_user_guard(
         request.db, request.practice_id, email, lab_id, account_number
-    ):
-        return None
+    )
     return await _newest(
-        request.db, request.practice_id, lab_id, account_number, request.values["limit"]
+        request.db, request.practice_id, lab_id, account_number, request.values["limit"], guard
     )
 
 

@@ -389,14 +389,13 @@ def _write_patient(
             country=_country(record),
         ),
     )
-    # The eyewear-ready consents (a member left out changes nothing).
-    patient_messages.set_eyewear_consent(
-        sync.session,
-        sync.actor,
-        patient_id,
-        email=record.get("AllowEmailEyeWear"),
-        sms=record.get("AllowSmsEyewear"),
-    )
+    # The eyewear-ready consents (a member left out changes nothing: with neither, no
+    # need to look at the patient again).
+    email, sms = record.get("AllowEmailEyeWear"), record.get("AllowSmsEyewear")
+    if email is not None or sms is not None:
+        patient_messages.set_eyewear_consent(
+            sync.session, sync.actor, patient_id, email=email, sms=sms
+        )
     return patient_id
 
 
@@ -839,6 +838,8 @@ class Upserted:
     changed: bool
     # What was kept but not understood (an eye's text that does not read as an Rx).
     notes: tuple[str, ...] = ()
+    # The bookkeeping's answer, for ``shown``.
+    kept: external_records.Upserted | None = field(default=None, compare=False, repr=False)
 
 
 def upsert(
@@ -871,7 +872,16 @@ def upsert(
         digest=external_records.fingerprint(record, file, file_sent),
         write=write,
     )
-    return Upserted(done.id, done.created, done.changed, tuple(sync.notes) if done.changed else ())
+    notes = tuple(sync.notes) if done.changed else ()
+    return Upserted(done.id, done.created, done.changed, notes, kept=done)
+
+
+def shown(session: Session, practice_id: int, resource: str, done: Upserted) -> Record | None:
+    """What ``read`` gives right after ``upsert``, without reading the record again."""
+    if done.kept is None:
+        return None
+    stored = external_records.kept(session, practice_id, RESOURCES[resource].kind, done.kept)
+    return _shown_record(session, practice_id, resource, stored) if stored is not None else None
 
 
 def _shown_record(session: Session, practice_id: int, resource: str, stored: Stored) -> Record:

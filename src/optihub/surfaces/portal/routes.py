@@ -8,12 +8,13 @@ prefers (JSON by default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from optihub.auth.resource import Principal, require_scopes
@@ -36,7 +37,7 @@ from optihub.surfaces import kit
 from optihub.surfaces.kit.fast import FastRead, FastRequest, TextParameter
 from optihub.surfaces.kit.responses import JSON, XML, wants_xml
 from optihub.surfaces.portal import codec, resources, values
-from optihub.web import DbSession
+from optihub.web import DbSession, in_transaction
 
 SCOPE = "portal:sync"
 # What a token from the token call carries: this dialect's one scope, never the app's others.
@@ -224,8 +225,14 @@ def _reader(model: codec.Model) -> Callable[..., Response]:
     return read
 
 
-def _writer(model: codec.Model) -> Callable[..., Response]:
-    def write(request: Request, who: Syncing, session: DbSession, body: RawBody) -> Response:
+def _writer(model: codec.Model) -> Callable[..., Awaitable[Response]]:
+    async def write(request: Request, who: Syncing, body: RawBody) -> Response:
+        # Decoding, the upsert and the answer in one trip through the thread pool, in the
+        # request's one transaction (``in_transaction``): a body may be a large XML document
+        # or PDF, never decoded on the event loop.
+        return await in_transaction(request, lambda session: _write(request, who, session, body))
+
+    def _write(request: Request, who: Principal, session: Session, body: bytes) -> Response:
         record = decoded(model, request, body)
         file = record.get("FileContent")
         if file is not None and len(file) > MAX_FILE_BYTES:
@@ -241,9 +248,8 @@ def _writer(model: codec.Model) -> Callable[..., Response]:
             # A record that leaves FileContent out keeps the PDF stored with it.
             file_sent="FileContent" in record,
         )
-        shown = resources.read(
-            session, kit.single_practice(who), model.resource, str(record["ExternalId"])
-        )
+        # The record as kept, without reading it again (what ``resources.read`` gives).
+        shown = resources.shown(session, kit.single_practice(who), model.resource, done)
         assert shown is not None
         headers = {
             "X-Portal-Change": "created"

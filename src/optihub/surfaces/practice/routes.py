@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import WithJsonSchema
+from sqlalchemy.orm import Session
 from starlette.types import Scope
 
 from optihub.auth.resource import Principal, require_scopes
@@ -44,7 +45,7 @@ from optihub.surfaces import kit
 from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
 from optihub.surfaces.practice import bodies, listing, mapping, schemas
 from optihub.surfaces.practice.rules import Invalid, Rule, check, day_of
-from optihub.web import DbSession, database
+from optihub.web import DbSession, database, in_transaction
 
 router = APIRouter(tags=["Practice (EyeCloud Pro)"])
 
@@ -195,16 +196,25 @@ def get_patient(request: Request, who: PatientsRead, id: ObjectId) -> Response:
     summary="Create patients (one, or an array: all or none)",
     openapi_extra=bodies.request_body(mapping.PATIENT_IN),
 )
-def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = None) -> Response:
+async def create_patients(
+    request: Request, who: PatientsCreate, body: WriteBody = None
+) -> Response:
     records = bodies.records(body, mapping.PATIENT_IN)
-    data = []
-    for index, record in enumerate(records.items):
-        with records.writing(index, mapping.PATIENT_FIELDS):
-            patient = patient_service.create_patient(session, who.actor, _patient_details(record))
-            if (
-                record.get("notify_eyewear_email") is not None
-                or record.get("notify_eyewear_sms") is not None
-            ):
+
+    def write(session: Session) -> list[dict[str, Any]]:
+        data = []
+        for index, record in enumerate(records.items):
+            with records.writing(index, mapping.PATIENT_FIELDS):
+                details = _patient_details(record)
+                if (
+                    record.get("notify_eyewear_email") is None
+                    and record.get("notify_eyewear_sms") is None
+                ):
+                    # Answered from the values written (``add_patient``): no read back.
+                    added = patient_service.add_patient(session, who.actor, details)
+                    data.append(mapping.patient_out(added))
+                    continue
+                patient = patient_service.create_patient(session, who.actor, details)
                 patient = patient_messages.set_eyewear_consent(
                     session,
                     who.actor,
@@ -212,8 +222,12 @@ def create_patients(who: PatientsCreate, session: DbSession, body: WriteBody = N
                     email=record.get("notify_eyewear_email"),
                     sms=record.get("notify_eyewear_sms"),
                 )
-        # Answered from the row just written (its values as stored): no read back.
-        data.append(mapping.patient_out(patient_reads.view_of(patient)))
+            # Answered from the row just written (its values as stored): no read back.
+            data.append(mapping.patient_out(patient_reads.view_of(patient)))
+        return data
+
+    # One trip through the thread pool for the transaction (``in_transaction``).
+    data = await in_transaction(request, write)
     return kit.json_response({"data": data} if records.bulk else data[0], 201)
 
 
