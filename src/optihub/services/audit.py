@@ -12,6 +12,21 @@ from optihub.db.models import AuditEntry
 from optihub.services.context import Actor
 
 
+def _values(
+    actor: Actor, action: str, target_type: str, target_id: object, details: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "practice_id": actor.practice_id,
+        "actor_user_id": actor.user_id,
+        "actor_client_id": actor.client_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "via": actor.via,
+        "details": details or {},
+    }
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -21,18 +36,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit row in the caller's transaction."""
-    session.add(
-        AuditEntry(
-            practice_id=actor.practice_id,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id),
-            via=actor.via,
-            details=details or {},
-        )
-    )
+    session.add(AuditEntry(**_values(actor, action, target_type, target_id, details)))
 
 
 _INSERT = insert(cast(Table, AuditEntry.__table__))
@@ -49,16 +53,5 @@ def add(
     """``record``, written at once as one Core INSERT (compiled once per process) instead of
     waiting for the ORM's next flush: for a caller that writes its own rows with Core."""
     session.execute(
-        _INSERT,
-        {
-            "practice_id": actor.practice_id,
-            "at": utcnow(),
-            "actor_user_id": actor.user_id,
-            "actor_client_id": actor.client_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": str(target_id),
-            "via": actor.via,
-            "details": details or {},
-        },
+        _INSERT, {"at": utcnow()} | _values(actor, action, target_type, target_id, details)
     )
