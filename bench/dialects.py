@@ -768,6 +768,24 @@ def backend_url(name: str) -> Iterator[str]:
         yield url
 
 
+def server_env(url: str, workdir: Path, **settings: str) -> dict[str, str]:
+    """The environment of an OptiHub process a bench starts: its database, a data directory
+    in ``workdir``, the benches' shared instance key, no webhook worker, JSON logs at info;
+    ``settings`` (full ``OPTIHUB_…`` names) add to it or override it."""
+    return (
+        dict(
+            os.environ,
+            OPTIHUB_DATABASE_URL=url,
+            OPTIHUB_DATA_DIR=str(workdir / "data"),
+            OPTIHUB_SECRET_KEY=SECRET,
+            OPTIHUB_RUN_WORKER="false",
+            OPTIHUB_LOG_LEVEL="info",
+            OPTIHUB_LOG_JSON="true",
+        )
+        | settings
+    )
+
+
 def bench_backend(
     name: str, args: argparse.Namespace, wrk_binary: str
 ) -> tuple[Backend, list[Row]]:
@@ -776,14 +794,9 @@ def bench_backend(
         with backend_url(name) as url:
             backend = Backend(name, url)
             port = free_port()
-            env = dict(
-                os.environ,
-                OPTIHUB_DATABASE_URL=url,
-                OPTIHUB_DATA_DIR=str(workdir / "data"),
-                OPTIHUB_SECRET_KEY=SECRET,
-                OPTIHUB_RUN_WORKER="false",
-                OPTIHUB_LOG_LEVEL="info",
-                OPTIHUB_LOG_JSON="true",
+            env = server_env(
+                url,
+                workdir,
                 OPTIHUB_PORT=str(port),
                 OPTIHUB_PUBLIC_URL=f"http://127.0.0.1:{port}",
             )

@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from scripts.run_tests import redis_server  # noqa: E402
 
 from bench.dialects import (  # noqa: E402
-    SECRET,
     Backend,
     Call,
     backend_url,
@@ -40,6 +39,7 @@ from bench.dialects import (  # noqa: E402
     mint_tokens,
     prepare,
     read_calls,
+    server_env,
 )
 from bench.run import BIN, Result, Wrk, ensure_wrk, fmt_ms, free_port, say, stop  # noqa: E402
 
@@ -98,16 +98,7 @@ def bench(name: str, seconds: int, wrk_binary: str) -> list[str]:
             if redis is None:
                 raise SystemExit("Redis is needed (shared counters of several processes)")
             backend = Backend(name, url)
-            env = dict(
-                os.environ,
-                OPTIHUB_DATABASE_URL=url,
-                OPTIHUB_REDIS_URL=redis,
-                OPTIHUB_DATA_DIR=str(workdir / "data"),
-                OPTIHUB_SECRET_KEY=SECRET,
-                OPTIHUB_RUN_WORKER="false",
-                OPTIHUB_LOG_LEVEL="info",
-                OPTIHUB_LOG_JSON="true",
-            )
+            env = server_env(url, workdir, OPTIHUB_REDIS_URL=redis)
             prepare(backend, env)
             tokens = mint_tokens(backend, env)
             auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}

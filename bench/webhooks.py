@@ -37,7 +37,7 @@ from sqlalchemy import func, or_, select, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dialects import SECRET, Backend, backend_url, mint_tokens, prepare  # noqa: E402
+from bench.dialects import Backend, backend_url, mint_tokens, prepare, server_env  # noqa: E402
 from bench.run import BIN, free_port, say, stop, uvicorn  # noqa: E402
 from optihub.db.models import (  # noqa: E402
     Event,
@@ -245,12 +245,9 @@ def bench(name: str, batches: int) -> list[str]:
             url = stack.enter_context(backend_url(name))
             backend = Backend(name, url)
             port = free_port()
-            env = dict(
-                os.environ,
-                OPTIHUB_DATABASE_URL=url,
-                OPTIHUB_DATA_DIR=str(workdir / "data"),
-                OPTIHUB_SECRET_KEY=SECRET,
-                OPTIHUB_RUN_WORKER="false",
+            env = server_env(
+                url,
+                workdir,
                 OPTIHUB_LOG_LEVEL="warning",
                 OPTIHUB_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
                 OPTIHUB_PORT=str(port),
