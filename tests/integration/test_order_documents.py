@@ -282,14 +282,14 @@ def test_a_view_kept_by_a_route_is_stored_as_is_and_dropped_when_written_after(
     which stores its documents without loading it again; a write after that (an order, its
     patient) drops the kept view, so the stored documents are never the older ones."""
     loads: list[int] = []
-    real_load = documents.load
+    real_load = documents.load_ids
 
     def counting(*args, **kwargs):
         found = real_load(*args, **kwargs)
         loads.append(len(found))
         return found
 
-    monkeypatch.setattr(documents, "load", counting)
+    monkeypatch.setattr(documents, "load_ids", counting)
     actor = factories.actor(world.practice)
     with db.transaction() as s:
         orders.change_order_status(s, actor, world.order, OrderStatus.IN_PROGRESS)

@@ -24,7 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select, update
+from sqlalchemy import (
+    bindparam,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
@@ -44,7 +55,7 @@ from optihub.db.models import (
     PortalStatusMapping,
 )
 from optihub.db.session import Database
-from optihub.reads.order_views import OrderView, Reader, load
+from optihub.reads.order_views import OrderView, Reader, load_ids
 
 Render = Callable[[OrderView], dict[str, Any]]
 
@@ -102,30 +113,27 @@ def store(
     practice_id: int,
     order_ids: Iterable[uuid.UUID],
     views: dict[tuple[int, uuid.UUID], OrderView] | None = None,
+    new: frozenset[uuid.UUID] | set[uuid.UUID] = frozenset(),
 ) -> int:
     """Render and store every registered projection of these orders (replacing what was
     stored). Orders that no longer exist just lose their documents. Returns orders stored.
 
-    ``views``: orders already loaded as they are now (``keep_view``), not loaded again."""
+    ``views``: orders already loaded as they are now (``keep_view``), not loaded again.
+    ``new``: orders inserted in this transaction (they have no document to replace)."""
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return 0
-    reader.execute(
-        delete(OrderDocument).where(
-            OrderDocument.practice_id == practice_id, OrderDocument.order_id.in_(ids)
-        )
-    )
+    connection = _connection(reader)
+    stored = [i for i in ids if i not in new]
+    if stored:
+        connection.execute(_DELETE_DOCUMENTS, {"practice_id": practice_id, "ids": stored})
     raise_version(reader, practice_id)
     projections = registered()
     if not projections:
         return 0
     ready = [views[(practice_id, i)] for i in ids if views and (practice_id, i) in views]
     rest = [i for i in ids if not views or (practice_id, i) not in views]
-    loaded = (
-        load(reader, practice_id, and_(Order.practice_id == practice_id, Order.id.in_(rest)))
-        if rest
-        else []
-    )
+    loaded = load_ids(reader, practice_id, rest) if rest else []
     rows = []
     for view in [*ready, *loaded]:
         for each in projections:
@@ -140,23 +148,66 @@ def store(
                 }
             )
     if rows:
-        reader.execute(insert(OrderDocument), rows)
+        connection.execute(_INSERT_DOCUMENTS, rows)
     return len(ready) + len(loaded)
+
+
+# Built once (a statement built per call costs more than running it), values as parameters.
+_LOCK_ORDERS = (
+    select(Order.id)
+    .where(
+        Order.practice_id == bindparam("practice_id"),
+        Order.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(Order.id)
+    .with_for_update()
+)
+_DELETE_DOCUMENTS = delete(OrderDocument).where(
+    OrderDocument.practice_id == bindparam("practice_id"),
+    OrderDocument.order_id.in_(bindparam("ids", expanding=True)),
+)
+_INSERT_DOCUMENTS = insert(OrderDocument)
+_UPSERTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The order version and order count upserts in ``dialect`` (built once each)."""
+    found = _UPSERTS.get(dialect)
+    if found is None:
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        version = upsert(OrderVersion).values(
+            practice_id=bindparam("practice_id"), version=bindparam("version")
+        )
+        version = version.on_conflict_do_update(
+            index_elements=[OrderVersion.practice_id],
+            set_={"version": OrderVersion.version + 1},
+        )
+        count = upsert(OrderCount).values(
+            practice_id=bindparam("practice_id"),
+            status=bindparam("status"),
+            count=bindparam("delta"),
+        )
+        count = count.on_conflict_do_update(
+            index_elements=[OrderCount.practice_id, OrderCount.status],
+            set_={"count": OrderCount.count + count.excluded.count},
+        )
+        found = _UPSERTS[dialect] = (version, count)
+    return found
+
+
+def _connection(reader: Reader) -> Any:
+    """The connection a session's transaction runs on (Core statements skip the ORM's
+    execute path, which they do not need), or ``reader`` itself."""
+    return reader.connection() if isinstance(reader, Session) else reader
 
 
 def raise_version(reader: Reader, practice_id: int) -> None:
     """Raise the practice's order version in this transaction: copies read under an older
     one are not served again. A practice's first version is the time in microseconds, so a
     version never repeats even when the practice's rows are deleted and made again."""
-    dialect = reader.connection().dialect if isinstance(reader, Session) else reader.dialect
-    upsert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    statement = upsert(OrderVersion).values(practice_id=practice_id, version=time.time_ns() // 1000)
-    reader.execute(
-        statement.on_conflict_do_update(
-            index_elements=[OrderVersion.practice_id],
-            set_={"version": OrderVersion.version + 1},
-        )
-    )
+    connection = _connection(reader)
+    statement = _upserts(connection.dialect.name)[0]
+    connection.execute(statement, {"practice_id": practice_id, "version": time.time_ns() // 1000})
 
 
 # -- keeping documents and counts in step with every change -------------------------------
@@ -188,6 +239,9 @@ class _Pending:
     orders: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     # Of those, the ones whose own row this transaction inserted or updated (locked).
     written: set[tuple[int, uuid.UUID]] = field(default_factory=set)
+    # Of those, the ones this transaction inserted: no other transaction sees them yet, and
+    # they have no documents to replace.
+    inserted: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     patients: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     locations: set[tuple[int, uuid.UUID]] = field(default_factory=set)
     # Practices that lost an order (its documents go with it: no document is stored), or
@@ -226,6 +280,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
         if isinstance(obj, Order):
             pending.orders.add((obj.practice_id, obj.id))
             pending.written.add((obj.practice_id, obj.id))
+            pending.inserted.add((obj.practice_id, obj.id))
             deltas[(obj.practice_id, obj.status)] += 1
         elif isinstance(obj, OrderLine | OrderStatusChange):
             pending.orders.add((obj.practice_id, obj.order_id))
@@ -267,14 +322,10 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
 
 def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) -> None:
     connection = session.connection()
-    upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = _upserts(connection.dialect.name)[1]
     for (practice_id, status), delta in sorted(deltas.items()):
-        statement = upsert(OrderCount).values(practice_id=practice_id, status=status, count=delta)
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[OrderCount.practice_id, OrderCount.status],
-                set_={"count": OrderCount.count + statement.excluded.count},
-            )
+            statement, {"practice_id": practice_id, "status": status, "delta": delta}
         )
 
 
@@ -308,16 +359,17 @@ def _before_commit(session: Session) -> None:
             )
     for practice_id, order_ids in sorted(affected.items()):
         ids = sorted(order_ids)
-        # Two transactions changing what one order shows (its status, its patient) render it
-        # one after the other, each seeing the other's committed change (PostgreSQL; SQLite
-        # runs one writer at a time anyway).
-        session.execute(
-            select(Order.id)
-            .where(Order.practice_id == practice_id, Order.id.in_(ids))
-            .order_by(Order.id)
-            .with_for_update()
-        ).all()
-        store(session, practice_id, ids, views)
+        new = {i for i in ids if (practice_id, i) in pending.inserted}
+        existing = [i for i in ids if i not in new]
+        if existing:
+            # Two transactions changing what one order shows (its status, its patient)
+            # render it one after the other, each seeing the other's committed change
+            # (PostgreSQL; SQLite runs one writer at a time anyway). An order this
+            # transaction inserted is seen by no other until the commit.
+            session.connection().execute(
+                _LOCK_ORDERS, {"practice_id": practice_id, "ids": existing}
+            ).all()
+        store(session, practice_id, ids, views, new)
     for practice_id in sorted(pending.deleted - set(affected)):
         raise_version(session, practice_id)
     if pending.everyone:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Connection, and_, exists, or_, select
+from sqlalchemy import JSON, ColumnElement, Connection, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
@@ -341,6 +341,73 @@ _PATIENT_COLUMNS = [
 _LOCATION_COLUMNS = [Location.id.label("location__id"), Location.name.label("location__name")]
 
 
+_PRACTICE: Any = bindparam("practice_id")
+_IDS: Any = bindparam("ids", expanding=True)
+
+
+def _order_select() -> Any:
+    return (
+        select(*_ORDER_COLUMNS, *_PATIENT_COLUMNS, *_LOCATION_COLUMNS)
+        .outerjoin(Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == _PRACTICE))
+        .outerjoin(
+            Location, and_(Location.id == Order.location_id, Location.practice_id == _PRACTICE)
+        )
+    )
+
+
+# Built once: a statement built per call costs more than running it (60 columns to build
+# and to hash into the compiled cache's key); these carry their values as parameters.
+_BY_IDS = _order_select().where(Order.practice_id == _PRACTICE, Order.id.in_(_IDS))
+_LINES = (
+    select(
+        OrderLine.order_id,
+        OrderLine.description,
+        OrderLine.quantity,
+        OrderLine.unit_price,
+        OrderLine.retail_price,
+        OrderLine.tax,
+        OrderLine.kind,
+        OrderLine.sku,
+        OrderLine.id,
+        OrderLine.prescription_required,
+        OrderLine.prescription_id,
+    )
+    .where(OrderLine.order_id.in_(_IDS), OrderLine.practice_id == _PRACTICE)
+    .order_by(OrderLine.order_id, OrderLine.position)
+)
+_HISTORY = (
+    select(
+        OrderStatusChange.order_id,
+        OrderStatusChange.from_status,
+        OrderStatusChange.to_status,
+        OrderStatusChange.sub_status,
+        OrderStatusChange.at,
+        OrderStatusChange.actor_label,
+        OrderStatusChange.actor_user_id,
+        OrderStatusChange.via,
+        OrderStatusChange.note,
+    )
+    .where(OrderStatusChange.order_id.in_(_IDS), OrderStatusChange.practice_id == _PRACTICE)
+    .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
+)
+_REPLACEMENTS = (
+    select(Order.original_order_id, Order.id)
+    .where(Order.practice_id == _PRACTICE, Order.original_order_id.in_(_IDS))
+    .order_by(Order.original_order_id, Order.created_at, Order.id)
+)
+
+
+def _run(reader: Reader, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    """Run a plain column select. On a session, through its connection (the ORM's execute
+    path adds nothing to a column select but its cost), after flushing what is pending, as
+    the session's own ``execute`` would (autoflush)."""
+    if isinstance(reader, Session):
+        if reader.new or reader.deleted or reader.dirty:
+            reader.flush()
+        return reader.connection().execute(statement, params)
+    return reader.execute(statement, params)
+
+
 def load(
     reader: Reader,
     practice_id: int,
@@ -350,22 +417,23 @@ def load(
     offset: int = 0,
 ) -> list[OrderView]:
     """The orders matching ``condition`` (already scoped to the practice) as views."""
-    statement = (
-        select(*_ORDER_COLUMNS, *_PATIENT_COLUMNS, *_LOCATION_COLUMNS)
-        .outerjoin(
-            Patient, and_(Patient.id == Order.patient_id, Patient.practice_id == practice_id)
-        )
-        .outerjoin(
-            Location, and_(Location.id == Order.location_id, Location.practice_id == practice_id)
-        )
-        .where(condition)
-        .order_by(*order_by)
-        .offset(offset)
-    )
+    statement = _order_select().where(condition).order_by(*order_by).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
+    return _views(reader, practice_id, _run(reader, statement, {"practice_id": practice_id}))
+
+
+def load_ids(reader: Reader, practice_id: int, ids: Sequence[uuid.UUID]) -> list[OrderView]:
+    """The practice's orders with these ids as views (missing ones left out), in no order."""
+    if not ids:
+        return []
+    rows = _run(reader, _BY_IDS, {"practice_id": practice_id, "ids": list(ids)})
+    return _views(reader, practice_id, rows)
+
+
+def _views(reader: Reader, practice_id: int, rows: Any) -> list[OrderView]:
     views: list[OrderView] = []
-    for row in reader.execute(statement):
+    for row in rows:
         values = row._mapping
         order = OrderView(**{name: values[name] for name in _ORDER_FIELDS})
         if values["patient__id"] is not None:
@@ -389,52 +457,15 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
     if not orders:
         return
     by_id = {o.id: o for o in orders}
-    ids = list(by_id)
+    params = {"practice_id": practice_id, "ids": list(by_id)}
     lines: defaultdict[uuid.UUID, list[LineView]] = defaultdict(list)
-    line_rows = reader.execute(
-        select(
-            OrderLine.order_id,
-            OrderLine.description,
-            OrderLine.quantity,
-            OrderLine.unit_price,
-            OrderLine.retail_price,
-            OrderLine.tax,
-            OrderLine.kind,
-            OrderLine.sku,
-            OrderLine.id,
-            OrderLine.prescription_required,
-            OrderLine.prescription_id,
-        )
-        .where(OrderLine.order_id.in_(ids), OrderLine.practice_id == practice_id)
-        .order_by(OrderLine.order_id, OrderLine.position)
-    )
-    for order_id, *line in line_rows:
+    for order_id, *line in _run(reader, _LINES, params):
         lines[order_id].append(LineView(*line))
     history: defaultdict[uuid.UUID, list[HistoryView]] = defaultdict(list)
-    change_rows = reader.execute(
-        select(
-            OrderStatusChange.order_id,
-            OrderStatusChange.from_status,
-            OrderStatusChange.to_status,
-            OrderStatusChange.sub_status,
-            OrderStatusChange.at,
-            OrderStatusChange.actor_label,
-            OrderStatusChange.actor_user_id,
-            OrderStatusChange.via,
-            OrderStatusChange.note,
-        )
-        .where(OrderStatusChange.order_id.in_(ids), OrderStatusChange.practice_id == practice_id)
-        .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
-    )
-    for order_id, *change in change_rows:
+    for order_id, *change in _run(reader, _HISTORY, params):
         history[order_id].append(HistoryView(*cast("list[Any]", change)))
     replacements: defaultdict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    replacement_rows = reader.execute(
-        select(Order.original_order_id, Order.id)
-        .where(Order.practice_id == practice_id, Order.original_order_id.in_(ids))
-        .order_by(Order.original_order_id, Order.created_at, Order.id)
-    )
-    for original_id, replacement_id in replacement_rows:
+    for original_id, replacement_id in _run(reader, _REPLACEMENTS, params):
         if original_id is not None:
             replacements[original_id].append(replacement_id)
     for key, order in by_id.items():

@@ -37,6 +37,7 @@ from optihub.reads.order_views import (
     Reader,
     Sort,
     load,
+    load_ids,
     ordering,
     where,
 )
@@ -228,9 +229,8 @@ def view(
     hidden_statuses: tuple[str, ...] = (),
 ) -> OrderView:
     """One order as a view; a foreign, hidden or missing order is ``NotFound``."""
-    flt = OrderFilter(order_id=order_id, hidden_statuses=hidden_statuses)
-    found = load(reader, practice_id, where(practice_id, flt), limit=1)
-    if not found:
+    found = load_ids(reader, practice_id, [order_id])
+    if not found or found[0].status in hidden_statuses:
         raise NotFound("Order", order_id)
     return found[0]
 
