@@ -329,6 +329,18 @@ def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) ->
         )
 
 
+def note_inserted(session: Session, practice_id: int, order_id: uuid.UUID, status: str) -> None:
+    """An order was inserted with Core (``db.rows``), out of the flush hook's sight: keep
+    its documents and the practice's counts in step as the hook would have."""
+    session.info.pop(_VIEWS, None)  # an order written after any kept view: load it again
+    pending: _Pending = session.info.setdefault(_PENDING, _Pending())
+    key = (practice_id, order_id)
+    pending.orders.add(key)
+    pending.written.add(key)
+    pending.inserted.add(key)
+    _apply_count_deltas(session, {(practice_id, status): 1})
+
+
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         # A savepoint released (``begin_nested``): SQLAlchemy calls this hook for it too.

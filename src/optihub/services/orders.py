@@ -20,14 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from optihub.db.base import utcnow
+from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
+from optihub.db.rows import keep, write_rows
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
-from optihub.errors import FieldError, NotFound, ValidationFailed
-from optihub.events.outbox import record_event
+from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
+from optihub.events.outbox import record_event, write_event
+from optihub.reads.documents import note_inserted
 from optihub.services import audit
-from optihub.services.common import add_retrying, violated
+from optihub.services.common import flush_or_conflict, violated
 from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
@@ -201,6 +203,7 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
     now = new.created_at or utcnow()
     subtotal, tax, total = _totals(new.lines)
     order = Order(
+        id=new_id(),
         practice_id=actor.practice_id,
         number=new_order_number(now),
         external_id=new.external_id,
@@ -231,42 +234,57 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         updated_at=now,
         **new.lab_fields,
     )
-    order.lines = _line_rows(actor.practice_id, new.lines)
-    order.history = [
-        OrderStatusChange(
-            practice_id=actor.practice_id,
-            from_status=None,
-            to_status=new.status.value,
-            at=now,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
-            actor_label=actor.label,
-            via=actor.via,
-        )
-    ]
-
-    def new_number(exc: IntegrityError) -> bool:
-        # Two creates in the same second drew the same 4 letters (1 in 456,976 a pair):
-        # draw again rather than answer a conflict the caller cannot act on.
-        if not violated(exc, "orders", "number"):
-            return False
-        order.number = new_order_number(now)
-        return True
-
-    add_retrying(
-        session, order, f"An order with external id {new.external_id} already exists", new_number
+    lines = _line_rows(actor.practice_id, new.lines, order_id=order.id)
+    first = OrderStatusChange(
+        practice_id=actor.practice_id,
+        order_id=order.id,
+        from_status=None,
+        to_status=new.status.value,
+        at=now,
+        actor_user_id=actor.user_id,
+        actor_client_id=actor.client_id,
+        actor_label=actor.label,
+        via=actor.via,
     )
+    order.lines = lines
+    order.history = [first]
+    _write_new_order(session, order, [order, *lines, first], new.external_id)
     if new.take_frame_from_stock and new.frame_id and new.location_id:
         apply_stock_changes(session, actor, [StockChange(new.frame_id, new.location_id, delta=-1)])
-    record_event(
+    write_event(
         session,
         practice_id=actor.practice_id,
         type="order.created",
         data=order_event_data(order),
         at=now,
     )
-    audit.record(session, actor, "order.created", "order", order.id)
+    audit.add(session, actor, "order.created", "order", order.id)
     return order
+
+
+def _write_new_order(
+    session: Session, order: Order, rows: list[Any], external_id: str | None
+) -> None:
+    """Write a new order's rows at once (``db.rows``: no unit of work), in a savepoint that
+    is retried with a new number when two creates drew the same one (1 in 456,976 a pair in
+    the same second: the caller cannot act on that conflict), and a taken external id is
+    ``Conflict`` with nothing written. Rows the caller added before are flushed first (the
+    order refers to them)."""
+    message = f"An order with external id {external_id} already exists"
+    if session.new:
+        flush_or_conflict(session, message)
+    connection = session.connection()
+    for attempt in range(5):
+        try:
+            with connection.begin_nested():
+                write_rows(session, rows)
+            break
+        except IntegrityError as exc:
+            if attempt == 4 or not violated(exc, "orders", "number"):
+                raise Conflict(message) from exc
+            order.number = new_order_number(order.created_at)
+    keep(session, rows)
+    note_inserted(session, order.practice_id, order.id, order.status)
 
 
 def _line_errors(lines: Sequence[LineItem]) -> list[FieldError]:
@@ -288,10 +306,17 @@ def _totals(lines: Sequence[LineItem]) -> tuple[Decimal, Decimal, Decimal]:
     return subtotal.quantize(CENTS), tax.quantize(CENTS), (subtotal + tax).quantize(CENTS)
 
 
-def _line_rows(practice_id: int, lines: Sequence[LineItem], start: int = 0) -> list[OrderLine]:
+def _line_rows(
+    practice_id: int,
+    lines: Sequence[LineItem],
+    start: int = 0,
+    order_id: uuid.UUID | None = None,
+) -> list[OrderLine]:
     return [
         OrderLine(
+            id=new_id(),
             practice_id=practice_id,
+            order_id=order_id,
             position=start + i,
             kind=line.kind,
             sku=line.sku,

@@ -1,0 +1,95 @@
+"""New rows written at once with Core INSERTs, then kept by the session as loaded objects.
+
+The unit of work (``Session.flush``) is most of what a create costs: it sorts the pending
+objects, runs each through its mapper and the flush hooks, and emits the INSERTs. A use case
+that builds a handful of new rows it knows completely (an order, its lines and first
+history entry) writes them here instead: one INSERT per table (executemany), in the order
+given (parents first), and the objects then join the session as persistent, as though just
+loaded — so the caller reads and changes them as usual (a later status change is an UPDATE
+at the next flush, a new line an INSERT).
+
+What the unit of work would have done and this does too: Python-side column defaults
+(``default=``) are applied to the objects; foreign keys the caller has not set are not
+guessed (set them). What it does not do: the ORM's flush hooks do not see these rows, so a
+caller whose rows a hook watches tells that hook itself (``reads.documents.note_inserted``).
+Rows whose primary key the database assigns (an integer identity) are written one by one
+with ``RETURNING``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert, inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+
+_PLANS: dict[type, tuple[tuple[tuple[str, str, Any], ...], Any, str | None]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[tuple[str, str, Any], ...], Any, str | None]:
+    """((attribute, column, default) per column, the INSERT, the identity attribute)."""
+    found = _PLANS.get(cls)
+    if found is None:
+        mapper: Mapper[Any] = inspect(cls)
+        table = mapper.local_table
+        assert isinstance(table, Table), cls
+        columns = []
+        identity = None
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            default = column.default
+            if default is not None and not (default.is_scalar or default.is_callable):
+                raise TypeError(f"{cls.__name__}.{prop.key}: only plain defaults are applied")
+            if column.server_default is not None and default is None:
+                raise TypeError(f"{cls.__name__}.{prop.key}: a server default is not applied")
+            if column.primary_key and column.autoincrement is True:
+                identity = prop.key
+                continue
+            columns.append((prop.key, column.key, default))
+        statement = insert(table)
+        if identity is not None:
+            statement = statement.returning(table.c[mapper.get_property(identity).columns[0].key])
+        found = _PLANS[cls] = (tuple(columns), statement, identity)
+    return found
+
+
+def write_rows(session: Session, objects: Sequence[Any]) -> None:
+    """INSERT ``objects`` (new, in no session) now, on the session's connection, in the
+    order given; the objects get their defaults (and database-assigned keys). ``keep`` them
+    after: a caller may write them inside a savepoint that it rolls back and retries."""
+    connection = session.connection()
+    groups: dict[type, list[Any]] = {}
+    for obj in objects:
+        groups.setdefault(type(obj), []).append(obj)
+    for cls, group in groups.items():
+        columns, statement, identity = _plan(cls)
+        rows = []
+        for obj in group:
+            given = obj.__dict__
+            row = {}
+            for attribute, column, default in columns:
+                if attribute in given:
+                    value = given[attribute]
+                elif default is None:
+                    value = None
+                    setattr(obj, attribute, None)
+                else:
+                    value = default.arg(None) if default.is_callable else default.arg
+                    setattr(obj, attribute, value)
+                row[column] = value
+            rows.append(row)
+        if identity is None:
+            connection.execute(statement, rows)
+        else:
+            for obj, row in zip(group, rows, strict=True):
+                setattr(obj, identity, connection.execute(statement, row).scalar_one())
+
+
+def keep(session: Session, objects: Sequence[Any]) -> None:
+    """Make ``objects`` (written by ``write_rows``) the session's persistent objects, their
+    values and collections as loaded: no flush writes them again."""
+    for obj in objects:
+        make_transient_to_detached(obj)
+    for obj in objects:
+        session.add(obj)
