@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -136,12 +136,23 @@ def order_event_data(order: Order) -> dict[str, Any]:
 
 
 def _exists(session: Session, model: Any, practice_id: int, object_id: uuid.UUID) -> bool:
-    return (
-        session.scalar(
-            select(model.id).where(model.practice_id == practice_id, model.id == object_id)
+    pending = [obj for obj in session.new if isinstance(obj, model)]
+    for obj in pending:  # made in this transaction and not written yet (e.g. the patient)
+        if obj.id == object_id:
+            return bool(obj.practice_id == practice_id)
+    if any(obj.id is None for obj in pending):  # not told apart before a flush
+        session.flush()
+    statement = _EXISTS.get(model)
+    if statement is None:
+        statement = _EXISTS[model] = select(model.id).where(
+            model.practice_id == bindparam("practice_id"), model.id == bindparam("id")
         )
-        is not None
-    )
+    found = session.connection().execute(statement, {"practice_id": practice_id, "id": object_id})
+    return found.first() is not None
+
+
+# Built once per model (a statement built per call costs more than running it).
+_EXISTS: dict[Any, Any] = {}
 
 
 def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
