@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event
+from optihub.db.rows import write_rows
 from optihub.domain.events import EVENT_TYPES
 
 
@@ -33,45 +33,30 @@ def record_event(
     ``id``: a deterministic event id (at most 40 characters) for an event that must exist
     at most once (its primary key is then the guard, e.g. ``order.stuck``); else a new one.
     """
+    event = _event(practice_id, type, data, at, id)
+    session.add(event)
+    return event
+
+
+def write_event(
+    session: Session, *, practice_id: int, type: str, data: dict[str, Any], at: datetime
+) -> Event:
+    """``record_event``, written at once (``db.rows``) instead of at the next flush: for a
+    use case that writes its own rows that way."""
+    event = _event(practice_id, type, data, at, None)
+    write_rows(session, [event])
+    return event
+
+
+def _event(
+    practice_id: int, type: str, data: dict[str, Any], at: datetime | None, id: str | None
+) -> Event:
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    event = Event(
+    return Event(
         id=id or new_event_id(),
         practice_id=practice_id,
         type=type,
         data=data,
         created_at=at or utcnow(),
     )
-    session.add(event)
-    return event
-
-
-def write_event(
-    session: Session,
-    *,
-    practice_id: int,
-    type: str,
-    data: dict[str, Any],
-    at: datetime | None = None,
-) -> str:
-    """``record_event``, written at once with one Core INSERT (compiled once per process)
-    instead of at the next flush: for a use case that writes its own rows with Core
-    (``db.rows``). Returns the event's id."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
-    event_id = new_event_id()
-    session.connection().execute(
-        _INSERT,
-        {
-            "id": event_id,
-            "practice_id": practice_id,
-            "type": type,
-            "data": data,
-            "created_at": at or utcnow(),
-            "relayed_at": None,
-        },
-    )
-    return event_id
-
-
-_INSERT = insert(cast(Table, Event.__table__))
