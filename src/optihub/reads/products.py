@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, and_, func, literal, null, or_, select, union_all
+from sqlalchemy import String, and_, bindparam, func, literal_column, null, or_, select, union_all
 
 from optihub.db.models import Frame, PricebookItem
 from optihub.reads.order_views import Reader
@@ -61,37 +61,37 @@ class Product:
 
 
 _FRAME_ITEM = PricebookItem.__table__.alias("frame_item")
-# Marks a frame's row in the one statement (no pricebook kind is spelled so).
+# Marks a frame's row in ``_LOOKUP`` (no pricebook kind is spelled so).
 _FRAME = "frame"
-
-
-def _found(
-    reader: Reader,
-    practice_id: int,
-    frame_condition: ColumnElement[bool],
-    item_condition: ColumnElement[bool],
-) -> list[Product]:
-    """The frames and pricebook products matching the conditions, in one statement."""
-    frames = (
-        select(
-            Frame.id,
-            Frame.sku,
-            Frame.brand,
-            Frame.model,
-            literal(_FRAME, String),
-            func.coalesce(_FRAME_ITEM.c.retail_price, Frame.price),
-        )
-        .outerjoin(
-            _FRAME_ITEM,
-            and_(
-                _FRAME_ITEM.c.practice_id == practice_id,
-                _FRAME_ITEM.c.kind == "frames",
-                _FRAME_ITEM.c.frame_id == Frame.id,
-            ),
-        )
-        .where(Frame.practice_id == practice_id, Frame.is_active.is_(True), frame_condition)
+_PRACTICE = bindparam("practice_id")
+# The practice's frames and pricebook products with one of the SKUs or ids, in one
+# statement built once (building it costs more than running it).
+_LOOKUP = union_all(
+    select(
+        Frame.id,
+        Frame.sku,
+        Frame.brand,
+        Frame.model,
+        literal_column(f"'{_FRAME}'", String),
+        func.coalesce(_FRAME_ITEM.c.retail_price, Frame.price),
     )
-    items = select(
+    .outerjoin(
+        _FRAME_ITEM,
+        and_(
+            _FRAME_ITEM.c.practice_id == _PRACTICE,
+            _FRAME_ITEM.c.kind == "frames",
+            _FRAME_ITEM.c.frame_id == Frame.id,
+        ),
+    )
+    .where(
+        Frame.practice_id == _PRACTICE,
+        Frame.is_active.is_(True),
+        or_(
+            Frame.sku.in_(bindparam("frame_skus", expanding=True)),
+            Frame.id.in_(bindparam("frame_ids", expanding=True)),
+        ),
+    ),
+    select(
         PricebookItem.id,
         PricebookItem.code,
         PricebookItem.name,
@@ -99,12 +99,29 @@ def _found(
         PricebookItem.kind,
         PricebookItem.retail_price,
     ).where(
-        PricebookItem.practice_id == practice_id,
+        PricebookItem.practice_id == _PRACTICE,
         PricebookItem.kind.in_(list(_ITEM_KINDS)),
         PricebookItem.price_tier_id.is_(None),
-        item_condition,
-    )
-    rows = cast("list[tuple[Any, ...]]", reader.execute(union_all(frames, items)).all())
+        or_(
+            PricebookItem.code.in_(bindparam("item_skus", expanding=True)),
+            PricebookItem.id.in_(bindparam("item_ids", expanding=True)),
+        ),
+    ),
+)
+
+
+def _found(
+    reader: Reader, practice_id: int, skus: list[str], ids: list[uuid.UUID]
+) -> list[Product]:
+    """The frames and pricebook products with one of these SKUs or ids."""
+    params = {
+        "practice_id": practice_id,
+        "frame_skus": skus,
+        "frame_ids": ids,
+        "item_skus": skus,
+        "item_ids": ids,
+    }
+    rows = cast("list[tuple[Any, ...]]", reader.execute(_LOOKUP, params).all())
     return [
         Product(row[0], row[1], f"{row[2]} {row[3]}", "frame", row[5] or Decimal("0"))
         if row[4] == _FRAME
@@ -126,17 +143,9 @@ def lookup(
     """``by_skus`` and ``by_ids`` at once, in one statement."""
     wanted_skus = sorted(set(skus))
     wanted_ids = sorted(set(ids))
-    frame_conditions = []
-    item_conditions = []
-    if wanted_skus:
-        frame_conditions.append(Frame.sku.in_(wanted_skus))
-        item_conditions.append(PricebookItem.code.in_(wanted_skus))
-    if wanted_ids:
-        frame_conditions.append(Frame.id.in_(wanted_ids))
-        item_conditions.append(PricebookItem.id.in_(wanted_ids))
-    if not frame_conditions:
+    if not wanted_skus and not wanted_ids:
         return {}, {}
-    found = _found(reader, practice_id, or_(*frame_conditions), or_(*item_conditions))
+    found = _found(reader, practice_id, wanted_skus, wanted_ids)
     named = set(wanted_skus)
     numbered = set(wanted_ids)
     by_sku = _first_by((p for p in found if p.sku in named), "sku")

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Numeric, false, select, true
+from sqlalchemy import JSON, Numeric, bindparam, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
@@ -189,6 +189,17 @@ def _resolve_products(
     return resolved
 
 
+# The lookups every create runs, built once (building one costs more than running it).
+_PATIENT_BY_EXTERNAL_ID = select(Patient).where(
+    Patient.practice_id == bindparam("practice_id"),
+    Patient.external_id == bindparam("external_id"),
+)
+_ORDER_BY_EXTERNAL_ID = select(Order.id, Order.number).where(
+    Order.practice_id == bindparam("practice_id"),
+    Order.external_id == bindparam("external_id"),
+)
+
+
 def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[Patient, bool]:
     """The order's patient, and whether it was created now."""
     if ref.id is not None:
@@ -200,9 +211,8 @@ def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[Patient, 
             ) from None
     if ref.external_id is not None:
         found = session.scalar(
-            select(Patient).where(
-                Patient.practice_id == actor.practice_id, Patient.external_id == ref.external_id
-            )
+            _PATIENT_BY_EXTERNAL_ID,
+            {"practice_id": actor.practice_id, "external_id": ref.external_id},
         )
         if found is not None:
             return found, False
@@ -296,9 +306,10 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
     """
     resolved = _resolve_products(session, actor.practice_id, request.products)
     if request.external_id is not None:
-        holder = fulfillment_reads.order_with_external_id(
-            session, actor.practice_id, request.external_id
-        )
+        holder = session.execute(
+            _ORDER_BY_EXTERNAL_ID,
+            {"practice_id": actor.practice_id, "external_id": request.external_id},
+        ).first()
         if holder is not None:
             raise Conflict(
                 f"external_id {request.external_id} already belongs to order "
