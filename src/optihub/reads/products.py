@@ -23,7 +23,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import String, and_, bindparam, func, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from optihub.db.models import Frame, PricebookItem
 from optihub.reads.order_views import Reader
@@ -63,10 +75,10 @@ class Product:
 _FRAME_ITEM = PricebookItem.__table__.alias("frame_item")
 # Marks a frame's row in ``_LOOKUP`` (no pricebook kind is spelled so).
 _FRAME = "frame"
-_PRACTICE = bindparam("practice_id")
+_PRACTICE: BindParameter[int] = bindparam("practice_id")
 # The practice's frames and pricebook products with one of the SKUs or ids, in one
 # statement built once (building it costs more than running it).
-_LOOKUP = union_all(
+_LOOKUP: CompoundSelect[Any] = union_all(
     select(
         Frame.id,
         Frame.sku,
