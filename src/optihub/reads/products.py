@@ -21,13 +21,26 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from optihub.db.models import Frame, PricebookItem
 from optihub.reads.order_views import Reader
 
-__all__ = ["PRODUCT_KINDS", "Product", "by_ids", "by_skus"]
+__all__ = ["PRODUCT_KINDS", "Product", "by_ids", "by_skus", "lookup"]
 
 # Product kind → the prescription it needs (None: none). The kind is also the order line's.
 PRODUCT_KINDS: dict[str, str | None] = {
@@ -60,49 +73,73 @@ class Product:
 
 
 _FRAME_ITEM = PricebookItem.__table__.alias("frame_item")
+# Marks a frame's row in ``_LOOKUP`` (no pricebook kind is spelled so).
+_FRAME = "frame"
+_PRACTICE: BindParameter[int] = bindparam("practice_id")
+# The practice's frames and pricebook products with one of the SKUs or ids, in one
+# statement built once (building it costs more than running it).
+_LOOKUP: CompoundSelect[Any] = union_all(
+    select(
+        Frame.id,
+        Frame.sku,
+        Frame.brand,
+        Frame.model,
+        literal_column(f"'{_FRAME}'", String),
+        func.coalesce(_FRAME_ITEM.c.retail_price, Frame.price),
+    )
+    .outerjoin(
+        _FRAME_ITEM,
+        and_(
+            _FRAME_ITEM.c.practice_id == _PRACTICE,
+            _FRAME_ITEM.c.kind == "frames",
+            _FRAME_ITEM.c.frame_id == Frame.id,
+        ),
+    )
+    .where(
+        Frame.practice_id == _PRACTICE,
+        Frame.is_active.is_(True),
+        or_(
+            Frame.sku.in_(bindparam("frame_skus", expanding=True)),
+            Frame.id.in_(bindparam("frame_ids", expanding=True)),
+        ),
+    ),
+    select(
+        PricebookItem.id,
+        PricebookItem.code,
+        PricebookItem.name,
+        null(),
+        PricebookItem.kind,
+        PricebookItem.retail_price,
+    ).where(
+        PricebookItem.practice_id == _PRACTICE,
+        PricebookItem.kind.in_(list(_ITEM_KINDS)),
+        PricebookItem.price_tier_id.is_(None),
+        or_(
+            PricebookItem.code.in_(bindparam("item_skus", expanding=True)),
+            PricebookItem.id.in_(bindparam("item_ids", expanding=True)),
+        ),
+    ),
+)
 
 
-def _frames(reader: Reader, practice_id: int, condition: object) -> list[Product]:
-    rows = reader.execute(
-        select(
-            Frame.id,
-            Frame.sku,
-            Frame.brand,
-            Frame.model,
-            func.coalesce(_FRAME_ITEM.c.retail_price, Frame.price),
-        )
-        .outerjoin(
-            _FRAME_ITEM,
-            and_(
-                _FRAME_ITEM.c.practice_id == practice_id,
-                _FRAME_ITEM.c.kind == "frames",
-                _FRAME_ITEM.c.frame_id == Frame.id,
-            ),
-        )
-        .where(Frame.practice_id == practice_id, Frame.is_active.is_(True), condition)  # type: ignore[arg-type]
-    ).all()
+def _found(
+    reader: Reader, practice_id: int, skus: list[str], ids: list[uuid.UUID]
+) -> list[Product]:
+    """The frames and pricebook products with one of these SKUs or ids."""
+    params = {
+        "practice_id": practice_id,
+        "frame_skus": skus,
+        "frame_ids": ids,
+        "item_skus": skus,
+        "item_ids": ids,
+    }
+    rows = cast("list[tuple[Any, ...]]", reader.execute(_LOOKUP, params).all())
     return [
-        Product(row[0], row[1], f"{row[2]} {row[3]}", "frame", row[4] or Decimal("0"))
+        Product(row[0], row[1], f"{row[2]} {row[3]}", "frame", row[5] or Decimal("0"))
+        if row[4] == _FRAME
+        else Product(row[0], row[1], row[2], _ITEM_KINDS[row[4]], row[5])
         for row in rows
     ]
-
-
-def _items(reader: Reader, practice_id: int, condition: object) -> list[Product]:
-    rows = reader.execute(
-        select(
-            PricebookItem.id,
-            PricebookItem.code,
-            PricebookItem.name,
-            PricebookItem.kind,
-            PricebookItem.retail_price,
-        ).where(
-            PricebookItem.practice_id == practice_id,
-            PricebookItem.kind.in_(list(_ITEM_KINDS)),
-            PricebookItem.price_tier_id.is_(None),
-            condition,  # type: ignore[arg-type]
-        )
-    ).all()
-    return [Product(row[0], row[1], row[2], _ITEM_KINDS[row[3]], row[4]) for row in rows]
 
 
 def _first_by(products: Iterable[Product], key: str) -> dict[object, Product]:
@@ -112,21 +149,30 @@ def _first_by(products: Iterable[Product], key: str) -> dict[object, Product]:
     return found
 
 
+def lookup(
+    reader: Reader, practice_id: int, skus: Iterable[str], ids: Iterable[uuid.UUID]
+) -> tuple[dict[str, Product], dict[uuid.UUID, Product]]:
+    """``by_skus`` and ``by_ids`` at once, in one statement."""
+    wanted_skus = sorted(set(skus))
+    wanted_ids = sorted(set(ids))
+    if not wanted_skus and not wanted_ids:
+        return {}, {}
+    found = _found(reader, practice_id, wanted_skus, wanted_ids)
+    named = set(wanted_skus)
+    numbered = set(wanted_ids)
+    by_sku = _first_by((p for p in found if p.sku in named), "sku")
+    by_id = _first_by((p for p in found if p.id in numbered), "id")
+    return (
+        {str(k): v for k, v in by_sku.items()},
+        {k: v for k, v in by_id.items() if isinstance(k, uuid.UUID)},
+    )
+
+
 def by_skus(reader: Reader, practice_id: int, skus: Iterable[str]) -> dict[str, Product]:
     """The practice's products with these SKUs (exact match), by SKU; unknown ones absent."""
-    wanted = sorted(set(skus))
-    if not wanted:
-        return {}
-    found = _frames(reader, practice_id, Frame.sku.in_(wanted))
-    found += _items(reader, practice_id, PricebookItem.code.in_(wanted))
-    return {str(k): v for k, v in _first_by(found, "sku").items()}
+    return lookup(reader, practice_id, skus, ())[0]
 
 
 def by_ids(reader: Reader, practice_id: int, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
     """The practice's products with these ids (frame or pricebook item ids), by id."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    found = _frames(reader, practice_id, Frame.id.in_(wanted))
-    found += _items(reader, practice_id, PricebookItem.id.in_(wanted))
-    return {k: v for k, v in _first_by(found, "id").items() if isinstance(k, uuid.UUID)}
+    return lookup(reader, practice_id, (), ids)[1]

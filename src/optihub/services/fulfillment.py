@@ -14,14 +14,15 @@ are in ``reads.fulfillment``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, select, true
+from sqlalchemy import JSON, Numeric, bindparam, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
@@ -43,6 +44,7 @@ from optihub.reads.fulfillment import (
     VERIFIED_STEPS,
     stage,
 )
+from optihub.reads.order_views import HistoryView, LineView, OrderView, PatientView
 from optihub.reads.products import Product
 from optihub.services import audit
 from optihub.services import orders as order_service
@@ -121,8 +123,11 @@ class OrderRequest:
 
 @dataclass(frozen=True)
 class Placed:
+    """The order placed or merged into; ``patient`` the one created for it (else None)."""
+
     order: Order
     merged: bool
+    patient: Patient | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,9 @@ def _resolve_products(
     every one; a product in the wrong group → ``ValidationFailed``."""
     if not lines:
         raise BadRequest("products: at least one product is required", field="products")
-    by_sku = product_reads.by_skus(session, practice_id, [ln.sku for ln in lines if ln.sku])
-    by_id = product_reads.by_ids(session, practice_id, [ln.id for ln in lines if ln.id])
+    by_sku, by_id = product_reads.lookup(
+        session, practice_id, [ln.sku for ln in lines if ln.sku], [ln.id for ln in lines if ln.id]
+    )
     unknown_skus = sorted({ln.sku for ln in lines if ln.sku and ln.sku not in by_sku})
     unknown_ids = sorted({str(ln.id) for ln in lines if ln.id and ln.id not in by_id})
     if unknown_skus or unknown_ids:
@@ -183,22 +189,33 @@ def _resolve_products(
     return resolved
 
 
-def _patient(session: Session, actor: Actor, ref: PatientRef) -> Patient:
+# The lookups every create runs, built once (building one costs more than running it).
+_PATIENT_BY_EXTERNAL_ID = select(Patient).where(
+    Patient.practice_id == bindparam("practice_id"),
+    Patient.external_id == bindparam("external_id"),
+)
+_ORDER_BY_EXTERNAL_ID = select(Order.id, Order.number).where(
+    Order.practice_id == bindparam("practice_id"),
+    Order.external_id == bindparam("external_id"),
+)
+
+
+def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[Patient, bool]:
+    """The order's patient, and whether it was created now."""
     if ref.id is not None:
         try:
-            return get_patient(session, actor.practice_id, ref.id)
+            return get_patient(session, actor.practice_id, ref.id), False
         except NotFound:
             raise ValidationFailed(
                 [FieldError("patient_id", "No such patient in this practice.")]
             ) from None
     if ref.external_id is not None:
         found = session.scalar(
-            select(Patient).where(
-                Patient.practice_id == actor.practice_id, Patient.external_id == ref.external_id
-            )
+            _PATIENT_BY_EXTERNAL_ID,
+            {"practice_id": actor.practice_id, "external_id": ref.external_id},
         )
         if found is not None:
-            return found
+            return found, False
         if ref.details is None:
             raise ValidationFailed(
                 [FieldError("patient.external_id", "No patient with this external id.")]
@@ -206,7 +223,7 @@ def _patient(session: Session, actor: Actor, ref: PatientRef) -> Patient:
     if ref.details is None:
         raise ValidationFailed([FieldError("patient_id", "Give patient_id or patient.")])
     details = replace(ref.details, external_id=ref.external_id)
-    return create_patient(session, actor, details)
+    return create_patient(session, actor, details), True
 
 
 def _patient_address(patient: Patient) -> Address | None:
@@ -289,18 +306,20 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
     """
     resolved = _resolve_products(session, actor.practice_id, request.products)
     if request.external_id is not None:
-        holder = fulfillment_reads.order_with_external_id(
-            session, actor.practice_id, request.external_id
-        )
+        holder = session.execute(
+            _ORDER_BY_EXTERNAL_ID,
+            {"practice_id": actor.practice_id, "external_id": request.external_id},
+        ).first()
         if holder is not None:
             raise Conflict(
                 f"external_id {request.external_id} already belongs to order "
                 f"{holder.number} ({holder.id})"
             )
-    patient = _patient(session, actor, request.patient)
+    patient, created = _patient(session, actor, request.patient)
     _check_prescription_ids(session, actor.practice_id, patient.id, request.prescription_ids)
     address = request.address or _patient_address(patient)
-    target = None if force_new else _open_order(session, actor.practice_id, patient.id)
+    # A patient created just now has no order yet, let alone an open one.
+    target = None if force_new or created else _open_order(session, actor.practice_id, patient.id)
     if target is not None and request.external_id and target.external_id:
         target = None  # each caller id names its own order
     if target is None and address is None:
@@ -334,10 +353,89 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
         ),
     )
     for line, (_, product) in zip(order.lines, resolved, strict=True):
-        line.prescription_required = product.needs_prescription
+        if product.needs_prescription:  # the column's default is False
+            line.prescription_required = True
     session.flush()
-    _match(session, order, request.prescription_ids)
-    return Placed(order, merged=False)
+    if not created:  # a patient created just now has no prescription on file
+        _match(session, order, request.prescription_ids)
+    return Placed(order, merged=False, patient=patient if created else None)
+
+
+def written_view(session: Session, placed: Placed) -> OrderView | None:
+    """A new order placed with its new patient, as ``reads.orders.view`` would load it now,
+    made from the rows just written (each value as the database gives it back), so the
+    answer needs no read. None for any other order (merged into, or an existing patient's,
+    which another transaction may be changing): load that one.
+
+    Call it after the last flush (``Session.flush``) of the order."""
+    order, patient = placed.order, placed.patient
+    if placed.merged or patient is None or order.location_id is not None:
+        return None
+    jsonb = session.connection().dialect.name == "postgresql"
+    view = OrderView(
+        **{name: _as_stored(Order, name, getattr(order, name), jsonb) for name in _ORDER_FIELDS}
+    )
+    view.patient = PatientView(
+        patient.id,
+        patient.first_name,
+        patient.last_name,
+        patient.email,
+        patient.phone,
+        patient.external_id,
+        patient.date_of_birth,
+    )
+    view.lines = [
+        LineView(**{name: _as_stored(OrderLine, name, getattr(ln, name), jsonb) for name in _LINE})
+        for ln in sorted(order.lines, key=lambda ln: ln.position)
+    ]
+    view.history = [
+        HistoryView(
+            **{
+                name: _as_stored(OrderStatusChange, name, getattr(h, name), jsonb)
+                for name in _CHANGE
+            }
+        )
+        for h in sorted(order.history, key=lambda h: (h.at, h.id))
+    ]
+    return view
+
+
+def _view_fields(view: type, model: type) -> tuple[str, ...]:
+    columns = model.__table__.c  # type: ignore[attr-defined]
+    return tuple(f.name for f in fields(view) if f.name in columns)
+
+
+# The view's fields that are the row's columns (the rest: patient, location, children).
+_ORDER_FIELDS = _view_fields(OrderView, Order)
+_LINE = _view_fields(LineView, OrderLine)
+_CHANGE = _view_fields(HistoryView, OrderStatusChange)
+
+
+def _as_stored(model: type, name: str, value: Any, jsonb: bool) -> Any:
+    """``value`` as the database returns the column: money to its scale, timestamps in
+    UTC, JSON as parsed back (on PostgreSQL, ``jsonb`` keys in its order)."""
+    if value is None:
+        return None
+    kind = model.__table__.c[name].type  # type: ignore[attr-defined]
+    if isinstance(kind, Numeric) and kind.scale is not None:
+        return Decimal(value).quantize(Decimal(1).scaleb(-kind.scale))
+    if isinstance(kind, JSON):
+        parsed = json.loads(json.dumps(value))
+        return _jsonb_order(parsed) if jsonb else parsed
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _jsonb_order(value: Any) -> Any:
+    """A parsed JSON value with its objects' keys as ``jsonb`` stores them: shorter keys
+    first, then by their bytes."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return {key: _jsonb_order(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_jsonb_order(item) for item in value]
+    return value
 
 
 def _merge(
@@ -760,4 +858,5 @@ __all__ = [
     "stage",
     "unpause",
     "update_order",
+    "written_view",
 ]

@@ -1,8 +1,9 @@
 """The fulfillment endpoints. Routes translate; ``services.fulfillment`` decides; order
 documents come from the shared read path (``reads.orders``).
 
-The order list is an ``async`` route reading on the event loop; every other route is a
-plain ``def`` route with one transaction (``DbSession``).
+The order list is an ``async`` route reading on the event loop; the order create an
+``async`` route whose transaction is one trip through the thread pool (``in_transaction``);
+every other route is a plain ``def`` route with one transaction (``DbSession``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from optihub.surfaces.fulfillment.mapping import (
 )
 from optihub.surfaces.fulfillment.projection import ORDERS, timestamp
 from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
-from optihub.web import DbSession, HotAnswer, database
+from optihub.web import DbSession, HotAnswer, database, in_transaction
 
 router = APIRouter(tags=["Fulfillment API (Blend dialect)"])
 
@@ -230,10 +231,10 @@ def _custom_shipping(given: schemas.CustomShippingIn | None) -> dict[str, Any] |
     summary="Create an order (merged into the patient's open received order by default)",
     responses={200: {"model": schemas.Order, "description": "Merged into an open order"}},
 )
-def post_order(
+async def post_order(
+    request: Request,
     body: schemas.OrderCreate,
     principal: FulfillmentWrite,
-    session: DbSession,
     force_new: Annotated[
         bool, Query(description="true: always a new order, never a merge")
     ] = False,
@@ -249,22 +250,29 @@ def post_order(
         )
         for index, item in enumerate(items)
     ]
-    placed = fulfillment_service.place(
-        session,
-        who,
-        fulfillment_service.OrderRequest(
-            patient=_patient_ref(body),
-            products=products,
-            address=_address(body.address),
-            custom_shipping=_custom_shipping(body.custom_shipping),
-            external_id=body.external_id,
-            prescription_ids=list(body.prescription_ids),
-            shipping=_shipping(body.shipping),
-            priority_requested=body.priority_requested,
-        ),
-        force_new=force_new,
+    order_request = fulfillment_service.OrderRequest(
+        patient=_patient_ref(body),
+        products=products,
+        address=_address(body.address),
+        custom_shipping=_custom_shipping(body.custom_shipping),
+        external_id=body.external_id,
+        prescription_ids=list(body.prescription_ids),
+        shipping=_shipping(body.shipping),
+        priority_requested=body.priority_requested,
     )
-    return _rendered(session, who.practice_id, placed.order.id, 200 if placed.merged else 201)
+
+    def place(session: Session) -> Response:
+        placed = fulfillment_service.place(session, who, order_request, force_new=force_new)
+        status_code = 200 if placed.merged else 201
+        session.flush()
+        view = fulfillment_service.written_view(session, placed)
+        if view is None:
+            return _rendered(session, who.practice_id, placed.order.id, status_code)
+        documents.keep_view(session, who.practice_id, view)  # stored as rendered here
+        return kit.raw_json(ORDERS.detail(view), status_code=status_code)
+
+    # One trip through the thread pool for the transaction (``in_transaction``).
+    return await in_transaction(request, place)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.Order, summary="One order")
