@@ -7,16 +7,27 @@ The filter object (``OrderFilter``) is the one place a new dialect's filter goes
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Connection, and_, bindparam, exists, or_, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Numeric,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
@@ -472,3 +483,76 @@ def _attach_children(reader: Reader, practice_id: int, orders: list[OrderView]) 
         order.lines = lines.get(key, [])
         order.history = history.get(key, [])
         order.replacement_order_ids = replacements.get(key, [])
+
+
+def view_of_written(session: Session, order: Order, patient: Patient | None) -> OrderView:
+    """An order this transaction has just written (its row, lines and history; ``patient``
+    its patient, also just written; no location), as ``load_ids`` would read it back: each
+    value as the database returns it — money to the column's scale, timestamps in UTC, JSON
+    as parsed back, on PostgreSQL with ``jsonb``'s key order. Saves reading back what was
+    just written, e.g. to answer a create (``documents.keep_view`` then stores it)."""
+    jsonb = session.connection().dialect.name == "postgresql"
+    view = OrderView(
+        **{name: _as_stored(Order, name, getattr(order, name), jsonb) for name in _ORDER_FIELDS}
+    )
+    if patient is not None:
+        view.patient = PatientView(
+            patient.id,
+            patient.first_name,
+            patient.last_name,
+            patient.email,
+            patient.phone,
+            patient.external_id,
+            patient.date_of_birth,
+        )
+    view.lines = [
+        LineView(**{name: _as_stored(OrderLine, name, getattr(ln, name), jsonb) for name in _LINE})
+        for ln in sorted(order.lines, key=lambda ln: ln.position)
+    ]
+    view.history = [
+        HistoryView(
+            **{
+                name: _as_stored(OrderStatusChange, name, getattr(h, name), jsonb)
+                for name in _CHANGE
+            }
+        )
+        for h in sorted(order.history, key=lambda h: (h.at, h.id))
+    ]
+    return view
+
+
+def _view_fields(view: type, model: type) -> tuple[str, ...]:
+    columns = model.__table__.c  # type: ignore[attr-defined]
+    return tuple(f.name for f in fields(view) if f.name in columns)
+
+
+# The view's fields that are the row's columns (the rest: patient, location, children).
+_LINE = _view_fields(LineView, OrderLine)
+_CHANGE = _view_fields(HistoryView, OrderStatusChange)
+
+
+def _as_stored(model: type, name: str, value: Any, jsonb: bool) -> Any:
+    """``value`` as the database returns the column: money to its scale, timestamps in
+    UTC, JSON as parsed back (on PostgreSQL, ``jsonb`` keys in its order)."""
+    if value is None:
+        return None
+    kind = model.__table__.c[name].type  # type: ignore[attr-defined]
+    if isinstance(kind, Numeric) and kind.scale is not None:
+        return Decimal(value).quantize(Decimal(1).scaleb(-kind.scale))
+    if isinstance(kind, JSON):
+        parsed = json.loads(json.dumps(value))
+        return _jsonb_order(parsed) if jsonb else parsed
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _jsonb_order(value: Any) -> Any:
+    """A parsed JSON value with its objects' keys as ``jsonb`` stores them: shorter keys
+    first, then by their bytes."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return {key: _jsonb_order(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_jsonb_order(item) for item in value]
+    return value

@@ -14,15 +14,14 @@ are in ``reads.fulfillment``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Numeric, bindparam, false, select, true
+from sqlalchemy import bindparam, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import utcnow
@@ -44,7 +43,7 @@ from optihub.reads.fulfillment import (
     VERIFIED_STEPS,
     stage,
 )
-from optihub.reads.order_views import HistoryView, LineView, OrderView, PatientView
+from optihub.reads.order_views import OrderView, view_of_written
 from optihub.reads.products import Product
 from optihub.services import audit
 from optihub.services import orders as order_service
@@ -270,6 +269,7 @@ def _line_items(resolved: list[tuple[ProductLine, Product]]) -> list[order_servi
             unit_price=product.price,
             kind=product.kind,
             sku=product.sku,
+            prescription_required=product.needs_prescription,
         )
         for line, product in resolved
     ]
@@ -352,10 +352,6 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
             },
         ),
     )
-    for line, (_, product) in zip(order.lines, resolved, strict=True):
-        if product.needs_prescription:  # the column's default is False
-            line.prescription_required = True
-    session.flush()
     if not created:  # a patient created just now has no prescription on file
         _match(session, order, request.prescription_ids)
     return Placed(order, merged=False, patient=patient if created else None)
@@ -363,79 +359,13 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
 
 def written_view(session: Session, placed: Placed) -> OrderView | None:
     """A new order placed with its new patient, as ``reads.orders.view`` would load it now,
-    made from the rows just written (each value as the database gives it back), so the
-    answer needs no read. None for any other order (merged into, or an existing patient's,
-    which another transaction may be changing): load that one.
-
-    Call it after the last flush (``Session.flush``) of the order."""
+    made from the rows just written (``order_views.view_of_written``), so the answer needs
+    no read. None for any other order (merged into, or an existing patient's, which another
+    transaction may be changing): load that one."""
     order, patient = placed.order, placed.patient
     if placed.merged or patient is None or order.location_id is not None:
         return None
-    jsonb = session.connection().dialect.name == "postgresql"
-    view = OrderView(
-        **{name: _as_stored(Order, name, getattr(order, name), jsonb) for name in _ORDER_FIELDS}
-    )
-    view.patient = PatientView(
-        patient.id,
-        patient.first_name,
-        patient.last_name,
-        patient.email,
-        patient.phone,
-        patient.external_id,
-        patient.date_of_birth,
-    )
-    view.lines = [
-        LineView(**{name: _as_stored(OrderLine, name, getattr(ln, name), jsonb) for name in _LINE})
-        for ln in sorted(order.lines, key=lambda ln: ln.position)
-    ]
-    view.history = [
-        HistoryView(
-            **{
-                name: _as_stored(OrderStatusChange, name, getattr(h, name), jsonb)
-                for name in _CHANGE
-            }
-        )
-        for h in sorted(order.history, key=lambda h: (h.at, h.id))
-    ]
-    return view
-
-
-def _view_fields(view: type, model: type) -> tuple[str, ...]:
-    columns = model.__table__.c  # type: ignore[attr-defined]
-    return tuple(f.name for f in fields(view) if f.name in columns)
-
-
-# The view's fields that are the row's columns (the rest: patient, location, children).
-_ORDER_FIELDS = _view_fields(OrderView, Order)
-_LINE = _view_fields(LineView, OrderLine)
-_CHANGE = _view_fields(HistoryView, OrderStatusChange)
-
-
-def _as_stored(model: type, name: str, value: Any, jsonb: bool) -> Any:
-    """``value`` as the database returns the column: money to its scale, timestamps in
-    UTC, JSON as parsed back (on PostgreSQL, ``jsonb`` keys in its order)."""
-    if value is None:
-        return None
-    kind = model.__table__.c[name].type  # type: ignore[attr-defined]
-    if isinstance(kind, Numeric) and kind.scale is not None:
-        return Decimal(value).quantize(Decimal(1).scaleb(-kind.scale))
-    if isinstance(kind, JSON):
-        parsed = json.loads(json.dumps(value))
-        return _jsonb_order(parsed) if jsonb else parsed
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
-
-
-def _jsonb_order(value: Any) -> Any:
-    """A parsed JSON value with its objects' keys as ``jsonb`` stores them: shorter keys
-    first, then by their bytes."""
-    if isinstance(value, dict):
-        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
-        return {key: _jsonb_order(value[key]) for key in keys}
-    if isinstance(value, list):
-        return [_jsonb_order(item) for item in value]
-    return value
+    return view_of_written(session, order, patient)
 
 
 def _merge(
@@ -448,8 +378,7 @@ def _merge(
 ) -> None:
     now = utcnow()
     added = order_service.add_lines(session, actor, order, _line_items(resolved))
-    for new_line, (_, product) in zip(added, resolved, strict=True):
-        new_line.prescription_required = product.needs_prescription
+    del added  # written with each product's prescription need (``_line_items``)
     order.patient_balance = order.total - order.amount_paid
     order.type = _order_type({ln.kind for ln in order.lines})
     if request.external_id and not order.external_id:

@@ -52,6 +52,7 @@ class LineItem:
     tax: Decimal = Decimal("0")
     kind: str = "other"
     sku: str | None = None
+    prescription_required: bool = False  # made to a prescription the order must link
 
 
 @dataclass(frozen=True)
@@ -336,6 +337,7 @@ def _line_rows(
             unit_price=line.unit_price,
             retail_price=line.retail_price if line.retail_price is not None else line.unit_price,
             tax=line.tax,
+            prescription_required=line.prescription_required,
         )
         for i, line in enumerate(lines)
     ]
