@@ -167,8 +167,10 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[u
     first, last = given.first_name.strip(), given.last_name.strip()
     email = given.email.strip().lower() if given.email else None
     if email is not None:
+        # On the connection (no autoflush): a patient written is flushed at once (by
+        # create_patient, add_patient, update_patient), so none is pending here.
         found = patient_reads.same_person(
-            session, actor.practice_id, first.lower(), last.lower(), email
+            session.connection(), actor.practice_id, first.lower(), last.lower(), email
         )
         if found is not None:
             return found, False
