@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle
 from optihub.db.models.catalog import lens_style_materials
@@ -96,6 +96,33 @@ def lab_account(
         )
     ).first()
     return _account(row) if row is not None else None
+
+
+# The practice's accounts with one lab, the one with the given number first (if any).
+_ACCOUNT_AT_LAB = (
+    select(*_ACCOUNT, (LabAccount.account_number == bindparam("account_number")).label("is_it"))
+    .join(Lab, Lab.id == LabAccount.lab_id)
+    .where(
+        LabAccount.practice_id == bindparam("practice_id"),
+        LabAccount.lab_id == bindparam("lab_id"),
+    )
+    .order_by((LabAccount.account_number == bindparam("account_number")).desc())
+    .limit(1)
+)
+
+
+def account_at_lab(
+    reader: Reader, practice_id: int, lab_id: uuid.UUID, account_number: str
+) -> tuple[bool, LabAccountView | None]:
+    """Whether the practice holds any account with the lab, and its account with that
+    number (None when it has none), in one statement: what a lab order names."""
+    row = reader.execute(
+        _ACCOUNT_AT_LAB,
+        {"practice_id": practice_id, "lab_id": lab_id, "account_number": account_number},
+    ).first()
+    if row is None:
+        return False, None
+    return True, (_account(row[:-1]) if row[-1] else None)
 
 
 def styles(reader: Reader, lab_id: uuid.UUID, lens_type: str | None = None) -> list[CatalogItem]:
@@ -192,3 +219,80 @@ def account_user_guard(
     # PostgreSQL reads the canonical form into the uuid the comparison wants.
     lab = bind(lab_id) if bind is not None else str(lab_id)
     return Guard(columns, (practice_id, email.strip().lower(), practice_id, lab, account_number))
+
+
+@dataclass(frozen=True)
+class LensChoice:
+    """A lab's style, the named material when the lab offers it for that style, and the
+    addons to choose from (see ``lens_choice``)."""
+
+    lens_type: str
+    style_name: str
+    material_name: str | None  # None: the lab offers no such material for the style
+    addons: Addons
+
+
+_style_materials = lens_style_materials.alias("offered")
+# One row per addon (or one row with none): the style, the material when offered for it,
+# and the addons of the style with that material (with any material when not offered).
+_LENS_CHOICE = (
+    select(
+        LensStyle.lens_type,
+        LensStyle.name,
+        LensMaterial.name,
+        LensAddon.id,
+        LensAddon.kind,
+        LensAddon.name,
+        LensAddon.coat_type,
+    )
+    .select_from(LensStyle)
+    .outerjoin(
+        _style_materials,
+        and_(
+            _style_materials.c.style_id == LensStyle.id,
+            _style_materials.c.material_id == bindparam("material_id"),
+        ),
+    )
+    .outerjoin(LensMaterial, LensMaterial.id == _style_materials.c.material_id)
+    .outerjoin(
+        LensAddon,
+        and_(
+            LensAddon.lab_id == LensStyle.lab_id,
+            or_(LensAddon.style_id.is_(None), LensAddon.style_id == LensStyle.id),
+            or_(
+                _style_materials.c.material_id.is_(None),
+                LensAddon.material_id.is_(None),
+                LensAddon.material_id == _style_materials.c.material_id,
+            ),
+        ),
+    )
+    .where(LensStyle.lab_id == bindparam("lab_id"), LensStyle.id == bindparam("style_id"))
+    .order_by(LensAddon.kind, LensAddon.name)
+)
+
+
+def lens_choice(
+    reader: Reader, lab_id: uuid.UUID, style_id: uuid.UUID, material_id: uuid.UUID | None
+) -> LensChoice | None:
+    """The lab's style (None when it has no such style) with, in the same statement, the
+    material when the lab offers it for that style, and the addons offered with both
+    (``addons``) or, when the material is not offered, for the style with any material
+    (tints named once)."""
+    rows = reader.execute(
+        _LENS_CHOICE, {"lab_id": lab_id, "style_id": style_id, "material_id": material_id}
+    ).all()
+    if not rows:
+        return None
+    lens_type, style_name, material_name = rows[0][:3]
+    found = [row[3:] for row in rows if row[3] is not None]
+    tints = [name for _, kind, name, _ in found if kind == "tint"]
+    return LensChoice(
+        lens_type=lens_type,
+        style_name=style_name,
+        material_name=material_name,
+        addons=Addons(
+            coats=tuple((i, name, coat) for i, kind, name, coat in found if kind == "coat"),
+            colors=tuple(CatalogItem(i, name) for i, kind, name, _ in found if kind == "color"),
+            tints=tuple(tints if material_name is not None else dict.fromkeys(tints)),
+        ),
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 
 from optihub.db.models import Patient
 from optihub.reads.order_views import Keyset, Reader
@@ -23,6 +23,7 @@ __all__ = [
     "PatientPage",
     "PatientView",
     "page",
+    "same_person",
     "sorted_page",
     "view",
     "view_of",
@@ -195,6 +196,36 @@ def view(reader: Reader, practice_id: int, patient_id: uuid.UUID) -> PatientView
         select(*_COLUMNS).where(Patient.practice_id == practice_id, Patient.id == patient_id)
     ).first()
     return PatientView(*row) if row is not None else None
+
+
+# Compiled once per process: the lab order's patient lookup runs on every create.
+_SAME_PERSON = (
+    select(Patient.id)
+    .where(
+        Patient.practice_id == bindparam("practice_id"),
+        func.lower(Patient.last_name) == bindparam("last_name"),
+        func.lower(Patient.first_name) == bindparam("first_name"),
+        func.lower(Patient.email) == bindparam("email"),
+    )
+    .order_by(Patient.created_at.desc(), Patient.id)
+    .limit(1)
+)
+
+
+def same_person(
+    reader: Reader, practice_id: int, first_name: str, last_name: str, email: str
+) -> uuid.UUID | None:
+    """The practice's newest patient with these names and email (each compared
+    case-insensitively: give them lower-cased), or None."""
+    return reader.scalar(
+        _SAME_PERSON,
+        {
+            "practice_id": practice_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+        },
+    )
 
 
 def sorted_page(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Prescription, PrescriptionEye
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
@@ -25,26 +27,29 @@ from optihub.services.patients import get_patient
 recorded: Hook[[Session, Actor, uuid.UUID]] = Hook("prescription.recorded")
 
 
+def _eye_columns(eye: rx_rules.EyeRx) -> dict[str, Any]:
+    """A spectacle eye's values as the eye row's columns."""
+    return {
+        "sphere": eye.sphere,
+        "cylinder": eye.cylinder,
+        "axis": eye.axis,
+        "add": eye.add,
+        "prism_horizontal": eye.prism_horizontal.amount if eye.prism_horizontal else None,
+        "prism_horizontal_base": eye.prism_horizontal.base if eye.prism_horizontal else None,
+        "prism_vertical": eye.prism_vertical.amount if eye.prism_vertical else None,
+        "prism_vertical_base": eye.prism_vertical.base if eye.prism_vertical else None,
+        "distance_pd": eye.distance_pd,
+        "near_pd": eye.near_pd,
+        "seg_height": eye.seg_height,
+        "oc_height": eye.oc_height,
+    }
+
+
 def eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye:
-    return PrescriptionEye(
-        practice_id=practice_id,
-        side=side,
-        sphere=eye.sphere,
-        cylinder=eye.cylinder,
-        axis=eye.axis,
-        add=eye.add,
-        prism_horizontal=eye.prism_horizontal.amount if eye.prism_horizontal else None,
-        prism_horizontal_base=eye.prism_horizontal.base if eye.prism_horizontal else None,
-        prism_vertical=eye.prism_vertical.amount if eye.prism_vertical else None,
-        prism_vertical_base=eye.prism_vertical.base if eye.prism_vertical else None,
-        distance_pd=eye.distance_pd,
-        near_pd=eye.near_pd,
-        seg_height=eye.seg_height,
-        oc_height=eye.oc_height,
-    )
+    return PrescriptionEye(practice_id=practice_id, side=side, **_eye_columns(eye))
 
 
-def eye_from_row(row: PrescriptionEye) -> rx_rules.EyeRx:
+def eye_from_row(row: PrescriptionEye | Row[Any]) -> rx_rules.EyeRx:
     return rx_rules.EyeRx(
         sphere=row.sphere,
         cylinder=row.cylinder,
@@ -223,56 +228,92 @@ def record_order_rx(
     written_on: date,
     order_number: str,
     new_patient: bool = False,
-) -> Prescription:
-    """The spectacle Rx a lab order was submitted with, on file for its patient: the
-    patient's prescription with the very same values when there is one (a redo, a second
-    pair), else a new one issued on ``written_on`` with no prescriber (a lab order names
-    none), noted as coming from the order. So an Rx written on a lab order reads back
+) -> uuid.UUID:
+    """The spectacle Rx a lab order was submitted with, on file for its patient (its id):
+    the patient's prescription with the very same values when there is one (a redo, a
+    second pair), else a new one issued on ``written_on`` with no prescriber (a lab order
+    names none), noted as coming from the order. So an Rx written on a lab order reads back
     through FHIR and the partner API like every other.
 
     The order's rules already checked the Rx (with an add allowed), so they are not run
     again here; ``patient_id`` is the practice's (the order's), and ``new_patient`` says it
-    was created with the order (so it has nothing on file to compare with). Audited and
-    fires ``recorded`` when a new one is made.
+    was created with the order (so it has nothing on file to compare with). A new one is
+    the same rows and audit entry ``create_spectacle_prescription`` writes, as Core
+    INSERTs (compiled once per process) rather than through the ORM's unit of work, and
+    fires ``recorded``.
     """
     eyes = {side: eye for side, eye in (("right", rx.right), ("left", rx.left)) if eye}
     same = None if new_patient else _same_values(session, actor.practice_id, patient_id, eyes)
     if same is not None:
         return same
-    return _record(
-        session,
-        actor,
-        "spectacle",
-        [],
-        patient_id=patient_id,
-        issued_on=written_on,
-        expires_on=None,
-        prescriber_id=None,
-        prescriber_name=None,
-        external_id=None,
-        notes=f"From lab order {order_number}",
-        eyes=[eye_row(actor.practice_id, side, eye) for side, eye in eyes.items()],
-        patient_known=True,
+    # What the ORM holds goes first, so rows keep the order they were made in (the audit
+    # trail's above all).
+    session.flush()
+    now = utcnow()
+    prescription_id = new_id()
+    session.execute(
+        _INSERT_PRESCRIPTION,
+        {
+            "id": prescription_id,
+            "practice_id": actor.practice_id,
+            "patient_id": patient_id,
+            "prescriber_id": None,
+            "external_id": None,
+            "kind": "spectacle",
+            "issued_on": written_on,
+            "expires_on": None,
+            "prescriber_name": None,
+            "notes": f"From lab order {order_number}",
+            "created_at": now,
+            "updated_at": now,
+        },
     )
+    session.execute(
+        _INSERT_EYE,
+        [
+            {
+                **_NO_LENS,
+                **_eye_columns(eye),
+                "prescription_id": prescription_id,
+                "side": side,
+                "practice_id": actor.practice_id,
+            }
+            for side, eye in eyes.items()
+        ],
+    )
+    audit.add(session, actor, "prescription.created", "prescription", prescription_id)
+    recorded.fire(session, actor, patient_id)
+    return prescription_id
+
+
+_INSERT_PRESCRIPTION = insert(cast(Table, Prescription.__table__))
+_INSERT_EYE = insert(cast(Table, PrescriptionEye.__table__))
+_NO_LENS = {"base_curve": None, "diameter": None, "brand": None}  # a spectacle eye's
+# The eyes of the patient's spectacle prescriptions, the newest prescription first.
+_ON_FILE = (
+    select(
+        Prescription.id,
+        PrescriptionEye.side,
+        *(getattr(PrescriptionEye, name) for name in _eye_columns(rx_rules.EyeRx())),
+    )
+    .join(Prescription, Prescription.id == PrescriptionEye.prescription_id)
+    .where(
+        Prescription.practice_id == bindparam("practice_id"),
+        Prescription.patient_id == bindparam("patient_id"),
+        Prescription.kind == "spectacle",
+    )
+    .order_by(Prescription.issued_on.desc(), Prescription.id)
+)
 
 
 def _same_values(
     session: Session, practice_id: int, patient_id: uuid.UUID, eyes: dict[str, rx_rules.EyeRx]
-) -> Prescription | None:
-    on_file = session.scalars(
-        select(Prescription)
-        .options(selectinload(Prescription.eyes))
-        .where(
-            Prescription.practice_id == practice_id,
-            Prescription.patient_id == patient_id,
-            Prescription.kind == "spectacle",
-        )
-        .order_by(Prescription.issued_on.desc(), Prescription.id)
-    )
-    for prescription in on_file:
-        if {row.side: eye_from_row(row) for row in prescription.eyes} == eyes:
-            return prescription
-    return None
+) -> uuid.UUID | None:
+    on_file: dict[uuid.UUID, dict[str, rx_rules.EyeRx]] = {}
+    found = session.execute(_ON_FILE, {"practice_id": practice_id, "patient_id": patient_id})
+    for row in found:
+        on_file.setdefault(row[0], {})[row.side] = eye_from_row(row)
+    return next((pid for pid, values in on_file.items() if values == eyes), None)
 
 
 def get_prescription(

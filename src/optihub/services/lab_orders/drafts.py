@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
@@ -22,6 +21,7 @@ from optihub.db.models import Order, Patient
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import NotFound
+from optihub.reads import patients as patient_reads
 from optihub.reads.catalog import LabAccountView
 from optihub.services import audit
 from optihub.services.context import Actor
@@ -46,7 +46,7 @@ from optihub.services.orders import (
     place_order,
     rx_snapshot,
 )
-from optihub.services.patients import PatientDetails, create_patient
+from optihub.services.patients import PatientDetails, add_patient
 from optihub.services.prescriptions import record_order_rx
 
 
@@ -65,7 +65,7 @@ def create_lab_order(
     """
     checked, rx = validate(session, actor, request, submit=submit)
     assert request.patient is not None and checked.account is not None
-    patient, new_patient = _patient_for(session, actor, request.patient)
+    patient_id, new_patient = _patient_for(session, actor, request.patient)
     now = utcnow()
     lab_fields = _lab_fields(request, checked.account)
     if submit:
@@ -79,7 +79,7 @@ def create_lab_order(
                 OrderType.SPECTACLES if request.order_type == RX_ORDER_TYPE else OrderType.OTHER
             ).value,
             status=OrderStatus.RECEIVED if submit else OrderStatus.DRAFT,
-            patient_id=patient.id,
+            patient_id=patient_id,
             rx=rx,
             multifocal=True,
             lens=checked.lens,
@@ -116,7 +116,7 @@ def _put_rx_on_file(
         written_on=written,
         order_number=order.number,
         new_patient=new_patient,
-    ).id
+    )
 
 
 # -- stored values shared by creating and finalizing -------------------------------------
@@ -161,29 +161,24 @@ def _shipping(shipping: ShippingInput | None) -> dict[str, Any] | None:
     }
 
 
-def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[Patient, bool]:
+def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[uuid.UUID, bool]:
     """The practice's patient with the same names and email, or a new one (True)."""
     assert given.first_name is not None and given.last_name is not None
     first, last = given.first_name.strip(), given.last_name.strip()
     email = given.email.strip().lower() if given.email else None
     if email is not None:
-        found = session.scalar(
-            select(Patient)
-            .where(
-                Patient.practice_id == actor.practice_id,
-                func.lower(Patient.last_name) == last.lower(),
-                func.lower(Patient.first_name) == first.lower(),
-                func.lower(Patient.email) == email,
-            )
-            .order_by(Patient.created_at.desc(), Patient.id)
-            .limit(1)
+        # On the connection (no autoflush): a patient written is flushed at once (by
+        # create_patient, add_patient, update_patient), so none is pending here.
+        found = patient_reads.same_person(
+            session.connection(), actor.practice_id, first.lower(), last.lower(), email
         )
         if found is not None:
             return found, False
     details = PatientDetails(
         first_name=first, last_name=last, email=email, phone=given.phone_number
     )
-    return create_patient(session, actor, details), True
+    # Only its id is needed: written with Core, nothing read back (``add_patient``).
+    return add_patient(session, actor, details).id, True
 
 
 def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:
@@ -292,7 +287,7 @@ def _store(
     assert request.patient is not None and checked.account is not None
     order = draft.order
     if request.patient != draft.request.patient or order.patient_id is None:
-        order.patient_id = _patient_for(session, actor, request.patient)[0].id
+        order.patient_id = _patient_for(session, actor, request.patient)[0]
     for name, value in _lab_fields(request, checked.account).items():
         setattr(order, name, value)
     order.type = (

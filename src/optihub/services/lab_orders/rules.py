@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optihub.db.models import LensAddon, LensMaterial
@@ -92,7 +92,10 @@ def validate(
     session: Session, actor: Actor, request: LabOrderRequest, *, submit: bool
 ) -> tuple[Checked, rx_rules.SpectacleRx | None]:
     """Every rule (the submit rules when ``submit``); raises ``ValidationFailed`` with all
-    violations. Reads only: nothing is written."""
+    violations. Reads only: nothing is written.
+
+    The catalog reads run on the session's connection (plain Core statements: none of the
+    ORM's execution steps, no autoflush): what they read, the ORM never holds pending."""
     checked = Checked()
     _check_basics(session, actor, request, checked, submit=submit)
     rx = _spectacle_rx(request.rx) if request.rx is not None else None
@@ -158,16 +161,18 @@ def _check_lab(session: Session, actor: Actor, request: LabOrderRequest, checked
         checked.add("account_number", "Account number is required.")
     if request.lab is None or request.account_number is None:
         return
-    accounts = [
-        a for a in catalog.lab_accounts(session, actor.practice_id) if a.lab_id == request.lab.id
-    ]
-    if not accounts:
+    held, account = (
+        catalog.account_at_lab(
+            session.connection(), actor.practice_id, request.lab.id, request.account_number
+        )
+        if request.lab.id is not None
+        else (False, None)
+    )
+    if not held:
         checked.add("lab", f"No lab {request.lab.raw} among this practice's labs.")
         return
-    checked.account = next(
-        (a for a in accounts if a.account_number == request.account_number), None
-    )
-    if checked.account is None:
+    checked.account = account
+    if account is None:
         checked.add(
             "account_number",
             f"This practice has no account {request.account_number} with that lab.",
@@ -206,21 +211,19 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
     if account is None:
         return  # the catalog is the lab's: nothing to check it against
     lab_id = account.lab_id
-    style = lens.style
-    lens_type = None
-    if style is not None:
-        lens_type = (
-            catalog.style_lens_type(session, lab_id, style.id) if style.id is not None else None
+    style, material = lens.style, lens.material
+    # The style, the material and what goes with them in one statement (``lens_choice``).
+    choice = (
+        catalog.lens_choice(
+            session.connection(), lab_id, style.id, material.id if material else None
         )
-        if lens_type is None:
-            add("lens.style", f"No lens style {style.raw} at this lab.")
-    known_style = style.id if style is not None and lens_type is not None else None
-    material = lens.material
-    material_ok = False
-    if material is not None and known_style is not None:
-        material_ok = material.id is not None and catalog.offers_material(
-            session, lab_id, known_style, material.id
-        )
+        if style is not None and style.id is not None
+        else None
+    )
+    if style is not None and choice is None:
+        add("lens.style", f"No lens style {style.raw} at this lab.")
+    material_ok = choice is not None and choice.material_name is not None
+    if material is not None and choice is not None:
         if not material_ok:
             add(
                 "lens.material",
@@ -234,13 +237,12 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
     # Colours, coats and the tint are judged whatever happened to the style and material:
     # against what the lab offers for both when they are known, otherwise against what it
     # offers at all (for the style, when that is known), so no violation waits for a retry.
-    if material_ok:
-        assert known_style is not None and material is not None and material.id is not None
-        offered = catalog.addons(session, lab_id, known_style, material.id)
-        where = "for this style and material"
+    if choice is not None:
+        offered = choice.addons
+        where = "for this style and material" if material_ok else "for this style"
     else:
-        offered = _addons_with_any_material(session, lab_id, known_style)
-        where = "for this style" if known_style is not None else "at this lab"
+        offered = _addons_at_lab(session, lab_id)
+        where = "at this lab"
     colors = {c.id: c.name for c in offered.colors}
     coats = {coat_id: name for coat_id, name, _ in offered.coats}
     if lens.color is not None and lens.color.id not in colors:
@@ -251,7 +253,8 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
     if lens.tint is not None and lens.tint not in offered.tints:
         add("lens.tint", _one_of("Tint", offered.tints))
     if material_ok:
-        checked.lens = _lens_choice(session, lens, lab_id, lens_type, colors, coats)
+        assert choice is not None
+        checked.lens = _lens_choice(lens, choice, colors, coats)
 
 
 def _lab_has_material(session: Session, lab_id: uuid.UUID, material_id: uuid.UUID | None) -> bool:
@@ -264,17 +267,13 @@ def _lab_has_material(session: Session, lab_id: uuid.UUID, material_id: uuid.UUI
     return found is not None
 
 
-def _addons_with_any_material(
-    session: Session, lab_id: uuid.UUID, style_id: uuid.UUID | None
-) -> catalog.Addons:
-    """What the lab offers with some material: for that style, or with any style when it is
-    None (the catalog's drill-down, ``catalog.addons``, needs both)."""
-    query = select(LensAddon.id, LensAddon.kind, LensAddon.name, LensAddon.coat_type).where(
-        LensAddon.lab_id == lab_id
-    )
-    if style_id is not None:
-        query = query.where(or_(LensAddon.style_id.is_(None), LensAddon.style_id == style_id))
-    rows = session.execute(query.order_by(LensAddon.kind, LensAddon.name)).all()
+def _addons_at_lab(session: Session, lab_id: uuid.UUID) -> catalog.Addons:
+    """What the lab offers with some style and material (when the style is not known)."""
+    rows = session.execute(
+        select(LensAddon.id, LensAddon.kind, LensAddon.name, LensAddon.coat_type)
+        .where(LensAddon.lab_id == lab_id)
+        .order_by(LensAddon.kind, LensAddon.name)
+    ).all()
     return catalog.Addons(
         coats=tuple((r.id, r.name, r.coat_type) for r in rows if r.kind == "coat"),
         colors=tuple(catalog.CatalogItem(r.id, r.name) for r in rows if r.kind == "color"),
@@ -283,24 +282,20 @@ def _addons_with_any_material(
 
 
 def _lens_choice(
-    session: Session,
     lens: LensInput,
-    lab_id: uuid.UUID,
-    lens_type: str | None,
+    choice: catalog.LensChoice,
     colors: dict[uuid.UUID, str],
     coats: dict[uuid.UUID, str],
 ) -> dict[str, Any]:
     """The lens as stored on the order: names (what partners read) and catalog ids."""
     assert lens.style is not None and lens.style.id is not None
     assert lens.material is not None and lens.material.id is not None
-    style_names = {s.id: s.name for s in catalog.styles(session, lab_id)}
-    material_names = {m.id: m.name for m in catalog.materials(session, lab_id, lens.style.id)}
     color_id = lens.color.id if lens.color is not None else None
     return {
-        "lens_type": lens_type,
-        "style": style_names.get(lens.style.id),
+        "lens_type": choice.lens_type,
+        "style": choice.style_name,
         "style_id": str(lens.style.id),
-        "material": material_names.get(lens.material.id),
+        "material": choice.material_name,
         "material_id": str(lens.material.id),
         "color": colors.get(color_id) if color_id is not None else None,
         "color_id": str(color_id) if color_id is not None else None,

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from optihub.db.session import Database
 from optihub.errors import BadRequest, NotFound
@@ -44,7 +45,7 @@ from optihub.surfaces.labs.routes import (
     acting,
     router,
 )
-from optihub.web import DbSession, database
+from optihub.web import database, in_transaction
 
 SURFACE = "labs"
 OrderWriter = Annotated[Acting, Depends(acting("lab_orders:write"))]
@@ -147,11 +148,10 @@ def lab_order_request(body: schemas.CreateOrderRequest) -> service.LabOrderReque
     description="Creates a lab order, saved as a draft or submitted to the lab. Every rule "
     "violation is reported at once in `errors[]`. Send an `Idempotency-Key` to retry safely.",
 )
-def create_order(
+async def create_order(
     body: schemas.CreateOrderRequest,
     request: Request,
     who: OrderWriter,
-    session: DbSession,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -171,24 +171,29 @@ def create_order(
     )
     issuer = request.app.state.settings.issuer
 
-    def run() -> Response:
-        order = service.create_lab_order(session, actor, lab_order_request(body), submit=submit)
-        created = order_item(order)
-        if not submit:
-            created["url"] = f"{issuer}/dashboard/drafts/{order.id}"
-        return kit.json_response(created)
+    def write(session: Session) -> Response:
+        def run() -> Response:
+            order = service.create_lab_order(session, actor, lab_order_request(body), submit=submit)
+            created = order_item(order)
+            if not submit:
+                created["url"] = f"{issuer}/dashboard/drafts/{order.id}"
+            return kit.json_response(created)
 
-    return kit.idempotent(
-        session,
-        practice_id=who.practice_id,
-        client_id=who.principal.client_id,
-        key=idempotency_key,
-        # The acting user is part of the request: another user's retry is another request.
-        request_fingerprint=kit.fingerprint(
-            "POST", "/v1/orders", {"user": who.user.email, "body": body.model_dump(mode="json")}
-        ),
-        run=run,
-    )
+        return kit.idempotent(
+            session,
+            practice_id=who.practice_id,
+            client_id=who.principal.client_id,
+            key=idempotency_key,
+            # The acting user is part of the request: another user's retry is another request.
+            request_fingerprint=kit.fingerprint(
+                "POST", "/v1/orders", {"user": who.user.email, "body": body.model_dump(mode="json")}
+            ),
+            run=run,
+        )
+
+    # The replay check, the order and the stored answer in one trip through the thread
+    # pool, in the request's one transaction (``in_transaction``).
+    return await in_transaction(request, write)
 
 
 def _cursor_position(
