@@ -36,9 +36,9 @@ from optihub.surfaces.kit.surface import Surface, Surfaces, WebhookShape, instal
 from optihub.surfaces.kit.vocabulary import status_filter
 
 __all__ = [
+    "MAX_OFFSET",
     "FastRead",
     "FastWrite",
-    "MAX_OFFSET",
     "Offset",
     "Poll",
     "Problem",

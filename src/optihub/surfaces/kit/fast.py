@@ -42,6 +42,7 @@ class FastSurface(Protocol):
 
     prefix: str
     scopes: Mapping[tuple[str, str], str | None]
+    max_body: int
 
     async def count_request(self, app: Any, scope: Scope, principal: Principal | None) -> None: ...
 

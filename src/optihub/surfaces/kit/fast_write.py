@@ -176,6 +176,8 @@ def install(routes: HotRoutes, surface: FastSurface, write: FastWrite, body_limi
         if not _plain(write, scope):
             return None
         raw: bytes = scope[HOT_BODY]
+        if len(raw) > surface.max_body:
+            return None  # the limit lowered since it was installed: the route's 413
         app = scope["app"]
         body: Any = raw
         if write.decode:
