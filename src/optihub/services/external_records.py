@@ -83,17 +83,23 @@ def fingerprint(
     return digest.hexdigest()
 
 
+# Built once (the statement and its cache key), bound per call.
+_ENTRY = select(PortalRecord).where(
+    PortalRecord.practice_id == bindparam("practice_id"),
+    PortalRecord.resource == bindparam("resource"),
+    PortalRecord.external_id == bindparam("external_id"),
+)
+_ENTRY_LOCKED = _ENTRY.with_for_update()
+
+
 def _entry(
     session: Session, practice_id: int, resource: str, external_id: str, *, lock: bool = False
 ) -> PortalRecord | None:
-    statement = select(PortalRecord).where(
-        PortalRecord.practice_id == practice_id,
-        PortalRecord.resource == resource,
-        PortalRecord.external_id == external_id,
+    found: PortalRecord | None = session.scalar(
+        _ENTRY_LOCKED if lock else _ENTRY,
+        {"practice_id": practice_id, "resource": resource, "external_id": external_id},
     )
-    if lock:
-        statement = statement.with_for_update()
-    return session.scalar(statement)
+    return found
 
 
 def row_of(session: Session, practice_id: int, resource: str, external_id: str) -> uuid.UUID | None:
@@ -217,7 +223,8 @@ def upsert(
         raise Conflict(
             f"{kind.noun.capitalize()} {external_id} is being written by another request"
         ) from exc
-    audit.record(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
+    # Written at once (Core): nothing else is left for the commit's flush.
+    audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
 
 
