@@ -130,55 +130,51 @@ class HotAnswer:
 # ``HotAnswer``), or None (or an unexpected exception) to let the application answer it.
 HotHandler = Callable[[Scope], Awaitable[bytes | HotAnswer | None]]
 
+# Where a hot write's handler finds the request body the middleware read for it.
+HOT_BODY = "optihub.hot_body"
+
 
 @dataclass(frozen=True)
 class HotRoute:
-    """A GET answered before routing and dependency resolution when its handler can.
+    """A request answered before routing and dependency resolution when its handler can.
 
     ``route`` is the template the access log and metrics name (the framework route's
     ``path``). The handler does everything the framework route does (authentication,
     scopes, rate limit, tenancy) and returns the response; whatever it does not handle (an
     unusual query string, a missing object) it leaves to the framework route by returning
     None, and that route answers as it always does.
+
+    A write (``body_limit`` set: the most bytes its surface reads) gets the request body,
+    read here in full (``scope[HOT_BODY]``); a body over the limit, or one the handler
+    leaves, is replayed to the application as it came, so the route reads it as always.
+    Its handler must not leave a request once it has written anything: an exception it
+    raises is not a reason to try the route (nothing may be written twice).
     """
 
     route: str
     handler: HotHandler
+    body_limit: int | None = None
 
 
-class HotRoutes:
-    """Hot routes by exact path, or by a prefix followed by one path segment. Served by
-    ``RequestContextMiddleware``, inside the request's context like any other request."""
+class _Table:
+    """One method's hot routes: by exact path, by a prefix followed by one segment, or by
+    a template with ``{name}`` segments anywhere."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, HotRoute] = {}
-        self._segment: dict[str, HotRoute] = {}
+        self.exact: dict[str, HotRoute] = {}
+        self.segment: dict[str, HotRoute] = {}
         # Paths with ``{name}`` segments anywhere: (segment count, literals by position).
-        self._patterns: list[tuple[int, tuple[tuple[int, str], ...], HotRoute]] = []
-
-    def add(self, path: str, route: str, handler: HotHandler) -> None:
-        self._exact[path] = HotRoute(route, handler)
-
-    def add_segment(self, prefix: str, route: str, handler: HotHandler) -> None:
-        """``prefix`` ends with ``/``; the handler reads the segment after it."""
-        assert prefix.endswith("/"), prefix
-        self._segment[prefix] = HotRoute(route, handler)
-
-    def add_pattern(self, template: str, handler: HotHandler) -> None:
-        """A path with ``{name}`` segments (each matches one non-empty segment)."""
-        parts = template.split("/")
-        literals = tuple((i, part) for i, part in enumerate(parts) if not part.startswith("{"))
-        self._patterns.append((len(parts), literals, HotRoute(template, handler)))
+        self.patterns: list[tuple[int, tuple[tuple[int, str], ...], HotRoute]] = []
 
     def find(self, path: str) -> HotRoute | None:
-        found = self._exact.get(path)
-        if found is None and self._segment:
+        found = self.exact.get(path)
+        if found is None and self.segment:
             head, slash, tail = path.rpartition("/")
             if slash and tail:
-                found = self._segment.get(head + "/")
-        if found is None and self._patterns:
+                found = self.segment.get(head + "/")
+        if found is None and self.patterns:
             parts = path.split("/")
-            for count, literals, route in self._patterns:
+            for count, literals, route in self.patterns:
                 if (
                     count == len(parts)
                     and all(parts[i] == literal for i, literal in literals)
@@ -187,18 +183,115 @@ class HotRoutes:
                     return route
         return found
 
+
+class HotRoutes:
+    """Hot routes by method, then by exact path, by a prefix followed by one path segment,
+    or by a template. Served by ``RequestContextMiddleware``, inside the request's context
+    like any other request."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, _Table] = {}
+
+    def _table(self, method: str) -> _Table:
+        return self._tables.setdefault(method, _Table())
+
+    def add(
+        self,
+        path: str,
+        route: str,
+        handler: HotHandler,
+        *,
+        method: str = "GET",
+        body_limit: int | None = None,
+    ) -> None:
+        self._table(method).exact[path] = HotRoute(route, handler, body_limit)
+
+    def add_segment(
+        self,
+        prefix: str,
+        route: str,
+        handler: HotHandler,
+        *,
+        method: str = "GET",
+        body_limit: int | None = None,
+    ) -> None:
+        """``prefix`` ends with ``/``; the handler reads the segment after it."""
+        assert prefix.endswith("/"), prefix
+        self._table(method).segment[prefix] = HotRoute(route, handler, body_limit)
+
+    def add_pattern(
+        self,
+        template: str,
+        handler: HotHandler,
+        *,
+        method: str = "GET",
+        body_limit: int | None = None,
+    ) -> None:
+        """A path with ``{name}`` segments (each matches one non-empty segment)."""
+        parts = template.split("/")
+        literals = tuple((i, part) for i, part in enumerate(parts) if not part.startswith("{"))
+        route = HotRoute(template, handler, body_limit)
+        self._table(method).patterns.append((len(parts), literals, route))
+
+    def find(self, path: str, method: str = "GET") -> HotRoute | None:
+        table = self._tables.get(method)
+        return table.find(path) if table is not None else None
+
     async def answer(self, hot: HotRoute, scope: Scope) -> HotAnswer | None:
         """The hot route's response, or None: the application answers."""
         try:
             answer = await hot.handler(scope)
         except OptiHubError:
+            if hot.body_limit is not None:
+                raise
             return None  # a refusal the handler left to the route's envelope
         except Exception:
+            if hot.body_limit is not None:
+                raise  # a write may have happened: never tried again by the route
             log.warning("hot_route_failed", route=hot.route, exc_info=True)
             return None
         if answer is None or isinstance(answer, HotAnswer):
             return answer
         return HotAnswer(answer)
+
+
+class BufferedReceive:
+    """A request's ``receive``, its body read once for a hot write and its messages handed
+    out again, as they came, to the application when the route answers instead."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._messages: list[Message] = []
+        self._replayed = 0
+
+    async def body(self, scope: Scope, limit: int) -> bytes | None:
+        """The whole body, or None when it is (or declares itself) over ``limit`` bytes or
+        the client went away: the route then reads it and refuses it as it always does.
+        Never more than the limit plus one chunk is held."""
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            self._messages.append(message)
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def __call__(self) -> Message:
+        if self._replayed < len(self._messages):
+            message = self._messages[self._replayed]
+            self._replayed += 1
+            return message
+        return await self._receive()
 
 
 # Prometheus children by (method, route, status): ``labels()`` takes a lock and hashes the
@@ -275,9 +368,26 @@ class RequestContextMiddleware:
         template = "unmatched"
         try:
             hot = None
-            if self.hot_routes is not None and scope["method"] == "GET":
-                hot = self.hot_routes.find(scope["path"])
-            answer = await self.hot_routes.answer(hot, scope) if hot is not None else None
+            if self.hot_routes is not None:
+                hot = self.hot_routes.find(scope["path"], scope["method"])
+            answer = None
+            if hot is not None:
+                assert self.hot_routes is not None
+                if hot.body_limit is None:
+                    answer = await self.hot_routes.answer(hot, scope)
+                else:
+                    # A write: its body read here, and replayed if the route answers.
+                    receive = buffered = BufferedReceive(receive)
+                    body = await buffered.body(scope, hot.body_limit)
+                    if body is not None:
+                        scope[HOT_BODY] = body
+                        try:
+                            answer = await self.hot_routes.answer(hot, scope)
+                        except BaseException:
+                            template = hot.route  # logged under its route, not "unmatched"
+                            raise
+                        finally:
+                            del scope[HOT_BODY]
             if answer is not None:
                 assert hot is not None
                 template, status = hot.route, answer.status

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,17 +83,40 @@ def fingerprint(
     return digest.hexdigest()
 
 
+# Built once (the statement and its cache key), bound per call.
+_ENTRY = select(PortalRecord).where(
+    PortalRecord.practice_id == bindparam("practice_id"),
+    PortalRecord.resource == bindparam("resource"),
+    PortalRecord.external_id == bindparam("external_id"),
+)
+_ENTRY_LOCKED = _ENTRY.with_for_update()
+
+
 def _entry(
     session: Session, practice_id: int, resource: str, external_id: str, *, lock: bool = False
 ) -> PortalRecord | None:
-    statement = select(PortalRecord).where(
-        PortalRecord.practice_id == practice_id,
-        PortalRecord.resource == resource,
-        PortalRecord.external_id == external_id,
+    found: PortalRecord | None = session.scalar(
+        _ENTRY_LOCKED if lock else _ENTRY,
+        {"practice_id": practice_id, "resource": resource, "external_id": external_id},
     )
-    if lock:
-        statement = statement.with_for_update()
-    return session.scalar(statement)
+    return found
+
+
+def row_of(session: Session, practice_id: int, resource: str, external_id: str) -> uuid.UUID | None:
+    """The core row the record kept under ``external_id`` names (its row unchecked), without
+    loading the record: what a link to it needs."""
+    found: uuid.UUID | None = session.execute(
+        _ROW_OF,
+        {"practice_id": practice_id, "resource": resource, "external_id": external_id},
+    ).scalar()
+    return found
+
+
+_ROW_OF = select(PortalRecord.record_id).where(
+    PortalRecord.practice_id == bindparam("practice_id"),
+    PortalRecord.resource == bindparam("resource"),
+    PortalRecord.external_id == bindparam("external_id"),
+)
 
 
 def find(session: Session, practice_id: int, resource: str, external_id: str) -> Stored | None:
@@ -119,6 +142,21 @@ def _exists(session: Session, practice_id: int, kind: Kind, row_id: uuid.UUID | 
     )
 
 
+# (row kind, practice id, external id) this transaction found no core row holding: the
+# ``write`` that makes the row next need not look again (``noted_free``).
+_FREE = "optihub.external_records.free"
+
+
+def noted_free(session: Session, row: str, practice_id: int, external_id: str) -> bool:
+    """True when this transaction has just found no ``row`` of the practice holding
+    ``external_id`` (``upsert``, before its ``write``): the note is used up."""
+    noted: set[tuple[str, int, str]] | None = session.info.get(_FREE)
+    if noted is None or (row, practice_id, external_id) not in noted:
+        return False
+    noted.discard((row, practice_id, external_id))
+    return True
+
+
 def _adopt(session: Session, practice_id: int, kind: Kind, external_id: str) -> uuid.UUID | None:
     """A core row another channel made with this external id, not yet synced."""
     if kind.row not in synced_rows.ADOPTABLE:
@@ -128,6 +166,7 @@ def _adopt(session: Session, practice_id: int, kind: Kind, external_id: str) -> 
         select(model.id).where(model.practice_id == practice_id, model.external_id == external_id)
     )
     if found is None:
+        session.info.setdefault(_FREE, set()).add((kind.row, practice_id, external_id))
         return None
     claimed = session.scalar(
         select(PortalRecord.id).where(
@@ -184,14 +223,25 @@ def upsert(
         raise Conflict(
             f"{kind.noun.capitalize()} {external_id} is being written by another request"
         ) from exc
-    audit.record(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
+    # Written at once (Core): nothing else is left for the commit's flush.
+    audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
 
 
-def _present(session: Session, practice_id: int, kind: Kind, entry: PortalRecord) -> Stored | None:
-    """The record with its row's current values; None when the row is gone."""
+def _present(
+    session: Session,
+    practice_id: int,
+    kind: Kind,
+    entry: PortalRecord,
+    written: Values | None = None,
+) -> Stored | None:
+    """The record with its row's current values (``written``: the values this transaction
+    has just written to a new row, as ``synced_rows.CURRENT`` reads them: not read back);
+    None when the row is gone."""
     if kind.row is None:
         return _stored(entry)
+    if written is not None:
+        return _stored(entry, written)
     current = synced_rows.CURRENT.get(kind.row)
     if current is not None:
         values = current(session, practice_id, entry.record_id)
@@ -201,12 +251,15 @@ def _present(session: Session, practice_id: int, kind: Kind, entry: PortalRecord
     return _stored(entry)
 
 
-def kept(session: Session, practice_id: int, kind: Kind, done: Upserted) -> Stored | None:
+def kept(
+    session: Session, practice_id: int, kind: Kind, done: Upserted, written: Values | None = None
+) -> Stored | None:
     """What ``read`` gives right after ``upsert`` (the record just kept, its row's current
-    values), from the record the session holds instead of reading it again."""
+    values), from the record the session holds instead of reading it again; ``written``:
+    the current values of a row the write has just made (see ``_present``)."""
     if done.entry is None:
         return None
-    return _present(session, practice_id, kind, done.entry)
+    return _present(session, practice_id, kind, done.entry, written)
 
 
 def read(session: Session, practice_id: int, kind: Kind, external_id: str) -> Stored | None:

@@ -8,9 +8,9 @@ import uuid
 import weakref
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, event, func, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from optihub.db.base import new_id, utcnow
@@ -204,6 +204,56 @@ def add_patient(session: Session, actor: Actor, details: PatientDetails) -> Pati
 _PATIENTS = cast(Table, Patient.__table__)
 _DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
 _INSERT_PATIENT = insert(_PATIENTS)
+_HOLDS_EXTERNAL_ID = select(_PATIENTS.c.id).where(
+    _PATIENTS.c.practice_id == bindparam("practice_id"),
+    _PATIENTS.c.external_id == bindparam("external_id"),
+)
+
+
+def add_synced(
+    session: Session,
+    practice_id: int,
+    *,
+    external_id: str,
+    phone: str | None,
+    country: str | None,
+    external_id_free: bool = False,
+    **columns: Any,
+) -> dict[str, Any]:
+    """A new patient row as ``synced_rows.save_patient`` writes one — ``external_id`` kept
+    unless another patient of the practice holds it (``external_id_free``: this transaction
+    has just found none), the phone as given with its E.164 form (``set_phone``), the
+    country when given, the model's defaults, ``columns`` as they are (names, email, date of
+    birth, address, notes, home location) — as one Core INSERT (compiled once per process)
+    instead of the ORM's unit of work, for a caller that answers from the values written
+    (returned, ``id`` among them) rather than reading the row back. Not audited: the
+    caller's bookkeeping records the change (``external_records``)."""
+    taken = (
+        None
+        if external_id_free
+        else session.execute(
+            _HOLDS_EXTERNAL_ID, {"practice_id": practice_id, "external_id": external_id}
+        ).first()
+    )
+    given = phones.as_given(phone)
+    now = utcnow()
+    written: dict[str, Any] = {
+        **columns,
+        "id": new_id(),
+        "practice_id": practice_id,
+        "external_id": None if taken is not None else external_id,
+        "phone": given,
+        "phone_e164": (
+            phones.e164(given, practice_region(session, practice_id)) if given is not None else None
+        ),
+        "country": country if country is not None else _DEFAULT_COUNTRY,
+        "notify_eyewear_email": False,
+        "notify_eyewear_sms": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    session.execute(_INSERT_PATIENT, written)
+    return written
 
 
 def update_patient(

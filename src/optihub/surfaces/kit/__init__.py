@@ -6,6 +6,8 @@ docs/architecture.md, "Adding a surface".
 """
 
 from optihub.problems import Problem
+from optihub.surfaces.kit.fast import FastRead
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest
 from optihub.surfaces.kit.fields import WebhookUrl
 from optihub.surfaces.kit.idempotency import fingerprint, idempotent
 from optihub.surfaces.kit.paging import (
@@ -35,6 +37,8 @@ from optihub.surfaces.kit.vocabulary import status_filter
 
 __all__ = [
     "MAX_OFFSET",
+    "FastRead",
+    "FastWrite",
     "Offset",
     "Poll",
     "Problem",
@@ -43,6 +47,7 @@ __all__ = [
     "Timestamp",
     "WebhookShape",
     "WebhookUrl",
+    "WriteRequest",
     "decode_keyset",
     "dict_to_xml",
     "encode_keyset",

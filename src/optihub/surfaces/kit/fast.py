@@ -42,6 +42,7 @@ class FastSurface(Protocol):
 
     prefix: str
     scopes: Mapping[tuple[str, str], str | None]
+    max_body: int
 
     async def count_request(self, app: Any, scope: Scope, principal: Principal | None) -> None: ...
 
@@ -147,10 +148,7 @@ class FastRead:
 
 def install(routes: HotRoutes, surface: FastSurface, read: FastRead) -> None:
     """Register ``read`` of ``surface`` as a hot route."""
-    required = surface.scopes[("GET", read.path)]
-    scopes: tuple[str, ...] = (
-        () if required is None else (required,) if isinstance(required, str) else tuple(required)
-    )
+    scopes = required_scopes(surface, "GET", read.path)
     template = surface.prefix + read.path
 
     async def handler(scope: Scope) -> FastAnswer:
@@ -168,23 +166,10 @@ def install(routes: HotRoutes, surface: FastSurface, read: FastRead) -> None:
                 return None
         app = scope["app"]
         try:
-            # In the route's order: the rate limit (a dependency of the whole surface,
-            # counted against the token's client when it is valid), the token, its scopes,
-            # then the practice the call acts for.
-            principal: Principal | None = None
-            invalid: AuthError | None = None
-            try:
-                principal = await scope_bearer(scope)
-            except AuthError as exc:
-                invalid = exc
-            await surface.count_request(app, scope, principal)
-            if invalid is not None:
-                raise invalid
-            assert principal is not None
-            check_scopes(principal, scopes)
-            practice_id = (read.practice or _single)(scope, principal)
+            principal, practice_id = await admit(surface, scope, scopes, read.practice or _single)
         except Exception as exc:  # a refusal, in the dialect's envelope, as the route's
             return refusal(scope, exc)
+        assert practice_id is not None
         request = FastRequest(scope, app.state.db, principal, practice_id, values, segment, texts)
         try:
             return await read.answer(request)
@@ -197,6 +182,43 @@ def install(routes: HotRoutes, surface: FastSurface, read: FastRead) -> None:
         routes.add_segment(template.rpartition("/")[0] + "/", template, handler)
     else:
         routes.add(template, template, handler)
+
+
+def required_scopes(surface: FastSurface, method: str, path: str) -> tuple[str, ...]:
+    """The scopes the route ``method path`` requires (the surface's scope table)."""
+    required = surface.scopes[(method, path)]
+    return () if required is None else (required,) if isinstance(required, str) else tuple(required)
+
+
+# Set in the request's state once the fast path has counted the request: a framework route
+# that answers it after all (its answer left it) does not count it a second time.
+RATE_COUNTED = "optihub.rate_counted"
+
+
+async def admit(
+    surface: FastSurface,
+    scope: Scope,
+    scopes: tuple[str, ...],
+    practice: Callable[[Scope, Principal], int | None],
+) -> tuple[Principal, int | None]:
+    """The caller and the practice it acts for, checked in the route's order: the rate limit
+    (a dependency of the whole surface, counted against the token's client when it is
+    valid), the token, its scopes, then the practice. Raises the refusal."""
+    principal: Principal | None = None
+    invalid: AuthError | None = None
+    try:
+        principal = await scope_bearer(scope)
+    except AuthError as exc:
+        invalid = exc
+    await surface.count_request(scope["app"], scope, principal)
+    state = scope.get("state")
+    if state is not None:
+        state[RATE_COUNTED] = True
+    if invalid is not None:
+        raise invalid
+    assert principal is not None
+    check_scopes(principal, scopes)
+    return principal, practice(scope, principal)
 
 
 def _single(_scope: Scope, principal: Principal) -> int:

@@ -30,7 +30,7 @@ from optihub.errors import BadRequest, OptiHubError
 from optihub.logging import get_logger
 from optihub.problems import Problem, problem_from
 from optihub.reads import documents
-from optihub.surfaces.kit import bodies, fast
+from optihub.surfaces.kit import bodies, fast, fast_write
 from optihub.surfaces.kit.fast import FastRead
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
@@ -174,6 +174,10 @@ class Surface:
             documents.register(self.projection)
         for read in self.fast_reads:
             fast.install(hot_routes(app), self, read)
+        # The writes the kit answers before routing (``kit.fast_write``), declared beside
+        # the router's routes; each is a framework route too, likewise.
+        for write in fast_write.declared(self.router):
+            fast_write.install(hot_routes(app), self, write, self.max_body)
 
     def check_scopes(self) -> None:
         """Refuse to install a surface whose routes and scope table disagree."""
@@ -186,6 +190,8 @@ class Surface:
             raise ValueError(f"surface {self.name!r}: routes and scope table differ: {wrong}")
 
     async def _rate_limit(self, request: Request) -> None:
+        if request.scope.get("state", {}).get(fast.RATE_COUNTED):
+            return  # counted on the fast path, whose answer left the request to this route
         await self.count_request(request.app, request.scope, authenticate_cached(request))
 
     async def count_request(self, app: Any, scope: Scope, principal: Principal | None) -> None:

@@ -32,6 +32,7 @@ from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import FieldError, ValidationFailed
 from optihub.services import external_records, patient_messages, status_names, synced_rows
 from optihub.services import orders as order_service
+from optihub.services import patients as patient_service
 from optihub.services.context import Actor
 from optihub.services.external_records import Kind, Stored
 from optihub.surfaces.portal import messages
@@ -165,6 +166,9 @@ class Sync:
     notes: list[str] = field(default_factory=list)
     # False when the record left ``FileContent`` out: a stored PDF stays as it is.
     file_sent: bool = True
+    # A new row's current values as written (``synced_rows.CURRENT``'s shape), for the
+    # answer: not read back.
+    written: dict[str, Any] | None = None
 
     @property
     def practice_id(self) -> int:
@@ -191,11 +195,10 @@ class Sync:
             if required:
                 errors.append(FieldError(name, messages.required(name)))
             return None
-        found = self.linked_entry(resource, external_id)
+        found = external_records.row_of(self.session, self.practice_id, resource, external_id)
         if found is None:
             errors.append(FieldError(name, messages.no_such(RESOURCES[resource].noun, external_id)))
-            return None
-        return found.row_id
+        return found
 
 
 Write = Callable[[Sync, Record, uuid.UUID | None, Stored | None, bytes | None], uuid.UUID]
@@ -372,23 +375,51 @@ def _write_patient(
     if errors:
         raise ValidationFailed(errors)
     written = _patient_written(record)
-    patient_id = synced_rows.save_patient(
-        sync.session,
-        sync.actor,
-        row_id,
-        synced_rows.PatientValues(
-            first_name=written["first_name"] or "",
-            last_name=written["last_name"],
-            email=written["email"],
-            phone=written["phone"],
-            date_of_birth=birthday,
-            address=_address(record),
-            notes=written["notes"],
-            home_location_id=location_id,
-            external_id=record["ExternalId"],
-            country=_country(record),
-        ),
+    patient_values = synced_rows.PatientValues(
+        first_name=written["first_name"] or "",
+        last_name=written["last_name"],
+        email=written["email"],
+        phone=written["phone"],
+        date_of_birth=birthday,
+        address=_address(record),
+        notes=written["notes"],
+        home_location_id=location_id,
+        external_id=record["ExternalId"],
+        country=_country(record),
     )
+    if row_id is None:
+        # A new patient: one Core INSERT, answered from the values written.
+        address = synced_rows.address_values(patient_values.address)
+        row = patient_service.add_synced(
+            sync.session,
+            sync.practice_id,
+            external_id=patient_values.external_id,
+            phone=patient_values.phone,
+            country=patient_values.country,
+            external_id_free=external_records.noted_free(
+                sync.session, "patient", sync.practice_id, patient_values.external_id
+            ),
+            first_name=patient_values.first_name,
+            last_name=patient_values.last_name,
+            email=patient_values.email,
+            date_of_birth=patient_values.date_of_birth,
+            **address,
+            notes=patient_values.notes,
+            home_location_id=patient_values.home_location_id,
+        )
+        patient_id: uuid.UUID = row["id"]
+        # What ``synced_rows.CURRENT`` would read back (its keys, in its order).
+        sync.written = {
+            "first_name": row["first_name"] or None,
+            "last_name": row["last_name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "date_of_birth": row["date_of_birth"],
+            **address,
+            "notes": row["notes"],
+        }
+    else:
+        patient_id = synced_rows.save_patient(sync.session, sync.actor, row_id, patient_values)
     # The eyewear-ready consents (a member left out changes nothing: with neither, no
     # need to look at the patient again).
     email, sms = record.get("AllowEmailEyeWear"), record.get("AllowSmsEyewear")
@@ -840,6 +871,8 @@ class Upserted:
     notes: tuple[str, ...] = ()
     # The bookkeeping's answer, for ``shown``.
     kept: external_records.Upserted | None = field(default=None, compare=False, repr=False)
+    # A new row's current values as written (``Sync.written``), for ``shown``.
+    written: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def upsert(
@@ -873,14 +906,17 @@ def upsert(
         write=write,
     )
     notes = tuple(sync.notes) if done.changed else ()
-    return Upserted(done.id, done.created, done.changed, notes, kept=done)
+    written = sync.written if done.created else None
+    return Upserted(done.id, done.created, done.changed, notes, kept=done, written=written)
 
 
 def shown(session: Session, practice_id: int, resource: str, done: Upserted) -> Record | None:
     """What ``read`` gives right after ``upsert``, without reading the record again."""
     if done.kept is None:
         return None
-    stored = external_records.kept(session, practice_id, RESOURCES[resource].kind, done.kept)
+    stored = external_records.kept(
+        session, practice_id, RESOURCES[resource].kind, done.kept, done.written
+    )
     return _shown_record(session, practice_id, resource, stored) if stored is not None else None
 
 

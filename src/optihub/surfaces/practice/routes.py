@@ -9,7 +9,7 @@ signature from a local (the scope requirement), which FastAPI must see evaluated
 """
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -43,9 +43,10 @@ from optihub.services.context import Actor
 from optihub.services.frames import FrameDetails
 from optihub.surfaces import kit
 from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, declare
 from optihub.surfaces.practice import bodies, listing, mapping, schemas
 from optihub.surfaces.practice.rules import Invalid, Rule, check, day_of
-from optihub.web import DbSession, database, in_transaction
+from optihub.web import DbSession, HotAnswer, database, in_transaction
 
 router = APIRouter(tags=["Practice (EyeCloud Pro)"])
 
@@ -199,9 +200,25 @@ def get_patient(request: Request, who: PatientsRead, id: ObjectId) -> Response:
 async def create_patients(
     request: Request, who: PatientsCreate, body: WriteBody = None
 ) -> Response:
+    # One trip through the thread pool for the transaction (``in_transaction``).
+    created = await _patients_created(lambda work: in_transaction(request, work), who, body)
+    return kit.json_response(created, 201)
+
+
+Created = list[dict[str, Any]]
+
+
+async def _patients_created(
+    transaction: Callable[[Callable[[Session], Created]], Awaitable[Created]],
+    who: Acting,
+    body: Any,
+) -> Any:
+    """The answer of a create (one patient, or ``{"data": [...]}`` for a bulk body), its
+    records checked first, then written in one ``transaction``: the route's and the fast
+    path's (``FAST_WRITES``) one code."""
     records = bodies.records(body, mapping.PATIENT_IN)
 
-    def write(session: Session) -> list[dict[str, Any]]:
+    def write(session: Session) -> Created:
         data = []
         for index, record in enumerate(records.items):
             with records.writing(index, mapping.PATIENT_FIELDS):
@@ -226,9 +243,8 @@ async def create_patients(
             data.append(mapping.patient_out(patient_reads.view_of(patient)))
         return data
 
-    # One trip through the thread pool for the transaction (``in_transaction``).
-    data = await in_transaction(request, write)
-    return kit.json_response({"data": data} if records.bulk else data[0], 201)
+    data = await transaction(write)
+    return {"data": data} if records.bulk else data[0]
 
 
 def _patient_details(record: dict[str, Any]) -> patient_service.PatientDetails:
@@ -429,6 +445,16 @@ async def _fast_order(request: FastRequest) -> bytes:
         request.db, request.practice_id, mapping.SURFACE, order_id
     )
 
+
+async def _fast_create_patient(request: WriteRequest) -> HotAnswer:
+    assert request.practice_id is not None
+    who = Acting(request.principal, request.practice_id)
+    created = await _patients_created(request.transaction, who, request.body)
+    return HotAnswer(orjson.dumps(created), status=201)
+
+
+# One patient (a JSON object); a bulk array, and anything unusual, go to the route.
+declare(router, FastWrite("/{client_id}/patients", _fast_create_patient, practice=_path_practice))
 
 FAST_READS = (
     FastRead(
