@@ -71,7 +71,11 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     contract for an ``async`` route. A ``def`` route with ``DbSession`` costs three trips
     through the thread pool (the dependency's start and end, and the route); this is one,
     for the writes that clients repeat (a create)."""
-    db: Database = request.app.state.db
+    return await run_transaction(request.app.state.db, work)
+
+
+async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
+    """``in_transaction`` for a caller that has the database but no request (a hot write)."""
 
     def run() -> T:
         with db.sessions() as session:

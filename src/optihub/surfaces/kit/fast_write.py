@@ -5,10 +5,10 @@ framework around them: matching the path against every surface's routes, resolvi
 route's dependencies, a response object (``kit.fast`` says the same of reads). A dialect
 declares such a write once, beside its framework route:
 
-    declare(router, FastWrite("/{client_id}/patients", create_patient, practice=path_practice))
+    FastWrite("/{client_id}/patients", create_patient, practice=path_practice)
 
-beside the router holding that route (``declare(router, ...)``), and the kit
-(``Surface.install``) registers it as a hot write (``web.HotRoutes``): the
+in its surface's ``fast_writes``, and the kit (``Surface.install``) registers it as a hot
+write (``web.HotRoutes``): the
 middleware reads the body under the surface's body limit (over it, the route refuses it:
 the same 413) and hands it here. A plain request — no query string, a JSON body of the
 declared media types, no ``Idempotency-Key`` when the route honours one, a body ``orjson``
@@ -35,17 +35,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from optihub.auth.resource import Principal
 from optihub.db.session import Database
 from optihub.surfaces.kit.fast import FastAnswer, FastSurface, admit, refusal, required_scopes
 from optihub.surfaces.kit.practice import single_practice
-from optihub.web import HOT_BODY, HotAnswer, HotRoutes
+from optihub.web import HOT_BODY, HotAnswer, HotRoutes, run_transaction
 
 T = TypeVar("T")
 
@@ -74,21 +72,8 @@ class WriteRequest:
         return None
 
     async def transaction(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` in one worker thread, in one transaction: committed before this
-        returns, rolled back if it raises (``web.in_transaction``'s contract)."""
-        db = self.db
-
-        def run() -> T:
-            with db.sessions() as session:
-                try:
-                    result = work(session)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-                return result
-
-        return await run_in_threadpool(run)
+        """``work(session)`` in one worker thread, in one transaction (``web.in_transaction``)."""
+        return await run_transaction(self.db, work)
 
 
 def is_object(body: Any) -> bool:
@@ -125,21 +110,6 @@ class FastWrite:
     # The practice the call acts for, or a refusal (raised): by default the token's one
     # practice (``kit.single_practice``); a dialect naming it in the path reads it there.
     practice: Callable[[Scope, Principal], int | None] = _single
-
-
-# By the router's identity (a router is not hashable), the router kept with its writes.
-_declared: dict[int, tuple[APIRouter, tuple[FastWrite, ...]]] = {}
-
-
-def declare(router: APIRouter, *writes: FastWrite) -> None:
-    """``writes`` are answered before routing wherever a surface installs ``router``."""
-    _declared[id(router)] = (router, (*declared(router), *writes))
-
-
-def declared(router: APIRouter) -> tuple[FastWrite, ...]:
-    """The fast writes declared beside ``router``'s routes."""
-    found = _declared.get(id(router))
-    return found[1] if found is not None and found[0] is router else ()
 
 
 def hot_answer(response: Response) -> HotAnswer:

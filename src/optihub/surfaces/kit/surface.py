@@ -32,6 +32,7 @@ from optihub.problems import Problem, problem_from
 from optihub.reads import documents
 from optihub.surfaces.kit import bodies, fast, fast_write
 from optihub.surfaces.kit.fast import FastRead
+from optihub.surfaces.kit.fast_write import FastWrite
 from optihub.surfaces.kit.limits import BodyLimit, RateLimiter
 from optihub.surfaces.kit.responses import json_response
 from optihub.surfaces.kit.vocabulary import translate_transition
@@ -119,6 +120,9 @@ class Surface:
     # The reads the kit answers before routing (``kit.fast``): each is also a framework
     # route, which answers whatever the fast read leaves.
     fast_reads: tuple[FastRead, ...] = ()
+    # The writes the kit answers before routing (``kit.fast_write``); each is a framework
+    # route too, which stays the reference.
+    fast_writes: tuple[FastWrite, ...] = ()
     # Routes outside the prefix (e.g. a dialect's token call at the site root), mounted
     # as they are; their errors are in the dialect's envelope too.
     root_router: APIRouter | None = None
@@ -174,9 +178,7 @@ class Surface:
             documents.register(self.projection)
         for read in self.fast_reads:
             fast.install(hot_routes(app), self, read)
-        # The writes the kit answers before routing (``kit.fast_write``), declared beside
-        # the router's routes; each is a framework route too, likewise.
-        for write in fast_write.declared(self.router):
+        for write in self.fast_writes:
             fast_write.install(hot_routes(app), self, write, self.max_body)
 
     def check_scopes(self) -> None:

@@ -4,7 +4,13 @@ in sync by the integrating system's own ids, in JSON or DataContract XML."""
 
 from optihub.surfaces.kit import Surface
 from optihub.surfaces.portal.errors import ErrorBody, envelope, render
-from optihub.surfaces.portal.routes import FAST_READS, ROUTE_SCOPES, root_router, router
+from optihub.surfaces.portal.routes import (
+    FAST_READS,
+    FAST_WRITES,
+    ROUTE_SCOPES,
+    root_router,
+    router,
+)
 
 SURFACE = "portal"
 
@@ -19,6 +25,7 @@ surface = Surface(
     error_model=ErrorBody,
     scopes=ROUTE_SCOPES,
     fast_reads=FAST_READS,
+    fast_writes=FAST_WRITES,
     # Prescriptions carry their PDF (up to 10 MiB) as base64 text inside the body.
     max_body=16 << 20,
     # The vendor answers every refused body with 400 and its ModelState.

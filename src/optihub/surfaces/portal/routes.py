@@ -36,7 +36,7 @@ from optihub.reads import orders as order_reads
 from optihub.services.context import Actor
 from optihub.surfaces import kit
 from optihub.surfaces.kit.fast import FastRead, FastRequest, TextParameter
-from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, declare, hot_answer, later
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, hot_answer, later
 from optihub.surfaces.kit.responses import JSON, XML, wants_xml
 from optihub.surfaces.portal import codec, resources, values
 from optihub.web import DbSession, HotAnswer, in_transaction
@@ -340,6 +340,7 @@ def _response_doc(model: codec.Model) -> dict[int | str, dict[str, Any]]:
     }
 
 
+_fast_writes: list[FastWrite] = []
 for _model in codec.MODELS.values():
     _noun = resources.RESOURCES[_model.resource].noun
     router.add_api_route(
@@ -374,16 +375,16 @@ for _model in codec.MODELS.values():
     # A JSON body on the fast path (``kit.fast_write``): the same code, before routing. The
     # practice is checked where the route checks it, after the body is decoded (``later``);
     # XML, no media type, a query string: the route.
-    declare(
-        router,
+    _fast_writes.append(
         FastWrite(
             f"/{_model.resource}",
             _fast_writer(_model),
             media_types=frozenset({"application/json", "text/json"}),
             decode=False,
             practice=later,
-        ),
+        )
     )
+FAST_WRITES = tuple(_fast_writes)
 
 
 # -- search --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from optihub.surfaces.kit.bodies import indexed
 from optihub.surfaces.practice.errors import envelope
 from optihub.surfaces.practice.mapping import ROUTE_SCOPES, SURFACE, module_of
 from optihub.surfaces.practice.projection import ORDERS
-from optihub.surfaces.practice.routes import FAST_READS, router
+from optihub.surfaces.practice.routes import FAST_READS, FAST_WRITES, router
 from optihub.surfaces.practice.schemas import PracticeError
 
 surface = Surface(
@@ -20,6 +20,7 @@ surface = Surface(
     scopes=ROUTE_SCOPES,
     projection=ORDERS,
     fast_reads=FAST_READS,
+    fast_writes=FAST_WRITES,
     # 100 a minute per OAuth client and module (patients, stores, orders…).
     rate_limit="100/minute",
     module_of=module_of,

@@ -43,7 +43,7 @@ from optihub.services.context import Actor
 from optihub.services.frames import FrameDetails
 from optihub.surfaces import kit
 from optihub.surfaces.kit.fast import FastRead, FastRequest, IntParameter
-from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, declare
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest
 from optihub.surfaces.practice import bodies, listing, mapping, schemas
 from optihub.surfaces.practice.rules import Invalid, Rule, check, day_of
 from optihub.web import DbSession, HotAnswer, database, in_transaction
@@ -454,7 +454,7 @@ async def _fast_create_patient(request: WriteRequest) -> HotAnswer:
 
 
 # One patient (a JSON object); a bulk array, and anything unusual, go to the route.
-declare(router, FastWrite("/{client_id}/patients", _fast_create_patient, practice=_path_practice))
+FAST_WRITES = (FastWrite("/{client_id}/patients", _fast_create_patient, practice=_path_practice),)
 
 FAST_READS = (
     FastRead(
