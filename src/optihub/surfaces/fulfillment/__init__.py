@@ -27,6 +27,7 @@ surface = Surface(
     vocabulary=STATUSES,
     projection=ORDERS,
     fast_reads=routes.FAST_READS,
+    fast_writes=routes.FAST_WRITES,
     webhooks=WebhookShape(events=EVENT_CODES, match=event_codes, render_code=delivery_body),
     # Refused input is a 400 (rule violations included); conflicts with the order's state 409.
     statuses={422: 400},

@@ -22,6 +22,7 @@ surface = Surface(
     vocabulary=LAB_STATUSES,
     projection=ORDERS,
     fast_reads=orders.FAST_READS,
+    fast_writes=orders.FAST_WRITES,
     # The vendor answers every refused input with 400, unknown ids with 404.
     statuses={422: 400, 409: 400},
     error_statuses=(400, 401, 403, 404, 413, 429, 500),

@@ -73,22 +73,33 @@ def acting(scope: str) -> Callable[..., Coroutine[Any, Any, Acting]]:
             ),
         ] = None,
     ) -> Acting:
-        if user_email is None or not user_email.strip():
-            raise BadRequest(
-                "The User-Email header is required: the email of the acting user",
-                code="parameter_missing",
-                field=USER_EMAIL,
-            )
         practice_id = kit.single_practice(principal)
-        user = await run_in_threadpool(_member, database(request), practice_id, user_email)
-        if user is None:
-            raise Forbidden(
-                "User-Email does not name a user of this practice's OptiHub dashboard",
-                field=USER_EMAIL,
-            )
-        return Acting(principal, practice_id, user)
+        email = required_email(user_email)
+        user = await run_in_threadpool(_member, database(request), practice_id, email)
+        return Acting(principal, practice_id, member_or_refusal(user))
 
     return dependency
+
+
+def required_email(user_email: str | None) -> str:
+    """The User-Email header's value, or the dialect's refusal of a missing one."""
+    if user_email is None or not user_email.strip():
+        raise BadRequest(
+            "The User-Email header is required: the email of the acting user",
+            code="parameter_missing",
+            field=USER_EMAIL,
+        )
+    return user_email
+
+
+def member_or_refusal(user: StaffView | None) -> StaffView:
+    """The acting user found by User-Email, or the dialect's refusal of an unknown one."""
+    if user is None:
+        raise Forbidden(
+            "User-Email does not name a user of this practice's OptiHub dashboard",
+            field=USER_EMAIL,
+        )
+    return user
 
 
 CatalogReader = Annotated[Acting, Depends(acting("lab_catalog:read"))]
