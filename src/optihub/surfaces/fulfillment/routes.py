@@ -43,8 +43,8 @@ from optihub.surfaces.fulfillment.mapping import (
     status_filter,
 )
 from optihub.surfaces.fulfillment.projection import ORDERS, timestamp
-from optihub.surfaces.kit.fast import FastAnswer, FastRead, FastRequest, IntParameter
-from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, hot_answer
+from optihub.surfaces.kit.fast import FastAnswer, FastRead, FastRequest, IntParameter, hot_answer
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest
 from optihub.web import DbSession, HotAnswer, database, in_transaction
 
 router = APIRouter(tags=["Fulfillment API (Blend dialect)"])

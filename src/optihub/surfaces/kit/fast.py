@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import Scope
 
 from optihub.auth.resource import Principal, check_scopes, scope_bearer
@@ -166,7 +167,9 @@ def install(routes: HotRoutes, surface: FastSurface, read: FastRead) -> None:
                 return None
         app = scope["app"]
         try:
-            principal, practice_id = await admit(surface, scope, scopes, read.practice or _single)
+            principal, practice_id = await admit(
+                surface, scope, scopes, read.practice or token_practice
+            )
         except Exception as exc:  # a refusal, in the dialect's envelope, as the route's
             return refusal(scope, exc)
         assert practice_id is not None
@@ -221,7 +224,8 @@ async def admit(
     return principal, practice(scope, principal)
 
 
-def _single(_scope: Scope, principal: Principal) -> int:
+def token_practice(_scope: Scope, principal: Principal) -> int:
+    """The token's one practice (``kit.single_practice``): the default of a fast path."""
     return single_practice(principal)
 
 
@@ -229,7 +233,11 @@ def refusal(scope: Scope, exc: Exception) -> HotAnswer:
     """``exc`` rendered as the framework's exception handlers render it."""
     request_id = str(scope.get("state", {}).get("request_id", ""))
     surfaces = scope["app"].state.surfaces
-    response = surfaces.respond(scope["path"], exc, request_id, Headers(scope=scope))
+    return hot_answer(surfaces.respond(scope["path"], exc, request_id, Headers(scope=scope)))
+
+
+def hot_answer(response: Response) -> HotAnswer:
+    """A framework response as a hot route's answer (its own headers kept)."""
     content_type = b"application/json"
     headers: list[tuple[bytes, bytes]] = []
     for name, value in response.raw_headers:

@@ -35,15 +35,20 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.types import Scope
 
 from optihub.auth.resource import Principal
 from optihub.db.session import Database
-from optihub.surfaces.kit.fast import FastAnswer, FastSurface, admit, refusal, required_scopes
-from optihub.surfaces.kit.practice import single_practice
-from optihub.web import HOT_BODY, HotAnswer, HotRoutes, run_transaction
+from optihub.surfaces.kit.fast import (
+    FastAnswer,
+    FastSurface,
+    admit,
+    refusal,
+    required_scopes,
+    token_practice,
+)
+from optihub.web import HOT_BODY, HotRoutes, run_transaction
 
 T = TypeVar("T")
 
@@ -86,10 +91,6 @@ def later(_scope: Scope, _principal: Principal) -> None:
     return None
 
 
-def _single(_scope: Scope, principal: Principal) -> int:
-    return single_practice(principal)
-
-
 @dataclass(frozen=True)
 class FastWrite:
     """A write the kit answers before routing (see the module's text). ``path`` is the
@@ -109,19 +110,7 @@ class FastWrite:
     idempotency_key: bool = False
     # The practice the call acts for, or a refusal (raised): by default the token's one
     # practice (``kit.single_practice``); a dialect naming it in the path reads it there.
-    practice: Callable[[Scope, Principal], int | None] = _single
-
-
-def hot_answer(response: Response) -> HotAnswer:
-    """A framework response as a hot route's answer (its own headers kept)."""
-    content_type = b"application/json"
-    headers: list[tuple[bytes, bytes]] = []
-    for name, value in response.raw_headers:
-        if name == b"content-type":
-            content_type = value
-        elif name != b"content-length":
-            headers.append((name, value))
-    return HotAnswer(bytes(response.body), content_type, tuple(headers), response.status_code)
+    practice: Callable[[Scope, Principal], int | None] = token_practice
 
 
 def _plain(write: FastWrite, scope: Scope) -> bool:

@@ -35,8 +35,9 @@ from optihub.surfaces.kit.fast import (
     FastRequest,
     IntParameter,
     TextParameter,
+    hot_answer,
 )
-from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, hot_answer
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest
 from optihub.surfaces.labs import schemas
 from optihub.surfaces.labs.ids import row_id
 from optihub.surfaces.labs.mapping import (

@@ -35,8 +35,8 @@ from optihub.errors import (
 from optihub.reads import orders as order_reads
 from optihub.services.context import Actor
 from optihub.surfaces import kit
-from optihub.surfaces.kit.fast import FastRead, FastRequest, TextParameter
-from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, hot_answer, later
+from optihub.surfaces.kit.fast import FastRead, FastRequest, TextParameter, hot_answer
+from optihub.surfaces.kit.fast_write import FastWrite, WriteRequest, later
 from optihub.surfaces.kit.responses import JSON, XML, wants_xml
 from optihub.surfaces.portal import codec, resources, values
 from optihub.web import DbSession, HotAnswer, in_transaction
