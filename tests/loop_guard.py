@@ -3,7 +3,8 @@ made on the event loop's thread (which stalls every other request the loop serve
 test that made it, naming the call.
 
 Watched: every statement SQLAlchemy runs (``before_cursor_execute`` on the test's engine),
-``Database.fetch_raw`` (the hot reads' own connection), and a Redis command
+``Database.fetch_raw`` (the hot reads' own connection), every prepared statement
+(``db.prepared.send``: the writes' statements sent past SQLAlchemy), and a Redis command
 (``redis.Redis.execute_command``). A call is on the loop when the thread that makes it is
 running an asyncio event loop. Threads of the pool (sync routes, ``run_in_threadpool``,
 ``asyncio.to_thread``) run none, so their calls are fine.
@@ -55,6 +56,15 @@ def guarded(db: Database) -> Iterator[list[str]]:
             seen.append(f"fetch_raw on the event loop at {_where()}")
         return original(self, sql, parameters)
 
+    from optihub.db import prepared
+
+    original_send = prepared.send
+
+    def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
+        if _on_loop():
+            seen.append(f"prepared statement on the event loop: {sql.split()[0]} … at {_where()}")
+        return original_send(driver, sql, values, many)
+
     import redis
 
     original_command = redis.Redis.execute_command
@@ -66,10 +76,12 @@ def guarded(db: Database) -> Iterator[list[str]]:
 
     event.listen(db.engine, "before_cursor_execute", statement)
     Database.fetch_raw = fetch_raw  # type: ignore[method-assign]
+    prepared.send = send
     redis.Redis.execute_command = execute_command  # type: ignore[method-assign]
     try:
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", statement)
         Database.fetch_raw = original  # type: ignore[method-assign]
+        prepared.send = original_send
         redis.Redis.execute_command = original_command  # type: ignore[method-assign]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import AuditEntry
+from optihub.db.prepared import Prepared
 from optihub.services.context import Actor
 
 
@@ -39,7 +39,20 @@ def record(
     session.add(AuditEntry(**_values(actor, action, target_type, target_id, details)))
 
 
-_INSERT = insert(cast(Table, AuditEntry.__table__))
+_INSERT = Prepared.insert(
+    AuditEntry,
+    (
+        "at",
+        "practice_id",
+        "actor_user_id",
+        "actor_client_id",
+        "action",
+        "target_type",
+        "target_id",
+        "via",
+        "details",
+    ),
+)
 
 
 def add(
@@ -50,8 +63,9 @@ def add(
     target_id: object,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """``record``, written at once as one Core INSERT (compiled once per process) instead of
-    waiting for the ORM's next flush: for a caller that writes its own rows with Core."""
-    session.execute(
-        _INSERT, {"at": utcnow()} | _values(actor, action, target_type, target_id, details)
+    """``record``, written at once (a statement compiled once per process, on the session's
+    connection: ``db.prepared``) instead of waiting for the ORM's next flush: for a caller
+    that writes its own rows."""
+    _INSERT.execute(
+        session, {"at": utcnow()} | _values(actor, action, target_type, target_id, details)
     )

@@ -1,0 +1,117 @@
+"""Statements sent past SQLAlchemy's execution layer (``db.prepared``), on every backend:
+what they write reads back through the ORM exactly as the ORM would have written it, they
+join the session's transaction (and its rollback), and text with NUL is refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from optihub.db.models import AuditEntry, Patient
+from optihub.db.prepared import Prepared
+from optihub.errors import BadRequest
+from tests import factories
+
+INSERT = Prepared.insert(
+    Patient,
+    (
+        "id",
+        "practice_id",
+        "first_name",
+        "last_name",
+        "country",
+        "notify_eyewear_email",
+        "notify_eyewear_sms",
+        "created_at",
+        "updated_at",
+    ),
+)
+AUDIT = Prepared.insert(
+    AuditEntry, ("at", "practice_id", "action", "target_type", "target_id", "via", "details")
+)
+BY_NAME = Prepared(
+    select(Patient.id, Patient.created_at, Patient.notify_eyewear_email)
+    .where(Patient.practice_id == bindparam("practice"), Patient.last_name == bindparam("last"))
+    .order_by(Patient.first_name)
+)
+AT = datetime(2026, 12, 6, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def _patient(practice_id: int, first: str, last: str = "Okafor") -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "practice_id": practice_id,
+        "first_name": first,
+        "last_name": last,
+        "country": "GB",
+        "notify_eyewear_email": True,
+        "notify_eyewear_sms": False,
+        "created_at": AT,
+        "updated_at": AT,
+    }
+
+
+@pytest.fixture
+def practice_id(db) -> int:
+    with db.transaction() as s:
+        return factories.practice(s).id
+
+
+def test_rows_written_read_back_through_the_orm_as_given(db, practice_id):
+    ada, bea = _patient(practice_id, "Ada"), _patient(practice_id, "Bea")
+    with db.transaction() as s:
+        INSERT.execute(s, ada)
+        INSERT.execute_many(s, [bea])
+        AUDIT.execute(
+            s,
+            {
+                "at": AT,
+                "practice_id": practice_id,
+                "action": "patient.created",
+                "target_type": "patient",
+                "target_id": str(ada["id"]),
+                "via": "practice",
+                "details": {"note": "née Smith", "count": 2},
+            },
+        )
+    with db.sessions() as s:
+        stored = s.get(Patient, ada["id"])
+        assert stored is not None
+        assert (stored.first_name, stored.country, stored.created_at) == ("Ada", "GB", AT)
+        assert (stored.notify_eyewear_email, stored.notify_eyewear_sms) == (True, False)
+        assert s.get(Patient, bea["id"]) is not None
+        entry = s.scalars(select(AuditEntry)).one()
+        assert entry.details == {"note": "née Smith", "count": 2}
+        assert entry.at == AT
+
+
+def test_select_values_come_back_in_their_python_types(db, practice_id):
+    with db.transaction() as s:
+        INSERT.execute_many(s, [_patient(practice_id, "Cy"), _patient(practice_id, "Ada")])
+        INSERT.execute(s, _patient(practice_id, "Zed", last="Other"))
+    with db.transaction() as s:
+        rows = BY_NAME.rows(s, {"practice": practice_id, "last": "Okafor"})
+        assert len(rows) == 2
+        assert all(isinstance(row[0], uuid.UUID) for row in rows)
+        assert all(row[1] == AT and row[2] is True for row in rows)
+        assert BY_NAME.first(s, {"practice": practice_id, "last": "Nobody"}) is None
+
+
+def test_a_rolled_back_transaction_keeps_nothing(db, practice_id):
+    with pytest.raises(RuntimeError), db.transaction() as s:
+        INSERT.execute(s, _patient(practice_id, "Ada"))
+        raise RuntimeError("the use case failed after writing")
+    with db.sessions() as s:
+        assert s.scalars(select(Patient)).all() == []
+
+
+def test_text_with_nul_is_refused_and_nothing_is_written(db, practice_id):
+    with pytest.raises(BadRequest), db.transaction() as s:
+        INSERT.execute(s, _patient(practice_id, "A\x00da"))
+    with pytest.raises(BadRequest), db.transaction() as s:
+        INSERT.execute_many(s, [_patient(practice_id, "Ada"), _patient(practice_id, "B\x00")])
+    with db.sessions() as s:
+        assert s.scalars(select(Patient)).all() == []
