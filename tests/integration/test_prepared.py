@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from optihub.db.models import AuditEntry, Patient
 from optihub.db.prepared import Prepared
@@ -113,5 +114,14 @@ def test_text_with_nul_is_refused_and_nothing_is_written(db, practice_id):
         INSERT.execute(s, _patient(practice_id, "A\x00da"))
     with pytest.raises(BadRequest), db.transaction() as s:
         INSERT.execute_many(s, [_patient(practice_id, "Ada"), _patient(practice_id, "B\x00")])
+    with db.sessions() as s:
+        assert s.scalars(select(Patient)).all() == []
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db, practice_id):
+    ada = _patient(practice_id, "Ada")
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        INSERT.execute(s, ada)
+        INSERT.execute(s, ada)  # the same primary key again
     with db.sessions() as s:
         assert s.scalars(select(Patient)).all() == []

@@ -13,7 +13,8 @@ execution layer did and this does too:
 - each parameter goes through its column type's bind processing (UUIDs as SQLite's 32 hex
   characters, the UTC datetimes, JSON, booleans), in the driver's own parameter style;
 - no text with NUL is sent (``session.refuse_nul``, as every statement through the engine);
-- a SELECT's values go through their types' result processing (``rows``).
+- a SELECT's values go through their types' result processing (``rows``);
+- a driver's error is raised as SQLAlchemy's (``IntegrityError`` for a unique key…).
 
 What it does not do: no ORM (objects are not loaded, the unit of work does not see the rows:
 the caller keeps its objects with ``db.rows.keep`` or does not need them), no autoflush (the
@@ -27,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
@@ -80,11 +82,22 @@ class _Plan:
         }
 
 
-def _driver(session: Session) -> tuple[Any, Dialect]:
-    connection = session.connection()
+def _driver(session: Session | Connection) -> tuple[Any, Dialect]:
+    connection = session.connection() if isinstance(session, Session) else session
     driver = connection.connection.driver_connection
     assert driver is not None, "a checked-out connection has its driver connection"
     return driver, connection.dialect
+
+
+def _sent(dialect: Dialect, driver: Any, sql: str, values: Any, many: bool) -> Any:
+    """``send``, a driver's error raised as SQLAlchemy raises it (``IntegrityError``,
+    ``OperationalError``…), so callers catch one family whichever way a statement went."""
+    try:
+        return send(driver, sql, values, many)
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+        ) from error
 
 
 def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
@@ -125,27 +138,31 @@ class Prepared:
             plan = self._plans[dialect.name] = _Plan(self.statement, dialect, self.columns)
         return plan
 
-    def execute(self, session: Session, params: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self, session: Session | Connection, params: Mapping[str, Any] | None = None
+    ) -> Any:
         """Run once with ``params``; the DBAPI cursor (``fetchone`` for ``RETURNING``)."""
         driver, dialect = _driver(session)
         plan = self._plan(dialect)
-        return send(driver, plan.sql, plan.values(params or {}), False)
+        return _sent(dialect, driver, plan.sql, plan.values(params or {}), False)
 
-    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def execute_many(
+        self, session: Session | Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         """Run once per row of ``rows`` (one ``executemany``)."""
         if not rows:
             return
         driver, dialect = _driver(session)
         plan = self._plan(dialect)
-        send(driver, plan.sql, [plan.values(row) for row in rows], True)
+        _sent(dialect, driver, plan.sql, [plan.values(row) for row in rows], True)
 
     def rows(
-        self, session: Session, params: Mapping[str, Any] | None = None
+        self, session: Session | Connection, params: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """A SELECT's rows, each value through its type's result processing."""
         driver, dialect = _driver(session)
         plan = self._plan(dialect)
-        found = send(driver, plan.sql, plan.values(params or {}), False).fetchall()
+        found = _sent(dialect, driver, plan.sql, plan.values(params or {}), False).fetchall()
         processors = plan.results
         if not any(processors):
             return [tuple(row) for row in found]
@@ -158,7 +175,7 @@ class Prepared:
         ]
 
     def first(
-        self, session: Session, params: Mapping[str, Any] | None = None
+        self, session: Session | Connection, params: Mapping[str, Any] | None = None
     ) -> tuple[Any, ...] | None:
         found = self.rows(session, params)
         return found[0] if found else None

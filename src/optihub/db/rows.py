@@ -24,10 +24,12 @@ from typing import Any
 from sqlalchemy import Table, insert, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
-_PLANS: dict[type, tuple[tuple[tuple[str, str, Any], ...], Any, str | None]] = {}
+from optihub.db.prepared import Prepared
+
+_PLANS: dict[type, tuple[tuple[tuple[str, str, Any], ...], Prepared, str | None]] = {}
 
 
-def _plan(cls: type) -> tuple[tuple[tuple[str, str, Any], ...], Any, str | None]:
+def _plan(cls: type) -> tuple[tuple[tuple[str, str, Any], ...], Prepared, str | None]:
     """((attribute, column, default) per column, the INSERT, the identity attribute)."""
     found = _PLANS.get(cls)
     if found is None:
@@ -50,7 +52,8 @@ def _plan(cls: type) -> tuple[tuple[tuple[str, str, Any], ...], Any, str | None]
         statement = insert(table)
         if identity is not None:
             statement = statement.returning(table.c[mapper.get_property(identity).columns[0].key])
-        found = _PLANS[cls] = (tuple(columns), statement, identity)
+        prepared = Prepared(statement, [column for _attribute, column, _default in columns])
+        found = _PLANS[cls] = (tuple(columns), prepared, identity)
     return found
 
 
@@ -58,7 +61,6 @@ def write_rows(session: Session, objects: Sequence[Any]) -> None:
     """INSERT ``objects`` (new, in no session) now, on the session's connection, in the
     order given; the objects get their defaults (and database-assigned keys). ``keep`` them
     after: a caller may write them inside a savepoint that it rolls back and retries."""
-    connection = session.connection()
     groups: dict[type, list[Any]] = {}
     for obj in objects:
         groups.setdefault(type(obj), []).append(obj)
@@ -80,10 +82,10 @@ def write_rows(session: Session, objects: Sequence[Any]) -> None:
                 row[column] = value
             rows.append(row)
         if identity is None:
-            connection.execute(statement, rows)
+            statement.execute_many(session, rows)
         else:
             for obj, row in zip(group, rows, strict=True):
-                setattr(obj, identity, connection.execute(statement, row).scalar_one())
+                setattr(obj, identity, statement.execute(session, row).fetchone()[0])
 
 
 def keep(session: Session, objects: Sequence[Any]) -> None:

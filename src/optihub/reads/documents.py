@@ -30,7 +30,6 @@ from sqlalchemy import (
     event,
     exists,
     func,
-    insert,
     inspect,
     or_,
     select,
@@ -54,6 +53,7 @@ from optihub.db.models import (
     PortalRecord,
     PortalStatusMapping,
 )
+from optihub.db.prepared import Prepared
 from optihub.db.session import Database
 from optihub.reads.order_views import OrderView, Reader, load_ids
 
@@ -148,7 +148,7 @@ def store(
                 }
             )
     if rows:
-        connection.execute(_INSERT_DOCUMENTS, rows)
+        _INSERT_DOCUMENTS.execute_many(connection, rows)
     return len(ready) + len(loaded)
 
 
@@ -166,12 +166,15 @@ _DELETE_DOCUMENTS = delete(OrderDocument).where(
     OrderDocument.practice_id == bindparam("practice_id"),
     OrderDocument.order_id.in_(bindparam("ids", expanding=True)),
 )
-_INSERT_DOCUMENTS = insert(OrderDocument)
-_UPSERTS: dict[str, tuple[Any, Any]] = {}
+_INSERT_DOCUMENTS = Prepared.insert(
+    OrderDocument, ("practice_id", "order_id", "projection", "summary", "detail_extra")
+)
+_UPSERTS: dict[str, tuple[Prepared, Prepared]] = {}
 
 
-def _upserts(dialect: str) -> tuple[Any, Any]:
-    """The order version and order count upserts in ``dialect`` (built once each)."""
+def _upserts(dialect: str) -> tuple[Prepared, Prepared]:
+    """The order version and order count upserts in ``dialect`` (built once each, sent
+    past SQLAlchemy's execution layer: ``db.prepared``)."""
     found = _UPSERTS.get(dialect)
     if found is None:
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -191,7 +194,7 @@ def _upserts(dialect: str) -> tuple[Any, Any]:
             index_elements=[OrderCount.practice_id, OrderCount.status],
             set_={"count": OrderCount.count + count.excluded.count},
         )
-        found = _UPSERTS[dialect] = (version, count)
+        found = _UPSERTS[dialect] = (Prepared(version), Prepared(count))
     return found
 
 
@@ -207,7 +210,7 @@ def raise_version(reader: Reader, practice_id: int) -> None:
     version never repeats even when the practice's rows are deleted and made again."""
     connection = _connection(reader)
     statement = _upserts(connection.dialect.name)[0]
-    connection.execute(statement, {"practice_id": practice_id, "version": time.time_ns() // 1000})
+    statement.execute(connection, {"practice_id": practice_id, "version": time.time_ns() // 1000})
 
 
 # -- keeping documents and counts in step with every change -------------------------------
@@ -324,8 +327,8 @@ def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) ->
     connection = session.connection()
     statement = _upserts(connection.dialect.name)[1]
     for (practice_id, status), delta in sorted(deltas.items()):
-        connection.execute(
-            statement, {"practice_id": practice_id, "status": status, "delta": delta}
+        statement.execute(
+            connection, {"practice_id": practice_id, "status": status, "delta": delta}
         )
 
 
