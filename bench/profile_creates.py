@@ -8,7 +8,8 @@ Seeds the demo data into a fresh SQLite file as bench/dialects.py does, then sen
 create (lab order, portal patient, practice patient, fulfillment order) ``--requests``
 times through the application in this process (Starlette's test client: no network, no
 uvicorn), with the bodies bench/dialects.py sends, and prints the SQL statements one request
-runs (a SQLAlchemy ``before_cursor_execute`` listener), by kind and by table.
+runs (a SQLAlchemy ``before_cursor_execute`` listener, and ``db.prepared.send`` for the
+statements sent past SQLAlchemy), by kind and by table.
 
 Run under py-spy (which samples every thread: the routes run in the thread pool), the
 second command reads its raw stacks and prints, per create, the share of the route's
@@ -53,6 +54,7 @@ from bench.dialects import (  # noqa: E402
     prepare,
 )
 from optihub.app import create_app  # noqa: E402
+from optihub.db import prepared  # noqa: E402
 from optihub.db.session import Database  # noqa: E402
 from optihub.settings import Settings  # noqa: E402
 
@@ -107,6 +109,14 @@ def main() -> int:
         @event.listens_for(db.engine, "before_cursor_execute")
         def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
             statements.append(statement)
+
+        sent_past_sqlalchemy = prepared.send
+
+        def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
+            statements.append(sql)  # a prepared statement (db.prepared): no engine event
+            return sent_past_sqlalchemy(driver, sql, values, many)
+
+        prepared.send = send
 
         auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
         with TestClient(app, base_url="http://127.0.0.1") as client:

@@ -17,8 +17,8 @@ execution layer did and this does too:
 - a driver's error is raised as SQLAlchemy's (``IntegrityError`` for a unique key…).
 
 What it does not do: no ORM (objects are not loaded, the unit of work does not see the rows:
-the caller keeps its objects with ``db.rows.keep`` or does not need them), no autoflush (the
-caller's pending ORM changes are not flushed first), no ``before_cursor_execute`` events.
+the caller keeps its objects with ``db.rows.keep`` or does not need them), no autoflush before
+a write (a SELECT does flush what is pending), no ``before_cursor_execute`` events.
 The parameters a statement takes are exactly its bind parameters: an INSERT compiled for the
 columns named (``columns``) takes all of them, and a column default is the caller's to apply.
 """
@@ -159,7 +159,11 @@ class Prepared:
     def rows(
         self, session: Session | Connection, params: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        """A SELECT's rows, each value through its type's result processing."""
+        """A SELECT's rows, each value through its type's result processing. On a session
+        with pending ORM changes, they are flushed first (as the session's own ``execute``
+        would), so the statement sees them."""
+        if isinstance(session, Session) and (session.new or session.dirty or session.deleted):
+            session.flush()
         driver, dialect = _driver(session)
         plan = self._plan(dialect)
         found = _sent(dialect, driver, plan.sql, plan.values(params or {}), False).fetchall()

@@ -344,6 +344,15 @@ def note_inserted(session: Session, practice_id: int, order_id: uuid.UUID, statu
     _apply_count_deltas(session, {(practice_id, status): 1})
 
 
+def note_shown_written(session: Session, practice_id: int) -> None:
+    """A row order views show but no order owns (a portal record, a location…) was written
+    with Core, out of the flush hook's sight: as the hook does for one, the practice's
+    copies of order readings read before are not served again (its version is raised)."""
+    session.info.pop(_VIEWS, None)
+    pending: _Pending = session.info.setdefault(_PENDING, _Pending())
+    pending.deleted.add(practice_id)
+
+
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         # A savepoint released (``begin_nested``): SQLAlchemy calls this hook for it too.

@@ -32,7 +32,10 @@ from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import PortalRecord
+from optihub.db.prepared import Prepared
+from optihub.db.rows import keep, write_rows
 from optihub.errors import Conflict, NotFound
+from optihub.reads import documents
 from optihub.services import audit, synced_rows
 from optihub.services.context import Actor
 
@@ -135,11 +138,39 @@ def _exists(session: Session, practice_id: int, kind: Kind, row_id: uuid.UUID | 
         return False
     if kind.row is None:
         return True
-    model = synced_rows.ROWS[kind.row]
     return (
-        session.scalar(select(model.id).where(model.practice_id == practice_id, model.id == row_id))
+        _lookup(kind.row, "id").first(session, {"practice_id": practice_id, "id": row_id})
         is not None
     )
+
+
+# Per kind of core row: its id by id, and by external id (for the rows that have one), each
+# built once, sent past SQLAlchemy's execution layer (``db.prepared``).
+_BY_ID: dict[str, Prepared] = {}
+_BY_EXTERNAL_ID: dict[str, Prepared] = {}
+
+
+def _lookup(row: str, by: str) -> Prepared:
+    built = _BY_ID if by == "id" else _BY_EXTERNAL_ID
+    found = built.get(row)
+    if found is None:
+        model = synced_rows.ROWS[row]
+        found = built[row] = Prepared(
+            select(model.id).where(
+                model.practice_id == bindparam("practice_id"),
+                getattr(model, by) == bindparam(by),
+            )
+        )
+    return found
+
+
+_CLAIMED = Prepared(
+    select(PortalRecord.id).where(
+        PortalRecord.practice_id == bindparam("practice_id"),
+        PortalRecord.resource == bindparam("resource"),
+        PortalRecord.record_id == bindparam("record_id"),
+    )
+)
 
 
 # (row kind, practice id, external id) this transaction found no core row holding: the
@@ -161,19 +192,15 @@ def _adopt(session: Session, practice_id: int, kind: Kind, external_id: str) -> 
     """A core row another channel made with this external id, not yet synced."""
     if kind.row not in synced_rows.ADOPTABLE:
         return None
-    model = synced_rows.ROWS[kind.row]
-    found = session.scalar(
-        select(model.id).where(model.practice_id == practice_id, model.external_id == external_id)
+    held = _lookup(kind.row, "external_id").first(
+        session, {"practice_id": practice_id, "external_id": external_id}
     )
-    if found is None:
+    if held is None:
         session.info.setdefault(_FREE, set()).add((kind.row, practice_id, external_id))
         return None
-    claimed = session.scalar(
-        select(PortalRecord.id).where(
-            PortalRecord.practice_id == practice_id,
-            PortalRecord.resource == kind.resource,
-            PortalRecord.record_id == found,
-        )
+    found: uuid.UUID = held[0]
+    claimed = _CLAIMED.first(
+        session, {"practice_id": practice_id, "resource": kind.resource, "record_id": found}
     )
     return None if claimed is not None else found
 
@@ -194,24 +221,25 @@ def upsert(
     its id. ``write`` raises what refuses the record (nothing is kept); a record being
     written by a concurrent request is a ``Conflict``."""
     practice_id = actor.practice_id
-    entry = _entry(session, practice_id, kind.resource, external_id, lock=True)
-    if (
-        entry is not None
-        and entry.digest == digest
-        and _exists(session, practice_id, kind, entry.record_id)
-    ):
-        return Upserted(entry.record_id, created=False, changed=False, entry=entry)
-    row_id = (
-        entry.record_id if entry is not None else _adopt(session, practice_id, kind, external_id)
-    )
-    if entry is not None and not _exists(session, practice_id, kind, row_id):
+    key = {"practice_id": practice_id, "resource": kind.resource, "external_id": external_id}
+    kept_row = _KEPT.first(session, key)  # locked until the commit on PostgreSQL
+    if kept_row is not None:
+        entry_id, kept_id, kept_digest, kept_body = kept_row
+        if kept_digest == digest and _exists(session, practice_id, kind, kept_id):
+            # The same record again: the answer reads the record as kept, nothing is written.
+            same = PortalRecord(
+                id=entry_id, external_id=external_id, record_id=kept_id, body=kept_body
+            )
+            return Upserted(kept_id, created=False, changed=False, entry=same)
+    if kept_row is None:
+        return _upsert_new(session, actor, kind, external_id, body, digest, write)
+    entry = session.get(PortalRecord, kept_row[0])
+    if entry is None:  # removed since the lookup (SQLite: no row lock): keep it again
+        return _upsert_new(session, actor, kind, external_id, body, digest, write)
+    row_id: uuid.UUID | None = entry.record_id
+    if not _exists(session, practice_id, kind, row_id):
         row_id = None  # the core row was removed elsewhere: make it again
-    new_id = write(row_id, _stored(entry) if entry is not None else None)
-    if entry is None:
-        entry = PortalRecord(
-            practice_id=practice_id, resource=kind.resource, external_id=external_id
-        )
-        session.add(entry)
+    new_id = write(row_id, _stored(entry))
     entry.record_id = new_id
     entry.digest = digest
     entry.body = dict(body)
@@ -224,6 +252,57 @@ def upsert(
             f"{kind.noun.capitalize()} {external_id} is being written by another request"
         ) from exc
     # Written at once (Core): nothing else is left for the commit's flush.
+    audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
+    return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
+
+
+_KEPT = Prepared(
+    select(PortalRecord.id, PortalRecord.record_id, PortalRecord.digest, PortalRecord.body)
+    .where(
+        PortalRecord.practice_id == bindparam("practice_id"),
+        PortalRecord.resource == bindparam("resource"),
+        PortalRecord.external_id == bindparam("external_id"),
+    )
+    .with_for_update()
+)
+
+
+def _upsert_new(
+    session: Session,
+    actor: Actor,
+    kind: Kind,
+    external_id: str,
+    body: Mapping[str, Any],
+    digest: str,
+    write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
+) -> Upserted:
+    """``upsert`` of an external id the practice has no record under: the core row adopted
+    or written, then the record, written at once (``db.rows``; a concurrent request that
+    kept the same external id first makes this one a ``Conflict``, nothing kept)."""
+    practice_id = actor.practice_id
+    row_id = _adopt(session, practice_id, kind, external_id)
+    new_id = write(row_id, None)
+    entry = PortalRecord(
+        practice_id=practice_id,
+        resource=kind.resource,
+        external_id=external_id,
+        record_id=new_id,
+        digest=digest,
+        body=dict(body),
+    )
+    # What ``write`` left to the unit of work is flushed in the same savepoint as the record.
+    pending = bool(session.new or session.dirty or session.deleted)
+    try:
+        with session.begin_nested() if pending else session.connection().begin_nested():
+            if pending:
+                session.flush()
+            write_rows(session, [entry])
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{kind.noun.capitalize()} {external_id} is being written by another request"
+        ) from exc
+    keep(session, [entry])
+    documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Location, Patient
+from optihub.db.prepared import Prepared
 from optihub.domain import phones
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.reads import patients as patient_reads
@@ -195,7 +196,7 @@ def add_patient(session: Session, actor: Actor, details: PatientDetails) -> Pati
         "notify_eyewear_email": False,
         "notify_eyewear_sms": False,
     }
-    session.execute(_INSERT_PATIENT, values)
+    _INSERT_PATIENT.execute(session, {name: values.get(name) for name in _PATIENT_COLUMNS})
     audit.add(session, actor, "patient.created", "patient", values["id"])
     return patient_reads.view_from(values)
 
@@ -203,10 +204,14 @@ def add_patient(session: Session, actor: Actor, details: PatientDetails) -> Pati
 # The column defaults ``add_patient`` writes itself (the model's, so both ways agree).
 _PATIENTS = cast(Table, Patient.__table__)
 _DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
-_INSERT_PATIENT = insert(_PATIENTS)
-_HOLDS_EXTERNAL_ID = select(_PATIENTS.c.id).where(
-    _PATIENTS.c.practice_id == bindparam("practice_id"),
-    _PATIENTS.c.external_id == bindparam("external_id"),
+_PATIENT_COLUMNS = tuple(column.key for column in _PATIENTS.c)
+# Sent past SQLAlchemy's execution layer (``db.prepared``): every column given.
+_INSERT_PATIENT = Prepared.insert(Patient, _PATIENT_COLUMNS)
+_HOLDS_EXTERNAL_ID = Prepared(
+    select(_PATIENTS.c.id).where(
+        _PATIENTS.c.practice_id == bindparam("practice_id"),
+        _PATIENTS.c.external_id == bindparam("external_id"),
+    )
 )
 
 
@@ -231,9 +236,9 @@ def add_synced(
     taken = (
         None
         if external_id_free
-        else session.execute(
-            _HOLDS_EXTERNAL_ID, {"practice_id": practice_id, "external_id": external_id}
-        ).first()
+        else _HOLDS_EXTERNAL_ID.first(
+            session, {"practice_id": practice_id, "external_id": external_id}
+        )
     )
     given = phones.as_given(phone)
     now = utcnow()
@@ -252,7 +257,7 @@ def add_synced(
         "created_at": now,
         "updated_at": now,
     }
-    session.execute(_INSERT_PATIENT, written)
+    _INSERT_PATIENT.execute(session, {name: written.get(name) for name in _PATIENT_COLUMNS})
     return written
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from optihub import web
-from optihub.db.models import AuditEntry, Patient, PortalRecord
+from optihub.db.models import AuditEntry, OrderVersion, Patient, PortalRecord
 from tests.api.fast_paths import record_fast_answers
 
 VIA_ROUTE = {"ignored": "1"}
@@ -220,3 +220,20 @@ def test_the_fast_path_keeps_nothing_of_a_refused_record(location, post, db, ser
         )
         assert reader.scalar(select(Patient.id).where(Patient.external_id == "F1")) is None
     assert served == [True]
+
+
+def test_a_record_kept_raises_the_order_version(location, post, db) -> None:
+    """Order readings show portal records (their external ids): a new record makes the
+    copies of readings read before it stale (the version rises); the same record again
+    does not."""
+
+    def version() -> int:
+        with db.transaction() as s:
+            return s.scalar(select(OrderVersion.version)) or 0
+
+    before = version()
+    assert post("Patients", patient("V1")).headers["x-portal-change"] == "created"
+    created = version()
+    assert created > before
+    assert post("Patients", patient("V1")).headers["x-portal-change"] == "unchanged"
+    assert version() == created
