@@ -708,6 +708,8 @@ def start_spy(folder: Path, base: str, call: Call, clients: int) -> subprocess.P
     spy = subprocess.Popen(
         [
             *(str(Path(sys.executable).with_name("py-spy")), "record", "-r", "250"),
+            # OPTIHUB_BENCH_SPY_GIL=1: only the thread holding the interpreter lock (CPU).
+            *(("--gil",) if os.environ.get("OPTIHUB_BENCH_SPY_GIL") else ()),
             *("--format", "raw", "--pid", str(server_pid(base)), "-o", str(out)),
         ],
         stdout=subprocess.DEVNULL,

@@ -104,7 +104,7 @@ class _SQLiteWriters:
         dbapi = conn.connection.dbapi_connection
         held = self._lock.acquire(timeout=self.WAIT_SECONDS)
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi.execute("BEGIN IMMEDIATE")  # on the DBAPI: no SQL of the caller's in it
         except BaseException:
             if held:
                 self._lock.release()

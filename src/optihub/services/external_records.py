@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import PortalRecord
-from optihub.db.prepared import Prepared
+from optihub.db.prepared import Prepared, savepoint
 from optihub.db.rows import keep, write_rows
 from optihub.errors import Conflict, NotFound
 from optihub.reads import documents
@@ -108,17 +108,18 @@ def _entry(
 def row_of(session: Session, practice_id: int, resource: str, external_id: str) -> uuid.UUID | None:
     """The core row the record kept under ``external_id`` names (its row unchecked), without
     loading the record: what a link to it needs."""
-    found: uuid.UUID | None = session.execute(
-        _ROW_OF,
-        {"practice_id": practice_id, "resource": resource, "external_id": external_id},
-    ).scalar()
-    return found
+    found = _ROW_OF.first(
+        session, {"practice_id": practice_id, "resource": resource, "external_id": external_id}
+    )
+    return found[0] if found is not None else None
 
 
-_ROW_OF = select(PortalRecord.record_id).where(
-    PortalRecord.practice_id == bindparam("practice_id"),
-    PortalRecord.resource == bindparam("resource"),
-    PortalRecord.external_id == bindparam("external_id"),
+_ROW_OF = Prepared(
+    select(PortalRecord.record_id).where(
+        PortalRecord.practice_id == bindparam("practice_id"),
+        PortalRecord.resource == bindparam("resource"),
+        PortalRecord.external_id == bindparam("external_id"),
+    )
 )
 
 
@@ -293,10 +294,13 @@ def _upsert_new(
     # What ``write`` left to the unit of work is flushed in the same savepoint as the record.
     pending = bool(session.new or session.dirty or session.deleted)
     try:
-        with session.begin_nested() if pending else session.connection().begin_nested():
-            if pending:
+        if pending:
+            with session.begin_nested():
                 session.flush()
-            write_rows(session, [entry])
+                write_rows(session, [entry])
+        else:
+            with savepoint(session):
+                write_rows(session, [entry])
     except IntegrityError as exc:
         raise Conflict(
             f"{kind.noun.capitalize()} {external_id} is being written by another request"

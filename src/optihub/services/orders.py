@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
+from optihub.db.prepared import savepoint
 from optihub.db.rows import keep, write_rows
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
@@ -285,10 +286,9 @@ def _write_new_order(
     message = f"An order with external id {external_id} already exists"
     if session.new:
         flush_or_conflict(session, message)
-    connection = session.connection()
     for attempt in range(5):
         try:
-            with connection.begin_nested():
+            with savepoint(session):
                 write_rows(session, rows)
             break
         except IntegrityError as exc:
