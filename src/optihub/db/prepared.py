@@ -42,7 +42,16 @@ Processor = Callable[[Any], Any]
 
 
 class _Plan:
-    __slots__ = ("defaults", "names", "positional", "processors", "results", "sql")
+    __slots__ = (
+        "_dialect",
+        "_result_types",
+        "defaults",
+        "names",
+        "positional",
+        "processors",
+        "results",
+        "sql",
+    )
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, columns: Sequence[str] | None):
         compiled: Any = statement.compile(dialect=dialect, column_keys=columns)
@@ -65,10 +74,20 @@ class _Plan:
             for name in self.names
             if not binds[name].required and binds[name].callable is None
         }
-        results = []
-        for column in getattr(compiled, "_result_columns", ()) or ():
-            results.append(column.type._cached_result_processor(dialect, None))
-        self.results: tuple[Processor | None, ...] = tuple(results)
+        self._dialect = dialect
+        self._result_types = [column.type for column in compiled._result_columns or ()]
+        # Built at the first run: a type's result processing may depend on the type the
+        # driver reports for the column (PostgreSQL's numerics).
+        self.results: tuple[Processor | None, ...] | None = None
+
+    def result_processors(self, cursor: Any) -> tuple[Processor | None, ...]:
+        if self.results is None:
+            description = cursor.description or ()
+            self.results = tuple(
+                kind._cached_result_processor(self._dialect, column[1])
+                for kind, column in zip(self._result_types, description, strict=True)
+            )
+        return self.results
 
     def values(self, params: Mapping[str, Any]) -> Any:
         if self.defaults:
@@ -188,8 +207,9 @@ class Prepared:
             session.flush()
         driver, dialect = _driver(session)
         plan = self._plan(dialect)
-        found = _sent(dialect, driver, plan.sql, plan.values(params or {}), False).fetchall()
-        processors = plan.results
+        cursor = _sent(dialect, driver, plan.sql, plan.values(params or {}), False)
+        found = cursor.fetchall()
+        processors = plan.result_processors(cursor)
         if not any(processors):
             return [tuple(row) for row in found]
         return [

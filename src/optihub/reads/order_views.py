@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from optihub.db.models import Location, Order, OrderLine, OrderStatusChange, Patient
+from optihub.db.prepared import Prepared
 
 Reader = Connection | Session
 
@@ -369,43 +370,61 @@ def _order_select() -> Any:
 # Built once: a statement built per call costs more than running it (60 columns to build
 # and to hash into the compiled cache's key); these carry their values as parameters.
 _BY_IDS = _order_select().where(Order.practice_id == _PRACTICE, Order.id.in_(_IDS))
-_LINES = (
-    select(
-        OrderLine.order_id,
-        OrderLine.description,
-        OrderLine.quantity,
-        OrderLine.unit_price,
-        OrderLine.retail_price,
-        OrderLine.tax,
-        OrderLine.kind,
-        OrderLine.sku,
-        OrderLine.id,
-        OrderLine.prescription_required,
-        OrderLine.prescription_id,
+
+
+def _lines(order: Any) -> Any:
+    return (
+        select(
+            OrderLine.order_id,
+            OrderLine.description,
+            OrderLine.quantity,
+            OrderLine.unit_price,
+            OrderLine.retail_price,
+            OrderLine.tax,
+            OrderLine.kind,
+            OrderLine.sku,
+            OrderLine.id,
+            OrderLine.prescription_required,
+            OrderLine.prescription_id,
+        )
+        .where(order(OrderLine.order_id), OrderLine.practice_id == _PRACTICE)
+        .order_by(OrderLine.order_id, OrderLine.position)
     )
-    .where(OrderLine.order_id.in_(_IDS), OrderLine.practice_id == _PRACTICE)
-    .order_by(OrderLine.order_id, OrderLine.position)
-)
-_HISTORY = (
-    select(
-        OrderStatusChange.order_id,
-        OrderStatusChange.from_status,
-        OrderStatusChange.to_status,
-        OrderStatusChange.sub_status,
-        OrderStatusChange.at,
-        OrderStatusChange.actor_label,
-        OrderStatusChange.actor_user_id,
-        OrderStatusChange.via,
-        OrderStatusChange.note,
+
+
+def _history(order: Any) -> Any:
+    return (
+        select(
+            OrderStatusChange.order_id,
+            OrderStatusChange.from_status,
+            OrderStatusChange.to_status,
+            OrderStatusChange.sub_status,
+            OrderStatusChange.at,
+            OrderStatusChange.actor_label,
+            OrderStatusChange.actor_user_id,
+            OrderStatusChange.via,
+            OrderStatusChange.note,
+        )
+        .where(order(OrderStatusChange.order_id), OrderStatusChange.practice_id == _PRACTICE)
+        .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
     )
-    .where(OrderStatusChange.order_id.in_(_IDS), OrderStatusChange.practice_id == _PRACTICE)
-    .order_by(OrderStatusChange.order_id, OrderStatusChange.at, OrderStatusChange.id)
-)
-_REPLACEMENTS = (
-    select(Order.original_order_id, Order.id)
-    .where(Order.practice_id == _PRACTICE, Order.original_order_id.in_(_IDS))
-    .order_by(Order.original_order_id, Order.created_at, Order.id)
-)
+
+
+def _replacements(order: Any) -> Any:
+    return (
+        select(Order.original_order_id, Order.id)
+        .where(Order.practice_id == _PRACTICE, order(Order.original_order_id))
+        .order_by(Order.original_order_id, Order.created_at, Order.id)
+    )
+
+
+def _in_ids(column: Any) -> Any:
+    return column.in_(_IDS)
+
+
+_LINES = _lines(_in_ids)
+_HISTORY = _history(_in_ids)
+_REPLACEMENTS = _replacements(_in_ids)
 
 
 def _run(reader: Reader, statement: Any, params: dict[str, Any] | None = None) -> Any:
@@ -431,21 +450,53 @@ def load(
     statement = _order_select().where(condition).order_by(*order_by).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
-    return _views(reader, practice_id, _run(reader, statement, {"practice_id": practice_id}))
+    rows = _run(reader, statement, {"practice_id": practice_id})
+    return _views(reader, practice_id, (row._mapping for row in rows))
 
 
 def load_ids(reader: Reader, practice_id: int, ids: Sequence[uuid.UUID]) -> list[OrderView]:
     """The practice's orders with these ids as views (missing ones left out), in no order."""
     if not ids:
         return []
+    if len(ids) == 1:
+        return _load_one(reader, practice_id, ids[0])
     rows = _run(reader, _BY_IDS, {"practice_id": practice_id, "ids": list(ids)})
-    return _views(reader, practice_id, rows)
+    return _views(reader, practice_id, (row._mapping for row in rows))
 
 
-def _views(reader: Reader, practice_id: int, rows: Any) -> list[OrderView]:
+# One order (the documents of the order a create has just written, stored at its commit):
+# the same statements for one id, sent past SQLAlchemy's execution layer (``db.prepared``).
+_ONE_PARAMS: Any = bindparam("id")
+_ONE = Prepared(_order_select().where(Order.practice_id == _PRACTICE, Order.id == _ONE_PARAMS))
+_ONE_NAMES: tuple[str, ...] = (
+    *_ORDER_FIELDS,
+    *(cast(Any, column).key for column in (*_PATIENT_COLUMNS, *_LOCATION_COLUMNS)),
+)
+_ONE_CHILDREN = tuple(
+    Prepared(build(lambda column: column == _ONE_PARAMS))
+    for build in (_lines, _history, _replacements)
+)
+
+
+def _load_one(reader: Reader, practice_id: int, order_id: uuid.UUID) -> list[OrderView]:
+    params = {"practice_id": practice_id, "id": order_id}
+    found = _ONE.first(reader, params)
+    if found is None:
+        return []
+    views = _views(reader, practice_id, [dict(zip(_ONE_NAMES, found, strict=True))], False)
+    lines, history, replacements = (each.rows(reader, params) for each in _ONE_CHILDREN)
+    view = views[0]
+    view.lines = [LineView(*line[1:]) for line in lines]
+    view.history = [HistoryView(*cast("list[Any]", change[1:])) for change in history]
+    view.replacement_order_ids = [replacement for _original, replacement in replacements]
+    return views
+
+
+def _views(
+    reader: Reader, practice_id: int, rows: Iterable[Mapping[str, Any]], children: bool = True
+) -> list[OrderView]:
     views: list[OrderView] = []
-    for row in rows:
-        values = row._mapping
+    for values in rows:
         order = OrderView(**{name: values[name] for name in _ORDER_FIELDS})
         if values["patient__id"] is not None:
             order.patient = PatientView(
@@ -460,7 +511,8 @@ def _views(reader: Reader, practice_id: int, rows: Any) -> list[OrderView]:
         if values["location__id"] is not None:
             order.location = LocationView(values["location__id"], values["location__name"])
         views.append(order)
-    _attach_children(reader, practice_id, views)
+    if children:
+        _attach_children(reader, practice_id, views)
     return views
 
 
