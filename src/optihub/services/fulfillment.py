@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, false, select, true
+from sqlalchemy import Table, bindparam, false, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from optihub.db.base import utcnow
+from optihub.db.base import new_id, utcnow
 from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription
+from optihub.db.prepared import Prepared
+from optihub.domain import phones
 from optihub.domain.events import OrderAttention
 from optihub.domain.orders import OrderStatus
 from optihub.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
@@ -49,7 +53,8 @@ from optihub.services import audit
 from optihub.services import orders as order_service
 from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
-from optihub.services.patients import PatientDetails, create_patient, get_patient
+from optihub.services.patients import PatientDetails, get_patient, practice_region
+from optihub.services.patients import _validate as validate_patient
 
 S = OrderStatus
 CENTS = Decimal("0.01")
@@ -126,7 +131,7 @@ class Placed:
 
     order: Order
     merged: bool
-    patient: Patient | None = None
+    patient: OrderPatient | None = None
 
 
 @dataclass(frozen=True)
@@ -188,33 +193,134 @@ def _resolve_products(
     return resolved
 
 
-# The lookups every create runs, built once (building one costs more than running it).
-_PATIENT_BY_EXTERNAL_ID = select(Patient).where(
-    Patient.practice_id == bindparam("practice_id"),
-    Patient.external_id == bindparam("external_id"),
+# The statements every create runs, compiled once per kind of database and sent on the
+# session's connection (``db.prepared``): building and running them through SQLAlchemy's
+# execution layer cost more than the database's work.
+_PATIENTS = cast(Table, Patient.__table__)
+_PATIENT_COLUMNS = (
+    _PATIENTS.c.id,
+    _PATIENTS.c.home_location_id,
+    _PATIENTS.c.address_line1,
+    _PATIENTS.c.address_line2,
+    _PATIENTS.c.city,
+    _PATIENTS.c.state,
+    _PATIENTS.c.postal_code,
+    _PATIENTS.c.country,
 )
-_ORDER_BY_EXTERNAL_ID = select(Order.id, Order.number).where(
-    Order.practice_id == bindparam("practice_id"),
-    Order.external_id == bindparam("external_id"),
+_PATIENT_BY_ID = Prepared(
+    select(*_PATIENT_COLUMNS).where(
+        _PATIENTS.c.practice_id == bindparam("practice_id"),
+        _PATIENTS.c.id == bindparam("id"),
+    )
 )
+_PATIENT_BY_EXTERNAL_ID = Prepared(
+    select(*_PATIENT_COLUMNS).where(
+        _PATIENTS.c.practice_id == bindparam("practice_id"),
+        _PATIENTS.c.external_id == bindparam("external_id"),
+    )
+)
+_ORDERS = cast(Table, Order.__table__)
+_ORDER_BY_EXTERNAL_ID = Prepared(
+    select(_ORDERS.c.id, _ORDERS.c.number).where(
+        _ORDERS.c.practice_id == bindparam("practice_id"),
+        _ORDERS.c.external_id == bindparam("external_id"),
+    )
+)
+# A new patient: every column given (the model's defaults applied here). A patient of the
+# practice holding the same external id (another transaction's, committed since the
+# lookup) leaves the row unwritten (no error, so no savepoint is needed to keep the
+# transaction usable): ``Conflict``, as the ORM's flush in a savepoint reported it.
+_NEW_PATIENT_COLUMNS = tuple(column.key for column in _PATIENTS.columns)
+_INSERT_PATIENT = {
+    "postgresql": Prepared(
+        postgresql_insert(_PATIENTS).on_conflict_do_nothing(), _NEW_PATIENT_COLUMNS
+    ),
+    "sqlite": Prepared(sqlite_insert(_PATIENTS).on_conflict_do_nothing(), _NEW_PATIENT_COLUMNS),
+}
+_DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
 
 
-def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[Patient, bool]:
+@dataclass(frozen=True)
+class OrderPatient:
+    """What placing an order needs of its patient (an existing one's row, read with one
+    statement; a new one's, as written). A new patient also carries what the order's answer
+    shows of it (``reads.order_views.view_of_written`` reads those attributes)."""
+
+    id: uuid.UUID
+    home_location_id: uuid.UUID | None
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    country: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+    date_of_birth: date | None = None
+
+
+def _new_patient(session: Session, actor: Actor, details: PatientDetails) -> OrderPatient:
+    """``services.patients.create_patient``'s rules, row and audit entry, written as two
+    prepared INSERTs (no ORM object, no flush): ``ValidationFailed`` for bad fields,
+    ``Conflict`` for an external id another patient of the practice holds."""
+    errors = validate_patient(details, date.today())
+    if errors:
+        raise ValidationFailed(errors)
+    phone = phones.as_given(details.phone)
+    now = utcnow()
+    values = {
+        "id": new_id(),
+        "practice_id": actor.practice_id,
+        "external_id": details.external_id,
+        "home_location_id": None,
+        "first_name": details.first_name.strip(),
+        "last_name": details.last_name.strip(),
+        "email": details.email,
+        "phone": phone,
+        "phone_e164": (
+            phones.e164(phone, practice_region(session, actor.practice_id))
+            if phone is not None
+            else None
+        ),
+        "date_of_birth": details.date_of_birth,
+        "address_line1": details.address_line1,
+        "address_line2": details.address_line2,
+        "city": details.city,
+        "state": details.state,
+        "postal_code": details.postal_code,
+        "country": _DEFAULT_COUNTRY,
+        "notes": None,
+        "notify_eyewear_email": False,
+        "notify_eyewear_sms": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    written = _INSERT_PATIENT[session.connection().dialect.name].execute(session, values)
+    if written.rowcount != 1:
+        raise Conflict(f"A patient with external id {details.external_id} already exists")
+    audit.add(session, actor, "patient.created", "patient", values["id"])
+    return OrderPatient(**{name: values[name] for name in _ORDER_PATIENT_FIELDS})
+
+
+_ORDER_PATIENT_FIELDS = tuple(f.name for f in fields(OrderPatient))
+
+
+def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[OrderPatient, bool]:
     """The order's patient, and whether it was created now."""
     if ref.id is not None:
-        try:
-            return get_patient(session, actor.practice_id, ref.id), False
-        except NotFound:
-            raise ValidationFailed(
-                [FieldError("patient_id", "No such patient in this practice.")]
-            ) from None
+        row = _PATIENT_BY_ID.first(session, {"practice_id": actor.practice_id, "id": ref.id})
+        if row is None:
+            raise ValidationFailed([FieldError("patient_id", "No such patient in this practice.")])
+        return OrderPatient(*row), False
     if ref.external_id is not None:
-        found = session.scalar(
-            _PATIENT_BY_EXTERNAL_ID,
-            {"practice_id": actor.practice_id, "external_id": ref.external_id},
+        row = _PATIENT_BY_EXTERNAL_ID.first(
+            session, {"practice_id": actor.practice_id, "external_id": ref.external_id}
         )
-        if found is not None:
-            return found, False
+        if row is not None:
+            return OrderPatient(*row), False
         if ref.details is None:
             raise ValidationFailed(
                 [FieldError("patient.external_id", "No patient with this external id.")]
@@ -222,10 +328,10 @@ def _patient(session: Session, actor: Actor, ref: PatientRef) -> tuple[Patient, 
     if ref.details is None:
         raise ValidationFailed([FieldError("patient_id", "Give patient_id or patient.")])
     details = replace(ref.details, external_id=ref.external_id)
-    return create_patient(session, actor, details), True
+    return _new_patient(session, actor, details), True
 
 
-def _patient_address(patient: Patient) -> Address | None:
+def _patient_address(patient: OrderPatient) -> Address | None:
     if not patient.address_line1 or not patient.city or not patient.postal_code:
         return None
     return Address(
@@ -306,14 +412,13 @@ def place(session: Session, actor: Actor, request: OrderRequest, *, force_new: b
     """
     resolved = _resolve_products(session, actor.practice_id, request.products)
     if request.external_id is not None:
-        holder = session.execute(
-            _ORDER_BY_EXTERNAL_ID,
-            {"practice_id": actor.practice_id, "external_id": request.external_id},
-        ).first()
+        holder = _ORDER_BY_EXTERNAL_ID.first(
+            session, {"practice_id": actor.practice_id, "external_id": request.external_id}
+        )
         if holder is not None:
+            holder_id, number = holder
             raise Conflict(
-                f"external_id {request.external_id} already belongs to order "
-                f"{holder.number} ({holder.id})"
+                f"external_id {request.external_id} already belongs to order {number} ({holder_id})"
             )
     patient, created = _patient(session, actor, request.patient)
     _check_prescription_ids(session, actor.practice_id, patient.id, request.prescription_ids)
@@ -365,7 +470,9 @@ def written_view(session: Session, placed: Placed) -> OrderView | None:
     order, patient = placed.order, placed.patient
     if placed.merged or patient is None or order.location_id is not None:
         return None
-    return view_of_written(session, order, patient)
+    # ``view_of_written`` reads the patient's seven shown attributes, which a new
+    # ``OrderPatient`` carries as written (no ORM object is made for it).
+    return view_of_written(session, order, cast(Patient, patient))
 
 
 def _merge(
