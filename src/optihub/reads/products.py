@@ -36,9 +36,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Numeric, TypeDecorator
+from sqlalchemy.types import Numeric
 
 from optihub.db.models import Frame, PricebookItem
 from optihub.db.prepared import Prepared
@@ -81,21 +80,7 @@ _FRAME = "frame"
 _PRACTICE: BindParameter[int] = bindparam("practice_id")
 
 
-class _Price(TypeDecorator[Decimal]):
-    """A price read as ``Decimal`` to the cent, as the ORM reads it. ``db.prepared`` asks for
-    result processing without the column's type code, which psycopg's numeric processing
-    needs: on PostgreSQL psycopg reads ``numeric`` as ``Decimal`` itself."""
-
-    impl = Numeric
-    cache_ok = True
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        if dialect.name == "postgresql":
-            return None
-        return super().result_processor(dialect, coltype)
-
-
-_PRICE = _Price(12, 2, asdecimal=True)  # the prices' columns' type (``db.base.Money``)
+_PRICE = Numeric(12, 2, asdecimal=True)  # the prices' columns' type (``db.base.Money``)
 # Constants written into the statement (no parameters to send).
 _FRAMES_KIND = literal_column("'frames'", String)
 _PRODUCT_ITEM_KINDS = [literal_column(f"'{kind}'", String) for kind in _ITEM_KINDS]

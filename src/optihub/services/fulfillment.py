@@ -22,14 +22,11 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, false, select, true
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from optihub.db.base import new_id, utcnow
+from optihub.db.base import utcnow
 from optihub.db.models import Order, OrderLine, OrderStatusChange, Patient, Prescription
 from optihub.db.prepared import Prepared
-from optihub.domain import phones
 from optihub.domain.events import OrderAttention
 from optihub.domain.orders import OrderStatus
 from optihub.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
@@ -53,8 +50,7 @@ from optihub.services import audit
 from optihub.services import orders as order_service
 from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
-from optihub.services.patients import PatientDetails, get_patient, practice_region
-from optihub.services.patients import _validate as validate_patient
+from optihub.services.patients import PatientDetails, get_patient, write_patient
 
 S = OrderStatus
 CENTS = Decimal("0.01")
@@ -226,18 +222,6 @@ _ORDER_BY_EXTERNAL_ID = Prepared(
         _ORDERS.c.external_id == bindparam("external_id"),
     )
 )
-# A new patient: every column given (the model's defaults applied here). A patient of the
-# practice holding the same external id (another transaction's, committed since the
-# lookup) leaves the row unwritten (no error, so no savepoint is needed to keep the
-# transaction usable): ``Conflict``, as the ORM's flush in a savepoint reported it.
-_NEW_PATIENT_COLUMNS = tuple(column.key for column in _PATIENTS.columns)
-_INSERT_PATIENT = {
-    "postgresql": Prepared(
-        postgresql_insert(_PATIENTS).on_conflict_do_nothing(), _NEW_PATIENT_COLUMNS
-    ),
-    "sqlite": Prepared(sqlite_insert(_PATIENTS).on_conflict_do_nothing(), _NEW_PATIENT_COLUMNS),
-}
-_DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -263,45 +247,9 @@ class OrderPatient:
 
 
 def _new_patient(session: Session, actor: Actor, details: PatientDetails) -> OrderPatient:
-    """``services.patients.create_patient``'s rules, row and audit entry, written as two
-    prepared INSERTs (no ORM object, no flush): ``ValidationFailed`` for bad fields,
-    ``Conflict`` for an external id another patient of the practice holds."""
-    errors = validate_patient(details, date.today())
-    if errors:
-        raise ValidationFailed(errors)
-    phone = phones.as_given(details.phone)
-    now = utcnow()
-    values = {
-        "id": new_id(),
-        "practice_id": actor.practice_id,
-        "external_id": details.external_id,
-        "home_location_id": None,
-        "first_name": details.first_name.strip(),
-        "last_name": details.last_name.strip(),
-        "email": details.email,
-        "phone": phone,
-        "phone_e164": (
-            phones.e164(phone, practice_region(session, actor.practice_id))
-            if phone is not None
-            else None
-        ),
-        "date_of_birth": details.date_of_birth,
-        "address_line1": details.address_line1,
-        "address_line2": details.address_line2,
-        "city": details.city,
-        "state": details.state,
-        "postal_code": details.postal_code,
-        "country": _DEFAULT_COUNTRY,
-        "notes": None,
-        "notify_eyewear_email": False,
-        "notify_eyewear_sms": False,
-        "created_at": now,
-        "updated_at": now,
-    }
-    written = _INSERT_PATIENT[session.connection().dialect.name].execute(session, values)
-    if written.rowcount != 1:
-        raise Conflict(f"A patient with external id {details.external_id} already exists")
-    audit.add(session, actor, "patient.created", "patient", values["id"])
+    """A new patient (``services.patients.write_patient``: ``create_patient``'s rules, row
+    and audit entry, no ORM object), as placing the order needs it."""
+    values = write_patient(session, actor, details)
     return OrderPatient(**{name: values[name] for name in _ORDER_PATIENT_FIELDS})
 
 

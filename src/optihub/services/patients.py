@@ -11,13 +11,15 @@ from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, event, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Location, Patient
 from optihub.db.prepared import Prepared
 from optihub.domain import phones
-from optihub.errors import FieldError, NotFound, ValidationFailed
+from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
 from optihub.reads import patients as patient_reads
 from optihub.reads.patients import PatientView
 from optihub.services import audit
@@ -160,17 +162,21 @@ def create_patient(session: Session, actor: Actor, details: PatientDetails) -> P
 
 def add_patient(session: Session, actor: Actor, details: PatientDetails) -> PatientView:
     """``create_patient`` for a caller that answers with the patient and does nothing else
-    with it (the practice API's create): the same rules, the same row (defaults included)
-    and the same audit entry, in the caller's transaction, written as two Core INSERTs
-    (compiled once per process) instead of through the ORM's unit of work, and the view
-    made from the values written, not read back.
+    with it (the practice API's create): ``write_patient``, and the view made from the
+    values written, not read back."""
+    return patient_reads.view_from(write_patient(session, actor, details))
 
-    Raises ``ValidationFailed`` for bad fields (nothing written). Details with an external
-    id go through ``create_patient``: only they can meet a unique key (its savepoint turns
-    that into ``Conflict``).
-    """
-    if details.external_id is not None:
-        return patient_reads.view_of(create_patient(session, actor, details))
+
+def write_patient(session: Session, actor: Actor, details: PatientDetails) -> dict[str, Any]:
+    """``create_patient``'s rules, row (defaults included) and audit entry, in the caller's
+    transaction, written as two prepared INSERTs (``db.prepared``) instead of through the
+    ORM's unit of work: the values written (every column), for a caller that needs no ORM
+    object.
+
+    Raises ``ValidationFailed`` for bad fields and ``Conflict`` when another patient of the
+    practice holds the external id (a transaction that committed it since any lookup
+    included): nothing is written either way, and the transaction goes on (the INSERT does
+    nothing on that unique key instead of failing)."""
     errors = _validate(details, date.today())
     if errors:
         raise ValidationFailed(errors)
@@ -196,9 +202,15 @@ def add_patient(session: Session, actor: Actor, details: PatientDetails) -> Pati
         "notify_eyewear_email": False,
         "notify_eyewear_sms": False,
     }
-    _INSERT_PATIENT.execute(session, {name: values.get(name) for name in _PATIENT_COLUMNS})
+    row = {name: values.get(name) for name in _PATIENT_COLUMNS}
+    if details.external_id is None:
+        _INSERT_PATIENT.execute(session, row)
+    else:
+        insert_unless_taken = _INSERT_UNLESS_TAKEN[session.connection().dialect.name]
+        if insert_unless_taken.execute(session, row).rowcount != 1:
+            raise Conflict(f"A patient with external id {details.external_id} already exists")
     audit.add(session, actor, "patient.created", "patient", values["id"])
-    return patient_reads.view_from(values)
+    return row
 
 
 # The column defaults ``add_patient`` writes itself (the model's, so both ways agree).
@@ -207,6 +219,11 @@ _DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
 _PATIENT_COLUMNS = tuple(column.key for column in _PATIENTS.c)
 # Sent past SQLAlchemy's execution layer (``db.prepared``): every column given.
 _INSERT_PATIENT = Prepared.insert(Patient, _PATIENT_COLUMNS)
+# A patient with an external id: nothing written when the practice's key is taken.
+_INSERT_UNLESS_TAKEN = {
+    "postgresql": Prepared(postgresql_insert(_PATIENTS).on_conflict_do_nothing(), _PATIENT_COLUMNS),
+    "sqlite": Prepared(sqlite_insert(_PATIENTS).on_conflict_do_nothing(), _PATIENT_COLUMNS),
+}
 _HOLDS_EXTERNAL_ID = Prepared(
     select(_PATIENTS.c.id).where(
         _PATIENTS.c.practice_id == bindparam("practice_id"),
