@@ -8,14 +8,16 @@ wired in ``optihub/services/__init__.py``), so this module imports none of them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Prescription, PrescriptionEye
+from optihub.db.prepared import Prepared
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.hooks import Hook
@@ -50,25 +52,31 @@ def eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye
 
 
 def eye_from_row(row: PrescriptionEye | Row[Any]) -> rx_rules.EyeRx:
+    return _eye_of({name: getattr(row, name) for name in _EYE_NAMES})
+
+
+def _eye_of(values: Mapping[str, Any]) -> rx_rules.EyeRx:
+    """A spectacle eye from its row's values (``_eye_columns``' names)."""
+    horizontal, vertical = values["prism_horizontal"], values["prism_vertical"]
     return rx_rules.EyeRx(
-        sphere=row.sphere,
-        cylinder=row.cylinder,
-        axis=row.axis,
-        add=row.add,
+        sphere=values["sphere"],
+        cylinder=values["cylinder"],
+        axis=values["axis"],
+        add=values["add"],
         prism_horizontal=(
-            rx_rules.Prism(row.prism_horizontal, row.prism_horizontal_base or "")
-            if row.prism_horizontal is not None
+            rx_rules.Prism(horizontal, values["prism_horizontal_base"] or "")
+            if horizontal is not None
             else None
         ),
         prism_vertical=(
-            rx_rules.Prism(row.prism_vertical, row.prism_vertical_base or "")
-            if row.prism_vertical is not None
+            rx_rules.Prism(vertical, values["prism_vertical_base"] or "")
+            if vertical is not None
             else None
         ),
-        distance_pd=row.distance_pd,
-        near_pd=row.near_pd,
-        seg_height=row.seg_height,
-        oc_height=row.oc_height,
+        distance_pd=values["distance_pd"],
+        near_pd=values["near_pd"],
+        seg_height=values["seg_height"],
+        oc_height=values["oc_height"],
     )
 
 
@@ -251,8 +259,8 @@ def record_order_rx(
     session.flush()
     now = utcnow()
     prescription_id = new_id()
-    session.execute(
-        _INSERT_PRESCRIPTION,
+    _INSERT_PRESCRIPTION.execute(
+        session,
         {
             "id": prescription_id,
             "practice_id": actor.practice_id,
@@ -268,8 +276,8 @@ def record_order_rx(
             "updated_at": now,
         },
     )
-    session.execute(
-        _INSERT_EYE,
+    _INSERT_EYE.execute_many(
+        session,
         [
             {
                 **_NO_LENS,
@@ -282,19 +290,28 @@ def record_order_rx(
         ],
     )
     audit.add(session, actor, "prescription.created", "prescription", prescription_id)
-    recorded.fire(session, actor, patient_id)
+    if not new_patient:
+        # A patient created with the order has no other order waiting for an Rx (the lab
+        # order itself has no prescription products): nothing to react to, so no match
+        # query (as ``fulfillment.place`` skips it for a patient it creates).
+        recorded.fire(session, actor, patient_id)
     return prescription_id
 
 
-_INSERT_PRESCRIPTION = insert(cast(Table, Prescription.__table__))
-_INSERT_EYE = insert(cast(Table, PrescriptionEye.__table__))
+_PRESCRIPTIONS = cast(Table, Prescription.__table__)
+_EYES = cast(Table, PrescriptionEye.__table__)
+# Statements compiled once per kind of database, sent on the session's connection
+# (``db.prepared``): every column given, so no default is left to the database.
+_INSERT_PRESCRIPTION = Prepared.insert(_PRESCRIPTIONS, tuple(_PRESCRIPTIONS.c.keys()))
+_INSERT_EYE = Prepared.insert(_EYES, tuple(_EYES.c.keys()))
 _NO_LENS = {"base_curve": None, "diameter": None, "brand": None}  # a spectacle eye's
+_EYE_NAMES = tuple(_eye_columns(rx_rules.EyeRx()))
 # The eyes of the patient's spectacle prescriptions, the newest prescription first.
-_ON_FILE = (
+_ON_FILE = Prepared(
     select(
         Prescription.id,
         PrescriptionEye.side,
-        *(getattr(PrescriptionEye, name) for name in _eye_columns(rx_rules.EyeRx())),
+        *(getattr(PrescriptionEye, name) for name in _EYE_NAMES),
     )
     .join(Prescription, Prescription.id == PrescriptionEye.prescription_id)
     .where(
@@ -310,9 +327,11 @@ def _same_values(
     session: Session, practice_id: int, patient_id: uuid.UUID, eyes: dict[str, rx_rules.EyeRx]
 ) -> uuid.UUID | None:
     on_file: dict[uuid.UUID, dict[str, rx_rules.EyeRx]] = {}
-    found = session.execute(_ON_FILE, {"practice_id": practice_id, "patient_id": patient_id})
+    found = _ON_FILE.rows(session, {"practice_id": practice_id, "patient_id": patient_id})
     for row in found:
-        on_file.setdefault(row[0], {})[row.side] = eye_from_row(row)
+        on_file.setdefault(row[0], {})[row[1]] = _eye_of(
+            dict(zip(_EYE_NAMES, row[2:], strict=True))
+        )
     return next((pid for pid, values in on_file.items() if values == eyes), None)
 
 
