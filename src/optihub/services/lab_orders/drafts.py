@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Order, Patient
@@ -93,24 +94,57 @@ def create_lab_order(
         ),
     )
     if submit:
-        _put_rx_on_file(session, actor, order, rx, new_patient=new_patient)
+        prescription_id = _rx_on_file(session, actor, order, rx, new_patient=new_patient)
+        if prescription_id is not None:
+            # The order, written just now, points to it: one prepared UPDATE now rather
+            # than the unit of work's at the commit's flush, with the same columns (the
+            # id and ``updated_at``, the model's ``onupdate``). The object is told the id
+            # as though it had read it; what was answered from it stays as it was.
+            _SET_PRESCRIPTION.execute(
+                session,
+                {
+                    "rx_id": prescription_id,
+                    "now": utcnow(),
+                    "order_id": order.id,
+                    "practice": actor.practice_id,
+                },
+            )
+            set_committed_value(order, "prescription_id", prescription_id)
     return order
 
 
+_ORDERS = cast(Table, Order.__table__)
+_SET_PRESCRIPTION = Prepared(
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.practice_id == bindparam("practice"))
+    .values(prescription_id=bindparam("rx_id"), updated_at=bindparam("now"))
+)
+
+
 def _put_rx_on_file(
+    session: Session, actor: Actor, order: Order, rx: rx_rules.SpectacleRx | None
+) -> None:
+    """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
+    the order then points to: what the lab makes is what reads back as the patient's Rx."""
+    prescription_id = _rx_on_file(session, actor, order, rx)
+    if prescription_id is not None:
+        order.prescription_id = prescription_id
+
+
+def _rx_on_file(
     session: Session,
     actor: Actor,
     order: Order,
     rx: rx_rules.SpectacleRx | None,
     *,
     new_patient: bool = False,
-) -> None:
-    """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
-    the order then points to: what the lab makes is what reads back as the patient's Rx."""
+) -> uuid.UUID | None:
+    """The submitted order's Rx on file for its patient (``record_order_rx``), or None when
+    the order has no Rx to keep."""
     if rx is None or order.patient_id is None or (rx.right is None and rx.left is None):
-        return
+        return None
     written = (order.submitted_at or utcnow()).date()
-    order.prescription_id = record_order_rx(
+    return record_order_rx(
         session,
         actor,
         patient_id=order.patient_id,
