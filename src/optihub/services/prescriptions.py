@@ -8,7 +8,6 @@ wired in ``optihub/services/__init__.py``), so this module imports none of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
@@ -52,31 +51,25 @@ def eye_row(practice_id: int, side: str, eye: rx_rules.EyeRx) -> PrescriptionEye
 
 
 def eye_from_row(row: PrescriptionEye | Row[Any]) -> rx_rules.EyeRx:
-    return _eye_of({name: getattr(row, name) for name in _EYE_NAMES})
-
-
-def _eye_of(values: Mapping[str, Any]) -> rx_rules.EyeRx:
-    """A spectacle eye from its row's values (``_eye_columns``' names)."""
-    horizontal, vertical = values["prism_horizontal"], values["prism_vertical"]
     return rx_rules.EyeRx(
-        sphere=values["sphere"],
-        cylinder=values["cylinder"],
-        axis=values["axis"],
-        add=values["add"],
+        sphere=row.sphere,
+        cylinder=row.cylinder,
+        axis=row.axis,
+        add=row.add,
         prism_horizontal=(
-            rx_rules.Prism(horizontal, values["prism_horizontal_base"] or "")
-            if horizontal is not None
+            rx_rules.Prism(row.prism_horizontal, row.prism_horizontal_base or "")
+            if row.prism_horizontal is not None
             else None
         ),
         prism_vertical=(
-            rx_rules.Prism(vertical, values["prism_vertical_base"] or "")
-            if vertical is not None
+            rx_rules.Prism(row.prism_vertical, row.prism_vertical_base or "")
+            if row.prism_vertical is not None
             else None
         ),
-        distance_pd=values["distance_pd"],
-        near_pd=values["near_pd"],
-        seg_height=values["seg_height"],
-        oc_height=values["oc_height"],
+        distance_pd=row.distance_pd,
+        near_pd=row.near_pd,
+        seg_height=row.seg_height,
+        oc_height=row.oc_height,
     )
 
 
@@ -305,13 +298,15 @@ _EYES = cast(Table, PrescriptionEye.__table__)
 _INSERT_PRESCRIPTION = Prepared.insert(_PRESCRIPTIONS, tuple(_PRESCRIPTIONS.c.keys()))
 _INSERT_EYE = Prepared.insert(_EYES, tuple(_EYES.c.keys()))
 _NO_LENS = {"base_curve": None, "diameter": None, "brand": None}  # a spectacle eye's
-_EYE_NAMES = tuple(_eye_columns(rx_rules.EyeRx()))
-# The eyes of the patient's spectacle prescriptions, the newest prescription first.
-_ON_FILE = Prepared(
+# The eyes of the patient's spectacle prescriptions, the newest prescription first. A Core
+# statement, not ``Prepared``: its Numeric columns have no result processor ``Prepared``
+# can build on psycopg (it asks for one without the cursor's type), and it runs only for a
+# patient already on file.
+_ON_FILE = (
     select(
         Prescription.id,
         PrescriptionEye.side,
-        *(getattr(PrescriptionEye, name) for name in _EYE_NAMES),
+        *(getattr(PrescriptionEye, name) for name in _eye_columns(rx_rules.EyeRx())),
     )
     .join(Prescription, Prescription.id == PrescriptionEye.prescription_id)
     .where(
@@ -327,11 +322,9 @@ def _same_values(
     session: Session, practice_id: int, patient_id: uuid.UUID, eyes: dict[str, rx_rules.EyeRx]
 ) -> uuid.UUID | None:
     on_file: dict[uuid.UUID, dict[str, rx_rules.EyeRx]] = {}
-    found = _ON_FILE.rows(session, {"practice_id": practice_id, "patient_id": patient_id})
+    found = session.execute(_ON_FILE, {"practice_id": practice_id, "patient_id": patient_id})
     for row in found:
-        on_file.setdefault(row[0], {})[row[1]] = _eye_of(
-            dict(zip(_EYE_NAMES, row[2:], strict=True))
-        )
+        on_file.setdefault(row[0], {})[row.side] = eye_from_row(row)
     return next((pid for pid, values in on_file.items() if values == eyes), None)
 
 
