@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle
 from optihub.db.models.catalog import lens_style_materials
+from optihub.db.prepared import Prepared
 from optihub.db.session import Database
 from optihub.reads.order_views import Reader
 from optihub.reads.orders import Guard
@@ -109,6 +111,15 @@ _ACCOUNT_AT_LAB = (
     .order_by((LabAccount.account_number == bindparam("account_number")).desc())
     .limit(1)
 )
+_ACCOUNT_AT_LAB_PREPARED = Prepared(_ACCOUNT_AT_LAB)
+
+
+def _rows(reader: Reader, statement: Any, prepared: Prepared, params: dict[str, Any]) -> Any:
+    """A statement's rows: through ``Prepared`` on a session (a write's transaction: no
+    autoflush, as on its connection), as usual on a reader."""
+    if isinstance(reader, Session):
+        return prepared.rows(reader, params)
+    return reader.execute(statement, params).all()
 
 
 def account_at_lab(
@@ -116,12 +127,15 @@ def account_at_lab(
 ) -> tuple[bool, LabAccountView | None]:
     """Whether the practice holds any account with the lab, and its account with that
     number (None when it has none), in one statement: what a lab order names."""
-    row = reader.execute(
+    found = _rows(
+        reader,
         _ACCOUNT_AT_LAB,
+        _ACCOUNT_AT_LAB_PREPARED,
         {"practice_id": practice_id, "lab_id": lab_id, "account_number": account_number},
-    ).first()
-    if row is None:
+    )
+    if not found:
         return False, None
+    row = found[0]
     return True, (_account(row[:-1]) if row[-1] else None)
 
 
@@ -269,6 +283,7 @@ _LENS_CHOICE = (
     .where(LensStyle.lab_id == bindparam("lab_id"), LensStyle.id == bindparam("style_id"))
     .order_by(LensAddon.kind, LensAddon.name)
 )
+_LENS_CHOICE_PREPARED = Prepared(_LENS_CHOICE)
 
 
 def lens_choice(
@@ -278,9 +293,12 @@ def lens_choice(
     material when the lab offers it for that style, and the addons offered with both
     (``addons``) or, when the material is not offered, for the style with any material
     (tints named once)."""
-    rows = reader.execute(
-        _LENS_CHOICE, {"lab_id": lab_id, "style_id": style_id, "material_id": material_id}
-    ).all()
+    rows = _rows(
+        reader,
+        _LENS_CHOICE,
+        _LENS_CHOICE_PREPARED,
+        {"lab_id": lab_id, "style_id": style_id, "material_id": material_id},
+    )
     if not rows:
         return None
     lens_type, style_name, material_name = rows[0][:3]

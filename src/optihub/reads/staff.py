@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from optihub.db.models import Membership, Practice, User
+from optihub.db.prepared import Prepared
 from optihub.reads.order_views import Reader
 
 
@@ -25,17 +27,29 @@ class StaffView:
         return f"{name} <{self.email}>" if name else self.email
 
 
+# The acting user of a dialect call: built once (every lab call names one), run through
+# ``Prepared`` on a session (a write's own transaction) or as usual on a reader.
+_MEMBER = (
+    select(User.id, User.email, User.first_name, User.last_name, Membership.role)
+    .join(Membership, Membership.user_id == User.id)
+    .where(
+        Membership.practice_id == bindparam("practice_id"),
+        User.email == bindparam("email"),
+        User.is_active.is_(True),
+    )
+    .limit(1)
+)
+_MEMBER_PREPARED = Prepared(_MEMBER)
+
+
 def member(reader: Reader, practice_id: int, email: str) -> StaffView | None:
     """The active user with this email (case-insensitive) who belongs to the practice."""
-    row = reader.execute(
-        select(User.id, User.email, User.first_name, User.last_name, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.practice_id == practice_id,
-            User.email == email.strip().lower(),
-            User.is_active.is_(True),
-        )
-    ).first()
+    params = {"practice_id": practice_id, "email": email.strip().lower()}
+    row = (
+        _MEMBER_PREPARED.first(reader, params)
+        if isinstance(reader, Session)
+        else reader.execute(_MEMBER, params).first()
+    )
     return StaffView(*row) if row is not None else None
 
 

@@ -11,11 +11,12 @@ import uuid
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Prescription, PrescriptionEye
+from optihub.db.prepared import Prepared
 from optihub.domain import rx as rx_rules
 from optihub.errors import FieldError, NotFound, ValidationFailed
 from optihub.events.hooks import Hook
@@ -251,8 +252,8 @@ def record_order_rx(
     session.flush()
     now = utcnow()
     prescription_id = new_id()
-    session.execute(
-        _INSERT_PRESCRIPTION,
+    _INSERT_PRESCRIPTION.execute(
+        session,
         {
             "id": prescription_id,
             "practice_id": actor.practice_id,
@@ -268,8 +269,8 @@ def record_order_rx(
             "updated_at": now,
         },
     )
-    session.execute(
-        _INSERT_EYE,
+    _INSERT_EYE.execute_many(
+        session,
         [
             {
                 **_NO_LENS,
@@ -282,14 +283,25 @@ def record_order_rx(
         ],
     )
     audit.add(session, actor, "prescription.created", "prescription", prescription_id)
-    recorded.fire(session, actor, patient_id)
+    if not new_patient:
+        # A patient created with the order has no other order waiting for an Rx (the lab
+        # order itself has no prescription products): nothing to react to, so no match
+        # query (as ``fulfillment.place`` skips it for a patient it creates).
+        recorded.fire(session, actor, patient_id)
     return prescription_id
 
 
-_INSERT_PRESCRIPTION = insert(cast(Table, Prescription.__table__))
-_INSERT_EYE = insert(cast(Table, PrescriptionEye.__table__))
+_PRESCRIPTIONS = cast(Table, Prescription.__table__)
+_EYES = cast(Table, PrescriptionEye.__table__)
+# Statements compiled once per kind of database, sent on the session's connection
+# (``db.prepared``): every column given, so no default is left to the database.
+_INSERT_PRESCRIPTION = Prepared.insert(_PRESCRIPTIONS, tuple(_PRESCRIPTIONS.c.keys()))
+_INSERT_EYE = Prepared.insert(_EYES, tuple(_EYES.c.keys()))
 _NO_LENS = {"base_curve": None, "diameter": None, "brand": None}  # a spectacle eye's
-# The eyes of the patient's spectacle prescriptions, the newest prescription first.
+# The eyes of the patient's spectacle prescriptions, the newest prescription first. A Core
+# statement, not ``Prepared``: its Numeric columns have no result processor ``Prepared``
+# can build on psycopg (it asks for one without the cursor's type), and it runs only for a
+# patient already on file.
 _ON_FILE = (
     select(
         Prescription.id,

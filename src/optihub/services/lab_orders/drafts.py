@@ -12,16 +12,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from optihub.db.base import utcnow
+from optihub.db.base import new_id, utcnow
 from optihub.db.models import Order, Patient
+from optihub.db.prepared import Prepared
+from optihub.domain import phones
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import NotFound
-from optihub.reads import patients as patient_reads
 from optihub.reads.catalog import LabAccountView
 from optihub.services import audit
 from optihub.services.context import Actor
@@ -46,7 +49,7 @@ from optihub.services.orders import (
     place_order,
     rx_snapshot,
 )
-from optihub.services.patients import PatientDetails, add_patient
+from optihub.services.patients import practice_region
 from optihub.services.prescriptions import record_order_rx
 
 
@@ -91,24 +94,57 @@ def create_lab_order(
         ),
     )
     if submit:
-        _put_rx_on_file(session, actor, order, rx, new_patient=new_patient)
+        prescription_id = _rx_on_file(session, actor, order, rx, new_patient=new_patient)
+        if prescription_id is not None:
+            # The order, written just now, points to it: one prepared UPDATE now rather
+            # than the unit of work's at the commit's flush, with the same columns (the
+            # id and ``updated_at``, the model's ``onupdate``). The object is told the id
+            # as though it had read it; what was answered from it stays as it was.
+            _SET_PRESCRIPTION.execute(
+                session,
+                {
+                    "rx_id": prescription_id,
+                    "now": utcnow(),
+                    "order_id": order.id,
+                    "practice": actor.practice_id,
+                },
+            )
+            set_committed_value(order, "prescription_id", prescription_id)
     return order
 
 
+_ORDERS = cast(Table, Order.__table__)
+_SET_PRESCRIPTION = Prepared(
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.practice_id == bindparam("practice"))
+    .values(prescription_id=bindparam("rx_id"), updated_at=bindparam("now"))
+)
+
+
 def _put_rx_on_file(
+    session: Session, actor: Actor, order: Order, rx: rx_rules.SpectacleRx | None
+) -> None:
+    """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
+    the order then points to: what the lab makes is what reads back as the patient's Rx."""
+    prescription_id = _rx_on_file(session, actor, order, rx)
+    if prescription_id is not None:
+        order.prescription_id = prescription_id
+
+
+def _rx_on_file(
     session: Session,
     actor: Actor,
     order: Order,
     rx: rx_rules.SpectacleRx | None,
     *,
     new_patient: bool = False,
-) -> None:
-    """A submitted order's Rx becomes (or finds) the patient's prescription on file, which
-    the order then points to: what the lab makes is what reads back as the patient's Rx."""
+) -> uuid.UUID | None:
+    """The submitted order's Rx on file for its patient (``record_order_rx``), or None when
+    the order has no Rx to keep."""
     if rx is None or order.patient_id is None or (rx.right is None and rx.left is None):
-        return
+        return None
     written = (order.submitted_at or utcnow()).date()
-    order.prescription_id = record_order_rx(
+    return record_order_rx(
         session,
         actor,
         patient_id=order.patient_id,
@@ -162,23 +198,97 @@ def _shipping(shipping: ShippingInput | None) -> dict[str, Any] | None:
 
 
 def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[uuid.UUID, bool]:
-    """The practice's patient with the same names and email, or a new one (True)."""
+    """The practice's patient with the same names and email, or a new one (True).
+
+    Both are single statements (``db.prepared``: no autoflush, no ORM object): a patient
+    written anywhere is flushed at once (by create_patient, add_patient, update_patient and
+    here), so none is pending when it is looked for."""
     assert given.first_name is not None and given.last_name is not None
     first, last = given.first_name.strip(), given.last_name.strip()
     email = given.email.strip().lower() if given.email else None
     if email is not None:
-        # On the connection (no autoflush): a patient written is flushed at once (by
-        # create_patient, add_patient, update_patient), so none is pending here.
-        found = patient_reads.same_person(
-            session.connection(), actor.practice_id, first.lower(), last.lower(), email
+        found = _SAME_PERSON.first(
+            session,
+            {
+                "practice_id": actor.practice_id,
+                "first_name": first.lower(),
+                "last_name": last.lower(),
+                "email": email,
+            },
         )
         if found is not None:
-            return found, False
-    details = PatientDetails(
-        first_name=first, last_name=last, email=email, phone=given.phone_number
+            return found[0], False
+    return _add_patient(session, actor, first, last, email, given.phone_number), True
+
+
+def _add_patient(
+    session: Session,
+    actor: Actor,
+    first: str,
+    last: str,
+    email: str | None,
+    phone_number: str | None,
+) -> uuid.UUID:
+    """``services.patients.add_patient`` for the patient of a lab order: the same row
+    (defaults included) and audit entry, as prepared INSERTs. ``add_patient``'s checks need
+    not run again: the lab-order rules already held the names (present, at most 50
+    characters before trimming), the email (its pattern) and the phone (at most 20
+    characters) to limits as strict or stricter, and a lab order names no external id or
+    date of birth."""
+    phone = phones.as_given(phone_number)
+    now = utcnow()
+    patient_id = new_id()
+    _INSERT_PATIENT.execute(
+        session,
+        {
+            "id": patient_id,
+            "practice_id": actor.practice_id,
+            "external_id": None,
+            "home_location_id": None,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "phone": phone,
+            "phone_e164": (
+                phones.e164(phone, practice_region(session, actor.practice_id))
+                if phone is not None
+                else None
+            ),
+            "date_of_birth": None,
+            "address_line1": None,
+            "address_line2": None,
+            "city": None,
+            "state": None,
+            "postal_code": None,
+            "country": _DEFAULT_COUNTRY,
+            "notes": None,
+            "created_at": now,
+            "updated_at": now,
+            "notify_eyewear_email": False,
+            "notify_eyewear_sms": False,
+        },
     )
-    # Only its id is needed: written with Core, nothing read back (``add_patient``).
-    return add_patient(session, actor, details).id, True
+    audit.add(session, actor, "patient.created", "patient", patient_id)
+    return patient_id
+
+
+_PATIENTS = cast(Table, Patient.__table__)
+# The model's default, so a patient written here and one written by the ORM agree.
+_DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
+_INSERT_PATIENT = Prepared.insert(_PATIENTS, tuple(_PATIENTS.c.keys()))
+# The practice's newest patient with these names and email, each compared
+# case-insensitively (given lower-cased): ``reads.patients.same_person``'s statement.
+_SAME_PERSON = Prepared(
+    select(Patient.id)
+    .where(
+        Patient.practice_id == bindparam("practice_id"),
+        func.lower(Patient.last_name) == bindparam("last_name"),
+        func.lower(Patient.first_name) == bindparam("first_name"),
+        func.lower(Patient.email) == bindparam("email"),
+    )
+    .order_by(Patient.created_at.desc(), Patient.id)
+    .limit(1)
+)
 
 
 def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:

@@ -94,8 +94,9 @@ def validate(
     """Every rule (the submit rules when ``submit``); raises ``ValidationFailed`` with all
     violations. Reads only: nothing is written.
 
-    The catalog reads run on the session's connection (plain Core statements: none of the
-    ORM's execution steps, no autoflush): what they read, the ORM never holds pending."""
+    The catalog reads run on the session's connection (``db.prepared``: none of the ORM's
+    or the engine's execution steps, no autoflush): what they read, the ORM never holds
+    pending."""
     checked = Checked()
     _check_basics(session, actor, request, checked, submit=submit)
     rx = _spectacle_rx(request.rx) if request.rx is not None else None
@@ -162,9 +163,7 @@ def _check_lab(session: Session, actor: Actor, request: LabOrderRequest, checked
     if request.lab is None or request.account_number is None:
         return
     held, account = (
-        catalog.account_at_lab(
-            session.connection(), actor.practice_id, request.lab.id, request.account_number
-        )
+        catalog.account_at_lab(session, actor.practice_id, request.lab.id, request.account_number)
         if request.lab.id is not None
         else (False, None)
     )
@@ -214,9 +213,7 @@ def _check_lens(session: Session, lens: LensInput, checked: Checked) -> None:
     style, material = lens.style, lens.material
     # The style, the material and what goes with them in one statement (``lens_choice``).
     choice = (
-        catalog.lens_choice(
-            session.connection(), lab_id, style.id, material.id if material else None
-        )
+        catalog.lens_choice(session, lab_id, style.id, material.id if material else None)
         if style is not None and style.id is not None
         else None
     )

@@ -213,6 +213,8 @@ async def _created(
                 created["url"] = f"{issuer}/dashboard/drafts/{order.id}"
             return kit.json_response(created)
 
+        if idempotency_key is None:
+            return run()  # what ``kit.idempotent`` does without a key: no fingerprint needed
         return kit.idempotent(
             session,
             practice_id=who.practice_id,
