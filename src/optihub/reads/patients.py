@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 
 from optihub.db.models import Patient
+from optihub.db.prepared import Prepared
 from optihub.reads.order_views import Keyset, Reader
 from optihub.reads.sorting import Sort, order_by
 
@@ -199,7 +200,7 @@ def view(reader: Reader, practice_id: int, patient_id: uuid.UUID) -> PatientView
 
 
 # Compiled once per process: the lab order's patient lookup runs on every create.
-_SAME_PERSON = (
+_SAME_PERSON = Prepared(
     select(Patient.id)
     .where(
         Patient.practice_id == bindparam("practice_id"),
@@ -216,9 +217,10 @@ def same_person(
     reader: Reader, practice_id: int, first_name: str, last_name: str, email: str
 ) -> uuid.UUID | None:
     """The practice's newest patient with these names and email (each compared
-    case-insensitively: give them lower-cased), or None."""
-    return reader.scalar(
-        _SAME_PERSON,
+    case-insensitively: give them lower-cased), or None. A prepared statement
+    (``db.prepared``): on a session, what is pending is flushed first."""
+    found = _SAME_PERSON.first(
+        reader,
         {
             "practice_id": practice_id,
             "first_name": first_name,
@@ -226,6 +228,7 @@ def same_person(
             "email": email,
         },
     )
+    return found[0] if found is not None else None
 
 
 def sorted_page(

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from optihub.db.base import new_id, utcnow
+from optihub.db.base import utcnow
 from optihub.db.models import Order, Patient
 from optihub.db.prepared import Prepared
-from optihub.domain import phones
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import NotFound
+from optihub.reads import patients as patient_reads
 from optihub.reads.catalog import LabAccountView
 from optihub.services import audit
 from optihub.services.context import Actor
@@ -49,7 +49,7 @@ from optihub.services.orders import (
     place_order,
     rx_snapshot,
 )
-from optihub.services.patients import practice_region
+from optihub.services.patients import PatientDetails, write_patient
 from optihub.services.prescriptions import record_order_rx
 
 
@@ -207,17 +207,11 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[u
     first, last = given.first_name.strip(), given.last_name.strip()
     email = given.email.strip().lower() if given.email else None
     if email is not None:
-        found = _SAME_PERSON.first(
-            session,
-            {
-                "practice_id": actor.practice_id,
-                "first_name": first.lower(),
-                "last_name": last.lower(),
-                "email": email,
-            },
+        found = patient_reads.same_person(
+            session, actor.practice_id, first.lower(), last.lower(), email
         )
         if found is not None:
-            return found[0], False
+            return found, False
     return _add_patient(session, actor, first, last, email, given.phone_number), True
 
 
@@ -229,66 +223,11 @@ def _add_patient(
     email: str | None,
     phone_number: str | None,
 ) -> uuid.UUID:
-    """``services.patients.add_patient`` for the patient of a lab order: the same row
-    (defaults included) and audit entry, as prepared INSERTs. ``add_patient``'s checks need
-    not run again: the lab-order rules already held the names (present, at most 50
-    characters before trimming), the email (its pattern) and the phone (at most 20
-    characters) to limits as strict or stricter, and a lab order names no external id or
-    date of birth."""
-    phone = phones.as_given(phone_number)
-    now = utcnow()
-    patient_id = new_id()
-    _INSERT_PATIENT.execute(
-        session,
-        {
-            "id": patient_id,
-            "practice_id": actor.practice_id,
-            "external_id": None,
-            "home_location_id": None,
-            "first_name": first,
-            "last_name": last,
-            "email": email,
-            "phone": phone,
-            "phone_e164": (
-                phones.e164(phone, practice_region(session, actor.practice_id))
-                if phone is not None
-                else None
-            ),
-            "date_of_birth": None,
-            "address_line1": None,
-            "address_line2": None,
-            "city": None,
-            "state": None,
-            "postal_code": None,
-            "country": _DEFAULT_COUNTRY,
-            "notes": None,
-            "created_at": now,
-            "updated_at": now,
-            "notify_eyewear_email": False,
-            "notify_eyewear_sms": False,
-        },
-    )
-    audit.add(session, actor, "patient.created", "patient", patient_id)
+    """The lab order's patient, new: ``services.patients.write_patient`` (its rules, row
+    and audit entry, as prepared INSERTs)."""
+    details = PatientDetails(first_name=first, last_name=last, email=email, phone=phone_number)
+    patient_id: uuid.UUID = write_patient(session, actor, details)["id"]
     return patient_id
-
-
-_PATIENTS = cast(Table, Patient.__table__)
-# The model's default, so a patient written here and one written by the ORM agree.
-_DEFAULT_COUNTRY = _PATIENTS.c.country.default.arg  # type: ignore[union-attr]
-_INSERT_PATIENT = Prepared.insert(_PATIENTS, tuple(_PATIENTS.c.keys()))
-# The practice's newest patient with these names and email, each compared
-# case-insensitively (given lower-cased): ``reads.patients.same_person``'s statement.
-_SAME_PERSON = Prepared(
-    select(Patient.id)
-    .where(
-        Patient.practice_id == bindparam("practice_id"),
-        func.lower(Patient.last_name) == bindparam("last_name"),
-        func.lower(Patient.first_name) == bindparam("first_name"),
-        func.lower(Patient.email) == bindparam("email"),
-    )
-    .order_by(Patient.created_at.desc(), Patient.id)
-    .limit(1)
-)
 
 
 def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:
