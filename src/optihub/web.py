@@ -4,6 +4,8 @@ kit's handlers.)"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hmac
 import os
 import random
@@ -75,7 +77,8 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
 
 
 async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
-    """``in_transaction`` for a caller that has the database but no request (a hot write)."""
+    """``in_transaction`` for a caller that has the database but no request (a hot write).
+    On SQLite the work runs on the database's write thread (``Database.write_thread``)."""
 
     def run() -> T:
         with db.sessions() as session:
@@ -87,7 +90,13 @@ async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
                 raise
             return result
 
-    return await run_in_threadpool(run)
+    writes = db.write_thread()
+    if writes is None:
+        return await run_in_threadpool(run)
+    # SQLite: on the database's one write thread, with this request's context (its log
+    # fields), as the thread pool would carry it.
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(writes, context.run, run)
 
 
 # Sent with every response, the hot routes' included (a constant list appended as the

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
-from optihub.db.prepared import savepoint
+from optihub.db.prepared import Prepared, savepoint
 from optihub.db.rows import keep, write_rows
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
@@ -146,15 +146,18 @@ def _exists(session: Session, model: Any, practice_id: int, object_id: uuid.UUID
         session.flush()
     statement = _EXISTS.get(model)
     if statement is None:
-        statement = _EXISTS[model] = select(model.id).where(
-            model.practice_id == bindparam("practice_id"), model.id == bindparam("id")
+        statement = _EXISTS[model] = Prepared(
+            select(model.id).where(
+                model.practice_id == bindparam("practice_id"), model.id == bindparam("id")
+            )
         )
-    found = session.connection().execute(statement, {"practice_id": practice_id, "id": object_id})
-    return found.first() is not None
+    # On the connection: nothing else pending needs flushing for this lookup.
+    found = statement.first(session.connection(), {"practice_id": practice_id, "id": object_id})
+    return found is not None
 
 
-# Built once per model (a statement built per call costs more than running it).
-_EXISTS: dict[Any, Any] = {}
+# Built once per model, sent past SQLAlchemy's execution layer (``db.prepared``).
+_EXISTS: dict[Any, Prepared] = {}
 
 
 def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
