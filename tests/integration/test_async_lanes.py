@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy.pool import NullPool
 
+from optihub.db import async_reads
 from optihub.db.async_reads import AsyncReads, _numbered
 from optihub.db.session import Database
 from tests.conftest import PG_SERVER_URL
@@ -132,3 +133,24 @@ def test_parameters_are_positional_ints_or_text():
         return reads._open_lanes
 
     assert run({"host": "unused.invalid"}, scenario) == set()  # refused before connecting
+
+
+def test_an_answer_that_never_comes_fails_its_callers_and_frees_the_statement(
+    connect_kwargs, monkeypatch
+):
+    """A lane whose answer does not come in ``ANSWER_SECONDS`` (a connection lost without
+    its socket saying so) fails every caller of that round; the next round runs on a new
+    connection instead of waiting behind it."""
+    monkeypatch.setattr(async_reads, "ANSWER_SECONDS", 0.5)
+
+    async def scenario(reads: AsyncReads) -> Any:
+        stuck = [
+            asyncio.create_task(reads.fetch_shared("SELECT pg_sleep(%s::int)", [30]))
+            for _ in range(3)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*stuck, return_exceptions=True), 5)
+        assert all(isinstance(r, psycopg.OperationalError) for r in results), results
+        assert not reads._open_lanes
+        return await asyncio.wait_for(reads.fetch_shared("SELECT %s::int * 2", [21]), 2)
+
+    assert run(connect_kwargs, scenario) == [(42,)]

@@ -24,6 +24,10 @@ from psycopg.pq import ConnStatus, ExecStatus
 SIZE = 4
 # Executions of one shared statement in flight at once; callers beyond them share the next.
 SHARED_PARALLEL = 1
+# Seconds a lane waits for a statement's answer before it gives the connection up: a
+# statement whose answer never comes (its connection lost without the socket saying so)
+# fails its callers (503) instead of holding every later round of the statement.
+ANSWER_SECONDS = 10.0
 
 
 class _Round:
@@ -69,6 +73,7 @@ class _Lane:
     async def run(self, sql: str, values: list[bytes | None]) -> list[tuple[Any, ...]]:
         """The statement's rows (one statement at a time on a lane; ``values``: the
         parameters as text, see ``_text``)."""
+        expiry = self._loop.call_later(ANSWER_SECONDS, self._expire)
         try:
             name = self._names.get(sql)
             if name is None:
@@ -84,7 +89,12 @@ class _Lane:
             if self._waiter is not None or self._pg.status != ConnStatus.OK:
                 self.close(exc)
             raise
+        finally:
+            expiry.cancel()
         return _rows(result)
+
+    def _expire(self) -> None:
+        self.close(psycopg.OperationalError(f"no answer from the server in {ANSWER_SECONDS:g} s"))
 
     def _answer(self) -> asyncio.Future[pq.abc.PGresult | None]:
         """The statement just sent, flushed; its last result when the server has answered."""
