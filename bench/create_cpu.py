@@ -53,9 +53,12 @@ CREATES = ("labs", "portal", "practice", "fulfillment")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dialects", nargs="*", choices=CREATES, default=list(CREATES))
+    parser.add_argument("dialects", nargs="*", help=f"any of {', '.join(CREATES)} (all four)")
     parser.add_argument("--creates", type=int, default=500)
     args = parser.parse_args()
+    unknown = sorted(set(args.dialects) - set(CREATES))
+    if unknown:
+        parser.error(f"no such create: {', '.join(unknown)} (choose from {', '.join(CREATES)})")
     workdir = Path(tempfile.mkdtemp(prefix="optihub-create-cpu-"))
     try:
         with backend_url("sqlite") as url:
@@ -80,7 +83,7 @@ def main() -> int:
                 portal_setup(client, auth["portal"])
                 bodies = create_bodies(backend.practice_id, lab)
                 pid = server_pid(base)
-                for dialect in args.dialects:
+                for dialect in args.dialects or CREATES:
                     shown, path, body = bodies[dialect]
                     template = json.dumps(body)
                     headers = auth[dialect] | {"Content-Type": "application/json"}
