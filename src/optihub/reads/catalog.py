@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.orm import Session
 
 from optihub.db.models import Lab, LabAccount, LensAddon, LensMaterial, LensStyle
 from optihub.db.models.catalog import lens_style_materials
@@ -101,7 +100,7 @@ def lab_account(
 
 
 # The practice's accounts with one lab, the one with the given number first (if any).
-_ACCOUNT_AT_LAB = (
+_ACCOUNT_AT_LAB = Prepared(
     select(*_ACCOUNT, (LabAccount.account_number == bindparam("account_number")).label("is_it"))
     .join(Lab, Lab.id == LabAccount.lab_id)
     .where(
@@ -111,15 +110,6 @@ _ACCOUNT_AT_LAB = (
     .order_by((LabAccount.account_number == bindparam("account_number")).desc())
     .limit(1)
 )
-_ACCOUNT_AT_LAB_PREPARED = Prepared(_ACCOUNT_AT_LAB)
-
-
-def _rows(reader: Reader, statement: Any, prepared: Prepared, params: dict[str, Any]) -> Any:
-    """A statement's rows: through ``Prepared`` on a session (a write's transaction: no
-    autoflush, as on its connection), as usual on a reader."""
-    if isinstance(reader, Session):
-        return prepared.rows(reader, params)
-    return reader.execute(statement, params).all()
 
 
 def account_at_lab(
@@ -127,10 +117,8 @@ def account_at_lab(
 ) -> tuple[bool, LabAccountView | None]:
     """Whether the practice holds any account with the lab, and its account with that
     number (None when it has none), in one statement: what a lab order names."""
-    found = _rows(
+    found = _ACCOUNT_AT_LAB.rows(
         reader,
-        _ACCOUNT_AT_LAB,
-        _ACCOUNT_AT_LAB_PREPARED,
         {"practice_id": practice_id, "lab_id": lab_id, "account_number": account_number},
     )
     if not found:
@@ -249,7 +237,7 @@ class LensChoice:
 _style_materials = lens_style_materials.alias("offered")
 # One row per addon (or one row with none): the style, the material when offered for it,
 # and the addons of the style with that material (with any material when not offered).
-_LENS_CHOICE = (
+_LENS_CHOICE = Prepared(
     select(
         LensStyle.lens_type,
         LensStyle.name,
@@ -283,7 +271,6 @@ _LENS_CHOICE = (
     .where(LensStyle.lab_id == bindparam("lab_id"), LensStyle.id == bindparam("style_id"))
     .order_by(LensAddon.kind, LensAddon.name)
 )
-_LENS_CHOICE_PREPARED = Prepared(_LENS_CHOICE)
 
 
 def lens_choice(
@@ -293,10 +280,8 @@ def lens_choice(
     material when the lab offers it for that style, and the addons offered with both
     (``addons``) or, when the material is not offered, for the style with any material
     (tints named once)."""
-    rows = _rows(
+    rows = _LENS_CHOICE.rows(
         reader,
-        _LENS_CHOICE,
-        _LENS_CHOICE_PREPARED,
         {"lab_id": lab_id, "style_id": style_id, "material_id": material_id},
     )
     if not rows:

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from optihub.db.models import Membership, Practice, User
 from optihub.db.prepared import Prepared
@@ -27,9 +26,9 @@ class StaffView:
         return f"{name} <{self.email}>" if name else self.email
 
 
-# The acting user of a dialect call: built once (every lab call names one), run through
-# ``Prepared`` on a session (a write's own transaction) or as usual on a reader.
-_MEMBER = (
+# The acting user of a dialect call: built once (every lab call names one), sent past
+# SQLAlchemy's execution layer (``db.prepared``) on a session or a reading connection.
+_MEMBER = Prepared(
     select(User.id, User.email, User.first_name, User.last_name, Membership.role)
     .join(Membership, Membership.user_id == User.id)
     .where(
@@ -39,17 +38,12 @@ _MEMBER = (
     )
     .limit(1)
 )
-_MEMBER_PREPARED = Prepared(_MEMBER)
 
 
 def member(reader: Reader, practice_id: int, email: str) -> StaffView | None:
     """The active user with this email (case-insensitive) who belongs to the practice."""
     params = {"practice_id": practice_id, "email": email.strip().lower()}
-    row = (
-        _MEMBER_PREPARED.first(reader, params)
-        if isinstance(reader, Session)
-        else reader.execute(_MEMBER, params).first()
-    )
+    row = _MEMBER.first(reader, params)
     return StaffView(*row) if row is not None else None
 
 

@@ -249,9 +249,7 @@ def upsert(
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(
-            f"{kind.noun.capitalize()} {external_id} is being written by another request"
-        ) from exc
+        raise _written_elsewhere(kind, external_id) from exc
     # Written at once (Core): nothing else is left for the commit's flush.
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
@@ -266,6 +264,10 @@ _KEPT = Prepared(
     )
     .with_for_update()
 )
+
+
+def _written_elsewhere(kind: Kind, external_id: str) -> Conflict:
+    return Conflict(f"{kind.noun.capitalize()} {external_id} is being written by another request")
 
 
 def _upsert_new(
@@ -302,9 +304,7 @@ def _upsert_new(
             with savepoint(session):
                 write_rows(session, [entry])
     except IntegrityError as exc:
-        raise Conflict(
-            f"{kind.noun.capitalize()} {external_id} is being written by another request"
-        ) from exc
+        raise _written_elsewhere(kind, external_id) from exc
     keep(session, [entry])
     documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
