@@ -299,9 +299,8 @@ _INSERT_PRESCRIPTION = Prepared.insert(_PRESCRIPTIONS, tuple(_PRESCRIPTIONS.c.ke
 _INSERT_EYE = Prepared.insert(_EYES, tuple(_EYES.c.keys()))
 _NO_LENS = {"base_curve": None, "diameter": None, "brand": None}  # a spectacle eye's
 # The eyes of the patient's spectacle prescriptions, the newest prescription first. A Core
-# statement, not ``Prepared``: its Numeric columns have no result processor ``Prepared``
-# can build on psycopg (it asks for one without the cursor's type), and it runs only for a
-# patient already on file.
+# statement (its rows read by name, ``eye_from_row``): it runs only for a patient already
+# on file, not on a new patient's create.
 _ON_FILE = (
     select(
         Prescription.id,
