@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import event
 
+from optihub.db import prepared
 from optihub.errors import Unavailable
 from optihub.problems import DATABASE_DOWN, DATABASE_RETRY_AFTER, is_outage, problem_from
 from tests import factories
@@ -25,11 +26,13 @@ CALLS = [
 
 
 class Outage:
-    """Every statement through the engine fails as a dropped PostgreSQL connection does."""
+    """Every statement fails as a dropped PostgreSQL connection does: through the engine,
+    and sent past it (``db.prepared.send``, the statements compiled once)."""
 
     def __init__(self, db) -> None:
         self.engine = db.engine
         self.down = False
+        self._send = prepared.send
 
     def __call__(self, _conn, _cursor, statement, parameters, _context, _many) -> None:
         if self.down:
@@ -38,12 +41,18 @@ class Outage:
             )
             raise sqlalchemy.exc.OperationalError(statement, parameters, dropped)
 
+    def send(self, driver, sql, values, many):
+        self(None, None, sql, values, None, many)
+        return self._send(driver, sql, values, many)
+
     def __enter__(self) -> Outage:
         event.listen(self.engine, "before_cursor_execute", self)
+        prepared.send = self.send
         return self
 
     def __exit__(self, *_exc) -> None:
         event.remove(self.engine, "before_cursor_execute", self)
+        prepared.send = self._send
 
 
 @pytest.fixture
