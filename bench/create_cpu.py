@@ -1,12 +1,15 @@
 """Server CPU per create: what one create costs OptiHub's server, HTTP included.
 
-    .venv/bin/python bench/create_cpu.py labs portal practice fulfillment [--creates 500]
+    .venv/bin/python bench/create_cpu.py labs portal practice fulfillment [--creates 500] \
+        [--database sqlite|postgresql]
 
-Seeds the demo data into a fresh SQLite file as bench/dialects.py does, starts one uvicorn
+Seeds the demo data into a fresh SQLite file (or a throw-away PostgreSQL server, as
+bench/dialects.py starts one) as bench/dialects.py does, starts one uvicorn
 process of OptiHub (``bench.app:create``, access log at warning), sends each named create
 (the bodies bench/dialects.py sends, a new external id and patient each time) 20 times to
 warm up, then ``--creates`` times one after another from one client, and prints the
-server process's CPU time (user + system, every thread) divided by the creates.
+server process's CPU time (user + system, every thread; OptiHub's process only, not
+PostgreSQL's) divided by the creates.
 
 One client at a time: no queueing, no contention, so the figure is the work a create
 costs. bench/dialects.py's ratios at 4 clients add what concurrency costs on top. 0.10 of a
@@ -55,14 +58,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dialects", nargs="*", help=f"any of {', '.join(CREATES)} (all four)")
     parser.add_argument("--creates", type=int, default=500)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     unknown = sorted(set(args.dialects) - set(CREATES))
     if unknown:
         parser.error(f"no such create: {', '.join(unknown)} (choose from {', '.join(CREATES)})")
     workdir = Path(tempfile.mkdtemp(prefix="optihub-create-cpu-"))
     try:
-        with backend_url("sqlite") as url:
-            backend = Backend("sqlite", url)
+        with backend_url(args.database) as url:
+            backend = Backend(args.database, url)
             port = free_port()
             env = server_env(
                 url,

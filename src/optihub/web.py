@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,8 +76,9 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
 
 
 async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
-    """``in_transaction`` for a caller that has the database but no request (a hot write).
-    On SQLite the work runs on the database's write thread (``Database.write_thread``)."""
+    """``in_transaction`` for a caller that has the database but no request (a hot write),
+    run on the database's write threads (``Database.write_threads``) with this request's
+    context (its log fields), as the thread pool would carry it."""
 
     def run() -> T:
         with db.sessions() as session:
@@ -90,13 +90,8 @@ async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
                 raise
             return result
 
-    writes = db.write_thread()
-    if writes is None:
-        return await run_in_threadpool(run)
-    # SQLite: on the database's one write thread, with this request's context (its log
-    # fields), as the thread pool would carry it.
     context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(writes, context.run, run)
+    return await asyncio.get_running_loop().run_in_executor(db.write_threads(), context.run, run)
 
 
 # Sent with every response, the hot routes' included (a constant list appended as the

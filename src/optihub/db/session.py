@@ -67,6 +67,9 @@ POOL_SIZE = 40
 CONNECT_TIMEOUT = 5
 POOL_TIMEOUT = 10
 POOL_OVERFLOW = 10
+# PostgreSQL write transactions of requests at once (``Database.write_threads``): within
+# the pool's overflow beside the thread pool's 40.
+POSTGRESQL_WRITE_THREADS = 8
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite caps it at its compile-time maximum (2 GiB by default)
 
 
@@ -240,7 +243,7 @@ class Database:
         self._own_lock = threading.Lock()
         self._async_reads: AsyncReadPools | None = None
         self._reader_thread: ReaderThread | None = None
-        self._write_thread: ThreadPoolExecutor | None = None
+        self._write_threads: ThreadPoolExecutor | None = None
         if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
             _args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
             kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
@@ -355,31 +358,35 @@ class Database:
             with contextlib.suppress(Exception):  # a broken connection may fail to close
                 own[3].close()
 
-    def write_thread(self) -> ThreadPoolExecutor | None:
-        """SQLite: the one thread the requests' write transactions run on (``web``'s
-        ``run_transaction``), None on PostgreSQL (its writers run side by side in the
-        thread pool).
+    def write_threads(self) -> ThreadPoolExecutor:
+        """The threads the requests' write transactions run on (``web``'s
+        ``run_transaction``): one on SQLite, ``POSTGRESQL_WRITE_THREADS`` on PostgreSQL.
 
         SQLite takes one writer at a time; from the thread pool, concurrent writes each
         woke a thread to queue on the writer lock (``_SQLiteWriters``) and handed it, and
         the interpreter lock, from thread to thread. Queued on one thread they run back to
         back: 15–20 % more practice-API creates a second at 4 clients (bench/dialects.py,
         A/B runs). Other writers (sync routes, the webhook worker, the CLI) still queue on
-        the lock."""
-        if self.engine.dialect.name != "sqlite":
-            return None
-        executor = self._write_thread
+        the lock. PostgreSQL's writers run side by side; an executor of their own hands a
+        write to a thread for less of the event loop's time than the framework's thread
+        pool (anyio's ``to_thread``: its limiter, task and cancel scope per call were
+        a tenth of the loop's samples for a practice-API create)."""
+        executor = self._write_threads
         if executor is None:
             with self._own_lock:
-                if self._write_thread is None:
-                    self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writes")
-                executor = self._write_thread
+                if self._write_threads is None:
+                    sqlite = self.engine.dialect.name == "sqlite"
+                    self._write_threads = ThreadPoolExecutor(
+                        1 if sqlite else POSTGRESQL_WRITE_THREADS,
+                        thread_name_prefix=f"{self.engine.dialect.name}-writes",
+                    )
+                executor = self._write_threads
         return executor
 
     def dispose(self) -> None:
-        if self._write_thread is not None:
-            self._write_thread.shutdown(wait=True)
-            self._write_thread = None
+        if self._write_threads is not None:
+            self._write_threads.shutdown(wait=True)
+            self._write_threads = None
         if self._reader_thread is not None:
             self._reader_thread.close()
             self._reader_thread = None

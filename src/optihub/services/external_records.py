@@ -30,10 +30,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from optihub.db.base import new_id as new_record_id
 from optihub.db.base import utcnow
 from optihub.db.models import PortalRecord
 from optihub.db.prepared import Prepared, savepoint
-from optihub.db.rows import keep, write_rows
 from optihub.errors import Conflict, NotFound
 from optihub.reads import documents
 from optihub.services import audit, synced_rows
@@ -65,12 +65,21 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Record:
+    """What an answer shows of a record as kept: its external id, core row and body."""
+
+    external_id: str
+    record_id: uuid.UUID
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Upserted:
     id: uuid.UUID
     created: bool
     changed: bool
     # The record as kept (for ``kept``: the answer without reading it again).
-    entry: PortalRecord | None = field(default=None, compare=False, repr=False)
+    entry: Record | None = field(default=None, compare=False, repr=False)
 
 
 def fingerprint(
@@ -130,7 +139,7 @@ def find(session: Session, practice_id: int, resource: str, external_id: str) ->
     return _stored(entry) if entry is not None else None
 
 
-def _stored(entry: PortalRecord, current: Values | None = None) -> Stored:
+def _stored(entry: PortalRecord | Record, current: Values | None = None) -> Stored:
     return Stored(entry.external_id, entry.record_id, entry.body, current)
 
 
@@ -225,12 +234,10 @@ def upsert(
     key = {"practice_id": practice_id, "resource": kind.resource, "external_id": external_id}
     kept_row = _KEPT.first(session, key)  # locked until the commit on PostgreSQL
     if kept_row is not None:
-        entry_id, kept_id, kept_digest, kept_body = kept_row
+        _entry_id, kept_id, kept_digest, kept_body = kept_row
         if kept_digest == digest and _exists(session, practice_id, kind, kept_id):
             # The same record again: the answer reads the record as kept, nothing is written.
-            same = PortalRecord(
-                id=entry_id, external_id=external_id, record_id=kept_id, body=kept_body
-            )
+            same = Record(external_id, kept_id, kept_body)
             return Upserted(kept_id, created=False, changed=False, entry=same)
     if kept_row is None:
         return _upsert_new(session, actor, kind, external_id, body, digest, write)
@@ -252,7 +259,8 @@ def upsert(
         raise _written_elsewhere(kind, external_id) from exc
     # Written at once (Core): nothing else is left for the commit's flush.
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
-    return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
+    shown = Record(external_id, new_id, entry.body)
+    return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
 
 
 _KEPT = Prepared(
@@ -285,37 +293,53 @@ def _upsert_new(
     practice_id = actor.practice_id
     row_id = _adopt(session, practice_id, kind, external_id)
     new_id = write(row_id, None)
-    entry = PortalRecord(
-        practice_id=practice_id,
-        resource=kind.resource,
-        external_id=external_id,
-        record_id=new_id,
-        digest=digest,
-        body=dict(body),
-    )
+    now = utcnow()
+    kept_body = dict(body)
+    row = {
+        "id": new_record_id(),
+        "practice_id": practice_id,
+        "resource": kind.resource,
+        "external_id": external_id,
+        "record_id": new_id,
+        "digest": digest,
+        "body": kept_body,
+        "created_at": now,
+        "updated_at": now,
+    }
     # What ``write`` left to the unit of work is flushed in the same savepoint as the record.
     pending = bool(session.new or session.dirty or session.deleted)
     try:
         if pending:
             with session.begin_nested():
                 session.flush()
-                write_rows(session, [entry])
+                _INSERT_RECORD.execute(session, row)
         else:
             with savepoint(session):
-                write_rows(session, [entry])
+                _INSERT_RECORD.execute(session, row)
     except IntegrityError as exc:
         raise _written_elsewhere(kind, external_id) from exc
-    keep(session, [entry])
     documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
-    return Upserted(new_id, created=row_id is None, changed=True, entry=entry)
+    shown = Record(external_id, new_id, kept_body)
+    return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
+
+
+# A new record's row, written at once (``db.prepared``): no ORM object, as the answer reads
+# the record from ``Record`` and nothing else in the request reads it back.
+_INSERT_RECORD = Prepared.insert(
+    PortalRecord,
+    (
+        "id", "practice_id", "resource", "external_id", "record_id", "digest", "body",
+        "created_at", "updated_at",
+    ),
+)  # fmt: skip
 
 
 def _present(
     session: Session,
     practice_id: int,
     kind: Kind,
-    entry: PortalRecord,
+    entry: PortalRecord | Record,
     written: Values | None = None,
 ) -> Stored | None:
     """The record with its row's current values (``written``: the values this transaction
