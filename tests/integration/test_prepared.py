@@ -138,3 +138,32 @@ def test_a_savepoint_keeps_the_transaction_going_without_what_failed(db, practic
             INSERT.execute(s, _patient(practice_id, "Cy"))
     with db.sessions() as s:
         assert sorted(p.first_name for p in s.scalars(select(Patient))) == ["Ada", "Cy"]
+
+
+def test_an_insert_unless_taken_writes_nothing_when_its_key_is_held_and_goes_on(db, practice_id):
+    columns = (*INSERT.columns, "external_id")  # type: ignore[misc]
+    unless_taken = Prepared.insert_unless_taken(
+        Patient, columns, key=("practice_id", "external_id")
+    )
+    ada = _patient(practice_id, "Ada") | {"external_id": "P-1"}
+    bea = _patient(practice_id, "Bea") | {"external_id": "P-1"}  # the same external id
+    cy = _patient(practice_id, "Cy") | {"external_id": "P-2"}
+    with db.transaction() as s:
+        assert unless_taken.execute(s, ada).rowcount == 1
+        assert unless_taken.execute(s, bea).rowcount == 0  # no error: the transaction goes on
+        assert unless_taken.execute(s, cy).rowcount == 1
+    with db.sessions() as s:
+        stored = {p.first_name: p.external_id for p in s.scalars(select(Patient))}
+        assert stored == {"Ada": "P-1", "Cy": "P-2"}
+
+
+def test_a_session_sends_on_the_connection_its_transaction_holds_after_each_commit(db, practice_id):
+    with db.sessions() as s:
+        INSERT.execute(s, _patient(practice_id, "Ada"))
+        s.commit()
+        INSERT.execute(s, _patient(practice_id, "Bea"))  # a new transaction, maybe a new connection
+        s.rollback()
+        INSERT.execute(s, _patient(practice_id, "Cy"))
+        s.commit()
+    with db.sessions() as s:
+        assert sorted(p.first_name for p in s.scalars(select(Patient))) == ["Ada", "Cy"]

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -226,11 +227,17 @@ def savepoint(session: Session | Connection) -> Iterator[None]:
 
 
 class Prepared:
-    """One statement, compiled once per kind of database, run on a session's connection."""
+    """One statement, compiled once per kind of database, run on a session's connection.
+    ``statement``: one construct, or one per kind of database (``{"sqlite": …,
+    "postgresql": …}``) where their SQL differs (an upsert)."""
 
     __slots__ = ("_plans", "columns", "statement")
 
-    def __init__(self, statement: ClauseElement, columns: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        statement: ClauseElement | Mapping[str, ClauseElement],
+        columns: Sequence[str] | None = None,
+    ) -> None:
         self.statement = statement
         self.columns = list(columns) if columns is not None else None
         self._plans: dict[str, _Plan] = {}
@@ -241,10 +248,28 @@ class Prepared:
         target: Table = table if isinstance(table, Table) else table.__table__
         return cls(insert(target), columns)
 
+    @classmethod
+    def insert_unless_taken(
+        cls, table: Any, columns: Sequence[str], key: Sequence[str] | None = None
+    ) -> Prepared:
+        """``insert``, writing nothing when the row would take a unique ``key`` (any unique
+        key when None) another row holds: the cursor's ``rowcount`` is then 0. No error,
+        so no savepoint is needed around it (``ON CONFLICT DO NOTHING``)."""
+        target: Table = table if isinstance(table, Table) else table.__table__
+        statements = {}
+        for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert)):
+            statements[name] = dialect_insert(target).on_conflict_do_nothing(
+                index_elements=list(key) if key is not None else None
+            )
+        return cls(statements, columns)
+
     def _plan(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
-            plan = self._plans[dialect.name] = _Plan(self.statement, dialect, self.columns)
+            statement = self.statement
+            if isinstance(statement, Mapping):
+                statement = statement[dialect.name]
+            plan = self._plans[dialect.name] = _Plan(statement, dialect, self.columns)
         return plan
 
     def execute(

@@ -66,26 +66,48 @@ def write_rows(session: Session, objects: Sequence[Any]) -> None:
         groups.setdefault(type(obj), []).append(obj)
     for cls, group in groups.items():
         columns, statement, identity = _plan(cls)
-        rows = []
-        for obj in group:
-            given = obj.__dict__
-            row = {}
-            for attribute, column, default in columns:
-                if attribute in given:
-                    value = given[attribute]
-                elif default is None:
-                    value = None
-                    setattr(obj, attribute, None)
-                else:
-                    value = default.arg(None) if default.is_callable else default.arg
-                    setattr(obj, attribute, value)
-                row[column] = value
-            rows.append(row)
+        rows = [_row(obj, columns) for obj in group]
         if identity is None:
             statement.execute_many(session, rows)
         else:
             for obj, row in zip(group, rows, strict=True):
                 setattr(obj, identity, statement.execute(session, row).fetchone()[0])
+
+
+def write_row_unless_taken(session: Session, obj: Any) -> bool:
+    """``write_rows`` of one object, unless a unique key of its row is held by another row:
+    then nothing is written and False is returned (no error, so no savepoint is needed to
+    go on: ``Prepared.insert_unless_taken``). Not for rows whose key the database assigns."""
+    columns, _statement, identity = _plan(type(obj))
+    if identity is not None:
+        raise TypeError(f"{type(obj).__name__}: its key is the database's to assign")
+    found = _UNLESS_TAKEN.get(type(obj))
+    if found is None:
+        table = inspect(type(obj)).local_table
+        found = _UNLESS_TAKEN[type(obj)] = Prepared.insert_unless_taken(
+            table, [column for _attribute, column, _default in columns]
+        )
+    return bool(found.execute(session, _row(obj, columns)).rowcount == 1)
+
+
+_UNLESS_TAKEN: dict[type, Prepared] = {}
+
+
+def _row(obj: Any, columns: tuple[tuple[str, str, Any], ...]) -> dict[str, Any]:
+    """The object's column values, its defaults applied to it where it has none."""
+    given = obj.__dict__
+    row = {}
+    for attribute, column, default in columns:
+        if attribute in given:
+            value = given[attribute]
+        elif default is None:
+            value = None
+            setattr(obj, attribute, None)
+        else:
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(obj, attribute, value)
+        row[column] = value
+    return row
 
 
 def keep(session: Session, objects: Sequence[Any]) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from optihub.db.base import new_id as new_record_id
 from optihub.db.base import utcnow
 from optihub.db.models import PortalRecord
-from optihub.db.prepared import Prepared, savepoint
+from optihub.db.prepared import Prepared
 from optihub.errors import Conflict, NotFound
 from optihub.reads import documents
 from optihub.services import audit, synced_rows
@@ -288,7 +288,7 @@ def _upsert_new(
     write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
 ) -> Upserted:
     """``upsert`` of an external id the practice has no record under: the core row adopted
-    or written, then the record, written at once (``db.rows``; a concurrent request that
+    or written, then the record, written at once (``db.prepared``; a concurrent request that
     kept the same external id first makes this one a ``Conflict``, nothing kept)."""
     practice_id = actor.practice_id
     row_id = _adopt(session, practice_id, kind, external_id)
@@ -306,18 +306,14 @@ def _upsert_new(
         "created_at": now,
         "updated_at": now,
     }
-    # What ``write`` left to the unit of work is flushed in the same savepoint as the record.
-    pending = bool(session.new or session.dirty or session.deleted)
+    # What ``write`` left to the unit of work is written first. A refusal here ends the
+    # request's transaction (a ``Conflict``): nothing is kept, so no savepoint is needed.
     try:
-        if pending:
-            with session.begin_nested():
-                session.flush()
-                _INSERT_RECORD.execute(session, row)
-        else:
-            with savepoint(session):
-                _INSERT_RECORD.execute(session, row)
+        session.flush()
     except IntegrityError as exc:
         raise _written_elsewhere(kind, external_id) from exc
+    if _INSERT_RECORD.execute(session, row).rowcount != 1:
+        raise _written_elsewhere(kind, external_id)  # kept by a concurrent request first
     documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     shown = Record(external_id, new_id, kept_body)
@@ -325,13 +321,15 @@ def _upsert_new(
 
 
 # A new record's row, written at once (``db.prepared``): no ORM object, as the answer reads
-# the record from ``Record`` and nothing else in the request reads it back.
-_INSERT_RECORD = Prepared.insert(
+# the record from ``Record`` and nothing else in the request reads it back. Nothing is
+# written when the practice's external id is taken.
+_INSERT_RECORD = Prepared.insert_unless_taken(
     PortalRecord,
     (
         "id", "practice_id", "resource", "external_id", "record_id", "digest", "body",
         "created_at", "updated_at",
     ),
+    key=("practice_id", "resource", "external_id"),
 )  # fmt: skip
 
 

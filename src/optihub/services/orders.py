@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
-from optihub.db.prepared import Prepared, savepoint
-from optihub.db.rows import keep, write_rows
+from optihub.db.prepared import Prepared
+from optihub.db.rows import keep, write_row_unless_taken, write_rows
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
 from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event, write_event
 from optihub.reads.documents import note_inserted
 from optihub.services import audit
-from optihub.services.common import flush_or_conflict, violated
+from optihub.services.common import flush_or_conflict
 from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
@@ -281,25 +281,41 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
 def _write_new_order(
     session: Session, order: Order, rows: list[Any], external_id: str | None
 ) -> None:
-    """Write a new order's rows at once (``db.rows``: no unit of work), in a savepoint that
-    is retried with a new number when two creates drew the same one (1 in 456,976 a pair in
-    the same second: the caller cannot act on that conflict), and a taken external id is
-    ``Conflict`` with nothing written. Rows the caller added before are flushed first (the
-    order refers to them)."""
+    """Write a new order's rows at once (``db.rows``: no unit of work). The order's row
+    goes first, written unless one of its unique keys is taken (no error, so no savepoint):
+    a number two creates drew at once (1 in 456,976 a pair in the same second: the caller
+    cannot act on that conflict) is drawn again, and a taken external id is ``Conflict``
+    with nothing written. Rows the caller added before are flushed first (the order refers
+    to them). ``rows``: the order, then its lines and history."""
     message = f"An order with external id {external_id} already exists"
     if session.new:
         flush_or_conflict(session, message)
-    for attempt in range(5):
-        try:
-            with savepoint(session):
-                write_rows(session, rows)
-            break
-        except IntegrityError as exc:
-            if attempt == 4 or not violated(exc, "orders", "number"):
-                raise Conflict(message) from exc
+    try:
+        for attempt in range(5):
+            if write_row_unless_taken(session, order):
+                break
+            if attempt == 4 or (
+                external_id is not None
+                and _EXTERNAL_ID_TAKEN.first(
+                    session, {"practice_id": order.practice_id, "external_id": external_id}
+                )
+                is not None
+            ):
+                raise Conflict(message)
             order.number = new_order_number(order.created_at)
+        write_rows(session, [row for row in rows if row is not order])
+    except IntegrityError as exc:  # a row it refers to removed meanwhile: the request fails
+        raise Conflict(message) from exc
     keep(session, rows)
     note_inserted(session, order.practice_id, order.id, order.status)
+
+
+_EXTERNAL_ID_TAKEN = Prepared(
+    select(Order.id).where(
+        Order.practice_id == bindparam("practice_id"),
+        Order.external_id == bindparam("external_id"),
+    )
+)
 
 
 def _line_errors(lines: Sequence[LineItem]) -> list[FieldError]:

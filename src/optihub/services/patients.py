@@ -11,8 +11,6 @@ from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, event, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from optihub.db.base import new_id, utcnow
@@ -206,8 +204,7 @@ def write_patient(session: Session, actor: Actor, details: PatientDetails) -> di
     if details.external_id is None:
         _INSERT_PATIENT.execute(session, row)
     else:
-        insert_unless_taken = _INSERT_UNLESS_TAKEN[session.connection().dialect.name]
-        if insert_unless_taken.execute(session, row).rowcount != 1:
+        if _INSERT_UNLESS_TAKEN.execute(session, row).rowcount != 1:
             raise Conflict(f"A patient with external id {details.external_id} already exists")
     audit.add(session, actor, "patient.created", "patient", values["id"])
     return row
@@ -220,10 +217,7 @@ _PATIENT_COLUMNS = tuple(column.key for column in _PATIENTS.c)
 # Sent past SQLAlchemy's execution layer (``db.prepared``): every column given.
 _INSERT_PATIENT = Prepared.insert(Patient, _PATIENT_COLUMNS)
 # A patient with an external id: nothing written when the practice's key is taken.
-_INSERT_UNLESS_TAKEN = {
-    "postgresql": Prepared(postgresql_insert(_PATIENTS).on_conflict_do_nothing(), _PATIENT_COLUMNS),
-    "sqlite": Prepared(sqlite_insert(_PATIENTS).on_conflict_do_nothing(), _PATIENT_COLUMNS),
-}
+_INSERT_UNLESS_TAKEN = Prepared.insert_unless_taken(Patient, _PATIENT_COLUMNS)
 _HOLDS_EXTERNAL_ID = Prepared(
     select(_PATIENTS.c.id).where(
         _PATIENTS.c.practice_id == bindparam("practice_id"),
