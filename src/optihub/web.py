@@ -77,21 +77,13 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
 
 async def run_transaction(db: Database, work: Callable[[Session], T]) -> T:
     """``in_transaction`` for a caller that has the database but no request (a hot write),
-    run on the database's write threads (``Database.write_threads``) with this request's
-    context (its log fields), as the thread pool would carry it."""
-
-    def run() -> T:
-        with db.sessions() as session:
-            try:
-                result = work(session)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result
+    run on the database's write threads (``Database.write_threads``, ``Database.write``)
+    with this request's context (its log fields), as the thread pool would carry it."""
 
     context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(db.write_threads(), context.run, run)
+    return await asyncio.get_running_loop().run_in_executor(
+        db.write_threads(), context.run, db.write, work
+    )
 
 
 # Sent with every response, the hot routes' included (a constant list appended as the
