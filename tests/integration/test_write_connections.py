@@ -1,8 +1,11 @@
 """The write threads' kept connections (``Database.write``): one connection from one write
 to the next on a busy thread, given back after a database error or an idle spell, and
-nothing of a failed transaction left on it."""
+nothing of a failed transaction left on it. Each test runs its writes on one thread of its
+own (PostgreSQL's write threads are eight, each with its own connection)."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import event, select, text
@@ -18,8 +21,29 @@ def _driver_of(session):
     return session.connection().connection.driver_connection
 
 
+_THREAD: list[ThreadPoolExecutor] = []
+
+
+@pytest.fixture(autouse=True)
+def _one_write_thread(db):
+    thread = ThreadPoolExecutor(1, thread_name_prefix="test-writes")
+    _THREAD.append(thread)
+    yield
+    _THREAD.clear()
+    thread.submit(db.release_write_connection).result()
+    thread.shutdown(wait=True)
+
+
+def test_a_released_connection_goes_back_to_the_pool(db):
+    before = db.engine.pool.checkedout()
+    _on_write_thread(db, _driver_of)
+    assert db.engine.pool.checkedout() == before + 1
+    _THREAD[0].submit(db.release_write_connection).result()
+    assert db.engine.pool.checkedout() == before
+
+
 def _on_write_thread(db, work):
-    return db.write_threads().submit(db.write, work).result()
+    return _THREAD[0].submit(db.write, work).result()
 
 
 def test_a_busy_write_thread_keeps_its_connection(db):

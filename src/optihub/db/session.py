@@ -434,6 +434,14 @@ class Database:
         kept.used = time.monotonic()
         return result
 
+    def release_write_connection(self) -> None:
+        """Give the calling thread's kept connection (``write``) back to the pool now."""
+        kept = self._write_connections
+        connection: Connection | None = getattr(kept, "connection", None)
+        kept.connection = None
+        if connection is not None:
+            self._drop(connection)
+
     def idle_write_connections(self) -> int:
         """How many connections the write threads keep checked out between their
         transactions (``write``) and are in none now."""
