@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from optihub.db.models import AuditEntry, Patient
-from optihub.db.prepared import Prepared, savepoint
+from optihub.db.prepared import Prepared
 from optihub.errors import BadRequest
 from tests import factories
 
@@ -125,19 +125,6 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db, practice_id):
         INSERT.execute(s, ada)  # the same primary key again
     with db.sessions() as s:
         assert s.scalars(select(Patient)).all() == []
-
-
-def test_a_savepoint_keeps_the_transaction_going_without_what_failed(db, practice_id):
-    ada, bea = _patient(practice_id, "Ada"), _patient(practice_id, "Bea")
-    with db.transaction() as s:
-        INSERT.execute(s, ada)
-        with pytest.raises(IntegrityError), savepoint(s):
-            INSERT.execute(s, bea)
-            INSERT.execute(s, ada)  # taken: the block fails, Bea goes with it
-        with savepoint(s):
-            INSERT.execute(s, _patient(practice_id, "Cy"))
-    with db.sessions() as s:
-        assert sorted(p.first_name for p in s.scalars(select(Patient))) == ["Ada", "Cy"]
 
 
 def test_an_insert_unless_taken_writes_nothing_when_its_key_is_held_and_goes_on(db, practice_id):

@@ -25,9 +25,7 @@ columns named (``columns``) takes all of them, and a column default is the calle
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, insert
@@ -204,26 +202,6 @@ def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
 
 def _row(values: Any) -> Iterable[Any]:
     return values.values() if isinstance(values, dict) else values
-
-
-_SAVEPOINTS = itertools.count(1)
-
-
-@contextmanager
-def savepoint(session: Session | Connection) -> Iterator[None]:
-    """A savepoint for prepared statements: released when the block succeeds, rolled back to
-    (and the error raised on) when it fails, so the transaction goes on without what the
-    block wrote — as ``Connection.begin_nested``, sent as three plain statements. Only for
-    blocks that run prepared statements (SQLAlchemy does not know of it)."""
-    driver, dialect = _driver(session)
-    name = f"optihub_sp_{next(_SAVEPOINTS)}"
-    _sent(dialect, driver, f"SAVEPOINT {name}", (), False)
-    try:
-        yield
-    except BaseException:
-        _sent(dialect, driver, f"ROLLBACK TO SAVEPOINT {name}", (), False)
-        raise
-    _sent(dialect, driver, f"RELEASE SAVEPOINT {name}", (), False)
 
 
 class Prepared:

@@ -23,12 +23,6 @@ def flush_or_conflict(session: Session, message: str) -> None:
         raise Conflict(message) from exc
 
 
-def violated(exc: IntegrityError, table: str, column: str) -> bool:
-    """Whether ``exc`` is the unique key on ``table.column`` alone (SQLite or PostgreSQL)."""
-    text = str(exc.orig)
-    return f"{table}.{column}" in text.split("\n")[0] or f"Key ({column})=" in text
-
-
 def add_retrying(
     session: Session,
     row: object,
