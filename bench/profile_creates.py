@@ -46,6 +46,7 @@ from bench.dialects import (  # noqa: E402
     SECRET,
     UNIQUE,
     Backend,
+    backend_url,
     create_bodies,
     lab_setup,
     letters,
@@ -74,6 +75,7 @@ def main() -> int:
     )
     parser.add_argument("--match", default="", help="--shares: only functions matching this")
     parser.add_argument("--only", help="one dialect's create (labs, portal, practice, fulfillment)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
         "--spy",
         type=Path,
@@ -89,70 +91,81 @@ def main() -> int:
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="optihub-profile-creates-"))
     try:
-        url = f"sqlite:///{workdir / 'optihub.db'}"
-        env = dict(
-            os.environ,
-            OPTIHUB_DATABASE_URL=url,
-            OPTIHUB_DATA_DIR=str(workdir / "data"),
-            OPTIHUB_SECRET_KEY=SECRET,
-            OPTIHUB_RUN_WORKER="false",
-            OPTIHUB_LOG_LEVEL="warning",
-        )
-        backend = Backend("sqlite", url)
-        prepare(backend, env)
-        tokens = mint_tokens(backend, env)
-        os.environ.update(env)
-        db = Database(url)
-        app = create_app(Settings.from_env(env), db)
-        statements: list[str] = []
-
-        @event.listens_for(db.engine, "before_cursor_execute")
-        def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
-        sent_past_sqlalchemy = prepared.send
-
-        def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
-            statements.append(sql)  # a prepared statement (db.prepared): no engine event
-            return sent_past_sqlalchemy(driver, sql, values, many)
-
-        prepared.send = send
-
-        auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
-        with TestClient(app, base_url="http://127.0.0.1") as client:
-            lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
-            portal_setup(client, auth["portal"])
-            json_type = {"Content-Type": "application/json"}
-            headers = {
-                "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
-                "portal": auth["portal"] | json_type,
-                "practice": auth["practice"] | json_type,
-                "fulfillment": auth["fulfillment"] | json_type,
-            }
-            for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
-                if args.only and dialect != args.only:
-                    continue
-                template = json.dumps(body)
-                for _ in range(5):  # warm: statement caches, first-use imports
-                    sent = template.replace(UNIQUE, letters(12))
-                    response = client.post(path, content=sent, headers=headers[dialect])
-                    assert response.is_success, (path, response.status_code, response.text[:500])
-                statements.clear()
-                spy = start_spy(args.spy, dialect) if args.spy else None
-                started = time.perf_counter()
-                for _ in range(args.requests):
-                    sent = template.replace(UNIQUE, letters(12))
-                    response = client.post(path, content=sent, headers=headers[dialect])
-                    assert response.is_success, (path, response.status_code)
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(timeout=60)
-                each_ms = (time.perf_counter() - started) * 1000 / args.requests
-                report(dialect, shown, statements, args.requests, each_ms)
-        db.dispose()
+        with backend_url(args.database) as url:
+            profile(args, workdir, url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
+    """Seed, then send each create as the module says and print what it ran."""
+    env = dict(
+        os.environ,
+        OPTIHUB_DATABASE_URL=url,
+        OPTIHUB_DATA_DIR=str(workdir / "data"),
+        OPTIHUB_SECRET_KEY=SECRET,
+        OPTIHUB_RUN_WORKER="false",
+        OPTIHUB_LOG_LEVEL="warning",
+    )
+    backend = Backend(args.database, url)
+    prepare(backend, env)
+    tokens = mint_tokens(backend, env)
+    os.environ.update(env)
+    db = Database(url)
+    app = create_app(Settings.from_env(env), db)
+    statements: list[str] = []
+    trips = [0]  # queries sent (one round trip each; the driver's own BEGIN and COMMIT aside)
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+        trips[0] += 1
+
+    sent_past_sqlalchemy = prepared.send
+
+    def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
+        # A prepared statement (db.prepared): no engine event. One query may carry the
+        # statements deferred before it (no parameters then: their values quoted in).
+        statements.extend(JOINED.split(sql) if values is None else [sql])
+        trips[0] += 1
+        return sent_past_sqlalchemy(driver, sql, values, many)
+
+    prepared.send = send
+
+    auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
+        portal_setup(client, auth["portal"])
+        json_type = {"Content-Type": "application/json"}
+        headers = {
+            "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
+            "portal": auth["portal"] | json_type,
+            "practice": auth["practice"] | json_type,
+            "fulfillment": auth["fulfillment"] | json_type,
+        }
+        for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
+            if args.only and dialect != args.only:
+                continue
+            template = json.dumps(body)
+            for _ in range(5):  # warm: statement caches, first-use imports
+                sent = template.replace(UNIQUE, letters(12))
+                response = client.post(path, content=sent, headers=headers[dialect])
+                assert response.is_success, (path, response.status_code, response.text[:500])
+            statements.clear()
+            trips[0] = 0
+            spy = start_spy(args.spy, dialect) if args.spy else None
+            started = time.perf_counter()
+            for _ in range(args.requests):
+                sent = template.replace(UNIQUE, letters(12))
+                response = client.post(path, content=sent, headers=headers[dialect])
+                assert response.is_success, (path, response.status_code)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+            each_ms = (time.perf_counter() - started) * 1000 / args.requests
+            report(dialect, shown, statements, trips[0], args.requests, each_ms)
+    db.dispose()
 
 
 def start_spy(path: Path, dialect: str) -> subprocess.Popen[bytes]:
@@ -170,7 +183,9 @@ def start_spy(path: Path, dialect: str) -> subprocess.Popen[bytes]:
     return spy
 
 
-def report(dialect: str, shown: str, statements: list[str], n: int, each_ms: float) -> None:
+def report(
+    dialect: str, shown: str, statements: list[str], trips: int, n: int, each_ms: float
+) -> None:
     kinds = Counter(s.split(None, 1)[0].upper() for s in statements)
     tables = Counter(t.lower() for s in statements for t in TABLE.findall(s)[:1])
     print(f"\n## {dialect}: {shown}\n")
@@ -180,6 +195,7 @@ def report(dialect: str, shown: str, statements: list[str], n: int, each_ms: flo
         + ", ".join(f"{k} {v / n:.1f}" for k, v in kinds.most_common())
         + ")"
     )
+    print(f"- queries sent per request (round trips; BEGIN aside): {trips / n:.1f}")
     print(
         "- by table (the first table each names): "
         + ", ".join(f"{t} {v / n:.1f}" for t, v in tables.most_common(14))
@@ -193,6 +209,7 @@ ENTRIES = {
     "practice": "create_patients (optihub/surfaces/practice/routes.py",
     "fulfillment": "post_order (optihub/surfaces/fulfillment/routes.py",
 }
+JOINED = re.compile(r";(?=(?:INSERT|UPDATE|DELETE|SELECT|WITH|COMMIT)\b)")
 SHOWN = re.compile(r"optihub/(?!surfaces/)|commit|flush \(|execute \(sqlite3")
 
 

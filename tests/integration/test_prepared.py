@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from optihub.db import prepared
 from optihub.db.models import AuditEntry, Patient
 from optihub.db.prepared import Prepared
 from optihub.errors import BadRequest
@@ -154,3 +155,123 @@ def test_a_session_sends_on_the_connection_its_transaction_holds_after_each_comm
         s.commit()
     with db.sessions() as s:
         assert sorted(p.first_name for p in s.scalars(select(Patient))) == ["Ada", "Cy"]
+
+
+# -- deferred writes (``Prepared.defer``): on PostgreSQL sent with the next statement or the
+# COMMIT, in one round trip; on SQLite at once. Either way what a reader sees is the same.
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """The queries ``db.prepared`` sends (one round trip each), as sent."""
+    sent: list[str] = []
+    original = prepared.send
+
+    def send(driver, sql, values, many):
+        sent.append(sql)
+        return original(driver, sql, values, many)
+
+    monkeypatch.setattr(prepared, "send", send)
+    return sent
+
+
+def test_deferred_writes_are_committed_with_the_transaction_in_their_order(
+    db, practice_id, queries
+):
+    ada, bea = _patient(practice_id, "Ada"), _patient(practice_id, "Bea")
+    with db.transaction() as s:
+        INSERT.defer(s, ada)
+        INSERT.defer_many(s, [bea])
+        AUDIT.defer(s, _audit(practice_id, ada["id"]))
+    with db.sessions() as s:
+        assert {p.first_name for p in s.scalars(select(Patient))} == {"Ada", "Bea"}
+        assert s.scalars(select(AuditEntry.target_id)).all() == [str(ada["id"])]
+    if db.engine.dialect.name == "postgresql":
+        # Three writes and the COMMIT: one query, one round trip.
+        assert len(queries) == 1
+        assert queries[0].count("INSERT INTO") == 3 and queries[0].endswith(";COMMIT")
+    else:
+        assert len(queries) == 3  # SQLite has no round trip to save: each went at once
+
+
+def test_a_statement_after_deferred_writes_sees_them(db, practice_id, queries):
+    with db.transaction() as s:
+        INSERT.defer(s, _patient(practice_id, "Ada"))
+        # A prepared SELECT carries them in its own query…
+        assert [row[2] for row in BY_NAME.rows(s, {"practice": practice_id, "last": "Okafor"})] == [
+            True
+        ]
+        INSERT.defer(s, _patient(practice_id, "Bea"))
+        # …and one through SQLAlchemy (ORM or Core) finds them sent before it.
+        assert sorted(s.scalars(select(Patient.first_name))) == ["Ada", "Bea"]
+    if db.engine.dialect.name == "postgresql":
+        assert len(queries) == 2  # the SELECT with Ada; Bea alone before the ORM's query
+
+
+def test_deferred_writes_of_a_rolled_back_transaction_leave_nothing(db, practice_id):
+    with pytest.raises(RuntimeError), db.transaction() as s:
+        INSERT.defer(s, _patient(practice_id, "Ada"))
+        raise RuntimeError("the use case failed after writing")
+    with db.transaction() as s:  # the next transaction on that connection sends none of them
+        INSERT.execute(s, _patient(practice_id, "Bea"))
+    with db.sessions() as s:
+        assert s.scalars(select(Patient.first_name)).all() == ["Bea"]
+
+
+def test_deferred_writes_before_a_savepoint_are_sent_before_it_and_kept(db, practice_id):
+    ada = _patient(practice_id, "Ada")
+    with db.transaction() as s:
+        INSERT.defer(s, ada)
+        # A savepoint whose flush fails (what ``flush_or_conflict`` catches): Ada was sent
+        # before the SAVEPOINT, so she is what it collides with, and she stays.
+        with pytest.raises(IntegrityError), s.begin_nested():
+            s.add(Patient(**(_patient(practice_id, "Bea") | {"id": ada["id"]})))
+            s.flush()
+        INSERT.defer(s, _patient(practice_id, "Cy"))
+    with db.sessions() as s:
+        assert sorted(s.scalars(select(Patient.first_name))) == ["Ada", "Cy"]
+
+
+def test_a_deferred_write_that_fails_fails_the_commit_and_nothing_is_written(db, practice_id):
+    ada = _patient(practice_id, "Ada")
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        INSERT.execute(s, ada)
+        AUDIT.defer(s, _audit(practice_id, ada["id"]))
+        INSERT.defer(s, ada)  # the same primary key again: PostgreSQL finds it at the COMMIT
+    with db.sessions() as s:
+        assert s.scalars(select(Patient)).all() == []
+        assert s.scalars(select(AuditEntry)).all() == []
+    with db.transaction() as s:  # the connection is usable again
+        INSERT.defer(s, _patient(practice_id, "Bea"))
+    with db.sessions() as s:
+        assert s.scalars(select(Patient.first_name)).all() == ["Bea"]
+
+
+def test_deferred_text_with_nul_is_refused_at_once(db, practice_id):
+    with pytest.raises(BadRequest), db.transaction() as s:
+        INSERT.defer(s, _patient(practice_id, "Ada"))
+        INSERT.defer_many(s, [_patient(practice_id, "B\x00")])
+    with db.sessions() as s:
+        assert s.scalars(select(Patient)).all() == []
+
+
+def test_deferred_values_are_quoted_not_run(db, practice_id):
+    hostile = "O'Brien; DROP TABLE patients; -- 50% %s %(x)s \\ ’"
+    with db.transaction() as s:
+        INSERT.defer(s, _patient(practice_id, hostile))
+        AUDIT.defer(s, _audit(practice_id, "x", details={"note": hostile, "n": [1, None]}))
+    with db.sessions() as s:
+        assert s.scalars(select(Patient.first_name)).all() == [hostile]
+        assert s.scalars(select(AuditEntry.details)).one() == {"note": hostile, "n": [1, None]}
+
+
+def _audit(practice_id: int, target: object, details: dict | None = None) -> dict[str, object]:
+    return {
+        "at": AT,
+        "practice_id": practice_id,
+        "action": "patient.created",
+        "target_type": "patient",
+        "target_id": str(target),
+        "via": "practice",
+        "details": details or {},
+    }

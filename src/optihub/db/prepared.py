@@ -25,17 +25,19 @@ columns named (``columns``) takes all of them, and a column default is the calle
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, event, insert
+import psycopg
+from sqlalchemy import Connection, Engine, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
-from optihub.db.session import refuse_nul
+from optihub.db.nul import refuse_nul
 
 Processor = Callable[[Any], Any]
 
@@ -146,12 +148,18 @@ def _results_function(
 
 
 _DRIVER = "optihub.prepared.driver"
+# Per DBAPI connection (its pool record's ``info``): the statements of its transaction
+# deferred so far (``Prepared.defer``; PostgreSQL only), as SQL with their values quoted in;
+# the client-side cursor that quotes them.
+_DEFERRED = "optihub.prepared.deferred"
+_QUOTING = "optihub.prepared.quoting"
 
 
-def _driver(session: Session | Connection) -> tuple[Any, Dialect]:
-    """The DBAPI connection a session's transaction holds (and its dialect). A session's
-    is kept in its ``info`` from the transaction's start to its end (``_kept``,
-    ``_dropped``): ``Session.connection()`` costs ~10 µs of Python a call, a statement."""
+def _driver(session: Session | Connection) -> tuple[Any, Dialect, dict[Any, Any]]:
+    """The DBAPI connection a session's transaction holds, its dialect, and its pool
+    record's ``info``. A session's is kept in its ``info`` from the transaction's start to
+    its end (``_kept``, ``_dropped``): ``Session.connection()`` costs ~10 µs of Python a
+    call, a statement."""
     if isinstance(session, Session):
         kept = session.info.get(_DRIVER)
         if kept is not None:
@@ -161,14 +169,14 @@ def _driver(session: Session | Connection) -> tuple[Any, Dialect]:
         connection = session
     driver = connection.connection.driver_connection
     assert driver is not None, "a checked-out connection has its driver connection"
-    return driver, connection.dialect
+    return driver, connection.dialect, connection.info
 
 
 @event.listens_for(Session, "after_begin")
 def _kept(session: Session, _transaction: Any, connection: Connection) -> None:
     driver = connection.connection.driver_connection
     if driver is not None:
-        session.info[_DRIVER] = (driver, connection.dialect)
+        session.info[_DRIVER] = (driver, connection.dialect, connection.info)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -177,15 +185,78 @@ def _dropped(session: Session, transaction: Any) -> None:
         session.info.pop(_DRIVER, None)
 
 
-def _sent(dialect: Dialect, driver: Any, sql: str, values: Any, many: bool) -> Any:
-    """``send``, a driver's error raised as SQLAlchemy raises it (``IntegrityError``,
-    ``OperationalError``…), so callers catch one family whichever way a statement went."""
+def _sent(
+    dialect: Dialect, driver: Any, info: dict[Any, Any], sql: str, values: Any, many: bool
+) -> Any:
+    """``send``, after the transaction's deferred statements (in the same round trip: one
+    query of them all, ``_joined``), a driver's error raised as SQLAlchemy raises it
+    (``IntegrityError``, ``OperationalError``…), so callers catch one family whichever way
+    a statement went."""
     try:
-        return send(driver, sql, values, many)
+        deferred = info.get(_DEFERRED)
+        if not deferred:
+            return send(driver, sql, values, many)
+        refuse_nul(values if not many else [value for row in values for value in _row(row)])
+        quoting = _quoting(driver, info)
+        rows = values if many else (values,)
+        deferred.extend(quoting.mogrify(sql, row) for row in rows)
+        return _joined(driver, info, "")
     except dialect.loaded_dbapi.Error as error:
         raise DBAPIError.instance(
             sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
         ) from error
+
+
+def _joined(driver: Any, info: dict[Any, Any], then: str) -> Any:
+    """Every deferred statement of the connection's transaction, then ``then`` (e.g.
+    ``COMMIT``), as one query: one round trip (PostgreSQL's simple query protocol runs
+    them in order and stops at the first error). The cursor is left on the last result."""
+    deferred = info.pop(_DEFERRED)
+    cursor = send(driver, ";".join([*deferred, then] if then else deferred), None, False)
+    while cursor.nextset():
+        pass
+    return cursor
+
+
+def _quoting(driver: Any, info: dict[Any, Any]) -> Any:
+    """A client-side cursor of ``driver``: it writes values into SQL as psycopg quotes them
+    (``mogrify``), for the queries of several statements that take no parameters."""
+    quoting = info.get(_QUOTING)
+    if quoting is None or quoting.connection is not driver:
+        quoting = info[_QUOTING] = psycopg.ClientCursor(driver)
+    return quoting
+
+
+def send_deferred_on(engine: Engine) -> None:
+    """Send a PostgreSQL engine's deferred statements (``Prepared.defer``) before any other
+    statement of their transaction goes through it (a flush, a savepoint, a Core or ORM
+    statement), and with its COMMIT; drop them when it rolls back or begins again."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    def before_statement(conn: Connection, *_args: Any) -> None:
+        info = conn.info
+        if info.get(_DEFERRED):
+            _joined(conn.connection.driver_connection, info, "")
+
+    def before_commit(conn: Connection) -> None:
+        info = conn.info
+        if info.get(_DEFERRED):
+            try:
+                _joined(conn.connection.driver_connection, info, "COMMIT")
+            except dbapi_error as error:
+                raise DBAPIError.instance(
+                    "COMMIT", None, error, dbapi_error, hide_parameters=True, dialect=engine.dialect
+                ) from error
+            # The transaction is committed; the driver's own COMMIT, next, finds none open.
+
+    def dropped(conn: Connection, *_args: Any) -> None:
+        with contextlib.suppress(Exception):  # an invalidated connection has no info
+            conn.info.pop(_DEFERRED, None)
+
+    event.listen(engine, "before_cursor_execute", before_statement)
+    event.listen(engine, "commit", before_commit)
+    event.listen(engine, "rollback", dropped)
+    event.listen(engine, "begin", dropped)
 
 
 def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
@@ -254,9 +325,41 @@ class Prepared:
         self, session: Session | Connection, params: Mapping[str, Any] | None = None
     ) -> Any:
         """Run once with ``params``; the DBAPI cursor (``fetchone`` for ``RETURNING``)."""
-        driver, dialect = _driver(session)
+        driver, dialect, info = _driver(session)
         plan = self._plan(dialect)
-        return _sent(dialect, driver, plan.sql, plan.values(params or {}), False)
+        return _sent(dialect, driver, info, plan.sql, plan.values(params or {}), False)
+
+    def defer(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> None:
+        """``execute``, for a write whose answer nobody reads (no row count, no
+        ``RETURNING``) and that breaks no rule of the database a caller would catch (a
+        unique key it may take): on PostgreSQL, it is sent with the transaction's next
+        statement or its COMMIT, in the same round trip (``send_deferred_on``); an error it
+        meets is raised there. Statements keep their order. On SQLite it runs now (no
+        round trip to save)."""
+        driver, dialect, info = _driver(session)
+        plan = self._plan(dialect)
+        values = plan.values(params or {})
+        if dialect.name != "postgresql":
+            _sent(dialect, driver, info, plan.sql, values, False)
+            return
+        refuse_nul(values)
+        info.setdefault(_DEFERRED, []).append(_quoting(driver, info).mogrify(plan.sql, values))
+
+    def defer_many(self, session: Session | Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``defer`` once per row of ``rows``."""
+        if not rows:
+            return
+        driver, dialect, info = _driver(session)
+        plan = self._plan(dialect)
+        if dialect.name != "postgresql":
+            _sent(dialect, driver, info, plan.sql, [plan.values(row) for row in rows], True)
+            return
+        quoting = _quoting(driver, info)
+        deferred = info.setdefault(_DEFERRED, [])
+        for row in rows:
+            values = plan.values(row)
+            refuse_nul(values)
+            deferred.append(quoting.mogrify(plan.sql, values))
 
     def execute_many(
         self, session: Session | Connection, rows: Sequence[Mapping[str, Any]]
@@ -264,9 +367,9 @@ class Prepared:
         """Run once per row of ``rows`` (one ``executemany``)."""
         if not rows:
             return
-        driver, dialect = _driver(session)
+        driver, dialect, info = _driver(session)
         plan = self._plan(dialect)
-        _sent(dialect, driver, plan.sql, [plan.values(row) for row in rows], True)
+        _sent(dialect, driver, info, plan.sql, [plan.values(row) for row in rows], True)
 
     def rows(
         self, session: Session | Connection, params: Mapping[str, Any] | None = None
@@ -276,9 +379,9 @@ class Prepared:
         would), so the statement sees them."""
         if isinstance(session, Session):
             session.flush()  # returns at once when nothing is pending
-        driver, dialect = _driver(session)
+        driver, dialect, info = _driver(session)
         plan = self._plan(dialect)
-        cursor = _sent(dialect, driver, plan.sql, plan.values(params or {}), False)
+        cursor = _sent(dialect, driver, info, plan.sql, plan.values(params or {}), False)
         return plan.converted(cursor, cursor.fetchall())
 
     def first(

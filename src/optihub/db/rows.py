@@ -58,9 +58,11 @@ def _plan(cls: type) -> tuple[tuple[tuple[str, str, Any], ...], Prepared, str | 
 
 
 def write_rows(session: Session, objects: Sequence[Any]) -> None:
-    """INSERT ``objects`` (new, in no session) now, on the session's connection, in the
-    order given; the objects get their defaults (and database-assigned keys). ``keep`` them
-    after: a caller may write them inside a savepoint that it rolls back and retries."""
+    """INSERT ``objects`` (new, in no session) on the session's connection, in the order
+    given; the objects get their defaults (and database-assigned keys). ``keep`` them
+    after. Rows whose key the caller gives are deferred (``Prepared.defer``: on PostgreSQL,
+    sent with the transaction's next statement or its COMMIT), so they must take no unique
+    key another row may hold (for one that may: ``write_row_unless_taken``)."""
     groups: dict[type, list[Any]] = {}
     for obj in objects:
         groups.setdefault(type(obj), []).append(obj)
@@ -68,7 +70,7 @@ def write_rows(session: Session, objects: Sequence[Any]) -> None:
         columns, statement, identity = _plan(cls)
         rows = [_row(obj, columns) for obj in group]
         if identity is None:
-            statement.execute_many(session, rows)
+            statement.defer_many(session, rows)
         else:
             for obj, row in zip(group, rows, strict=True):
                 setattr(obj, identity, statement.execute(session, row).fetchone()[0])

@@ -17,51 +17,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from optihub.db import prepared
 from optihub.db.async_reads import AsyncReadPools
+from optihub.db.nul import refuse_nul, refuse_nul_listener
 from optihub.db.reader import ReaderThread
-from optihub.errors import BadRequest, OptiHubError
+from optihub.errors import OptiHubError
 
 T = TypeVar("T")
 
 # What a database call may raise: SQLAlchemy's errors, and psycopg's own from the async
 # read connections (``db.async_reads``), which bypass SQLAlchemy.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error)
-
-NUL_REFUSED = "Text must not contain the NUL character (\\u0000)."
-
-
-def _has_nul(parameters: Any) -> bool:
-    if isinstance(parameters, dict):
-        values: Any = parameters.values()
-    elif isinstance(parameters, (list, tuple)):
-        values = parameters
-    else:
-        return False
-    for value in values:
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, (dict, list, tuple)) and _has_nul(value):
-            return True
-    return False
-
-
-def _refuse_nul(
-    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
-) -> None:
-    """No text with NUL is stored: PostgreSQL cannot hold it, so neither backend takes it.
-
-    Raised before the statement runs; the transaction rolls back and nothing is written.
-    """
-    if parameters and _has_nul(parameters):
-        raise BadRequest(NUL_REFUSED)
-
-
-def refuse_nul(parameters: Any) -> None:
-    """The ``_refuse_nul`` check for statements sent on a raw DBAPI connection."""
-    if parameters and _has_nul(parameters):
-        raise BadRequest(NUL_REFUSED)
-
 
 # Threads that may hold a connection at once: FastAPI's thread pool (anyio's default limiter,
 # 40 tokens), the event loop's reads, the webhook worker and the periodic cache reloads.
@@ -187,7 +153,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     engine = _make_engine(parsed, url, **kwargs)
-    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    event.listen(engine, "before_cursor_execute", refuse_nul_listener)
+    if engine.dialect.name == "postgresql":
+        prepared.send_deferred_on(engine)
     return engine
 
 

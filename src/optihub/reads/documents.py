@@ -148,7 +148,7 @@ def store(
                 }
             )
     if rows:
-        _INSERT_DOCUMENTS.execute_many(connection, rows)
+        _INSERT_DOCUMENTS.defer_many(connection, rows)
     return len(ready) + len(loaded)
 
 
@@ -210,7 +210,7 @@ def raise_version(reader: Reader, practice_id: int) -> None:
     version never repeats even when the practice's rows are deleted and made again."""
     connection = _connection(reader)
     statement = _upserts(connection.dialect.name)[0]
-    statement.execute(connection, {"practice_id": practice_id, "version": time.time_ns() // 1000})
+    statement.defer(connection, {"practice_id": practice_id, "version": time.time_ns() // 1000})
 
 
 # -- keeping documents and counts in step with every change -------------------------------
@@ -327,9 +327,7 @@ def _apply_count_deltas(session: Session, deltas: dict[tuple[int, str], int]) ->
     connection = session.connection()
     statement = _upserts(connection.dialect.name)[1]
     for (practice_id, status), delta in sorted(deltas.items()):
-        statement.execute(
-            connection, {"practice_id": practice_id, "status": status, "delta": delta}
-        )
+        statement.defer(connection, {"practice_id": practice_id, "status": status, "delta": delta})
 
 
 def note_inserted(session: Session, practice_id: int, order_id: uuid.UUID, status: str) -> None:

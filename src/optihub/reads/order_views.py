@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -544,9 +545,7 @@ def view_of_written(session: Session, order: Order, patient: Patient | None) -> 
     as parsed back, on PostgreSQL with ``jsonb``'s key order. Saves reading back what was
     just written, e.g. to answer a create (``documents.keep_view`` then stores it)."""
     jsonb = session.connection().dialect.name == "postgresql"
-    view = OrderView(
-        **{name: _as_stored(Order, name, getattr(order, name), jsonb) for name in _ORDER_FIELDS}
-    )
+    view = OrderView(**_as_stored_row(Order, _ORDER_FIELDS, jsonb)(order))
     if patient is not None:
         view.patient = PatientView(
             patient.id,
@@ -557,18 +556,11 @@ def view_of_written(session: Session, order: Order, patient: Patient | None) -> 
             patient.external_id,
             patient.date_of_birth,
         )
-    view.lines = [
-        LineView(**{name: _as_stored(OrderLine, name, getattr(ln, name), jsonb) for name in _LINE})
-        for ln in sorted(order.lines, key=lambda ln: ln.position)
-    ]
+    line = _as_stored_row(OrderLine, _LINE, jsonb)
+    view.lines = [LineView(**line(ln)) for ln in sorted(order.lines, key=lambda ln: ln.position)]
+    change = _as_stored_row(OrderStatusChange, _CHANGE, jsonb)
     view.history = [
-        HistoryView(
-            **{
-                name: _as_stored(OrderStatusChange, name, getattr(h, name), jsonb)
-                for name in _CHANGE
-            }
-        )
-        for h in sorted(order.history, key=lambda h: (h.at, h.id))
+        HistoryView(**change(h)) for h in sorted(order.history, key=lambda h: (h.at, h.id))
     ]
     return view
 
@@ -583,20 +575,65 @@ _LINE = _view_fields(LineView, OrderLine)
 _CHANGE = _view_fields(HistoryView, OrderStatusChange)
 
 
-def _as_stored(model: type, name: str, value: Any, jsonb: bool) -> Any:
-    """``value`` as the database returns the column: money to its scale, timestamps in
-    UTC, JSON as parsed back (on PostgreSQL, ``jsonb`` keys in its order)."""
-    if value is None:
-        return None
-    kind = model.__table__.c[name].type  # type: ignore[attr-defined]
+_AS_STORED: dict[tuple[type, tuple[str, ...], bool], Callable[[Any], dict[str, Any]]] = {}
+
+
+def _as_stored_row(
+    model: type, names: Sequence[str], jsonb: bool
+) -> Callable[[Any], dict[str, Any]]:
+    """``obj`` → its ``names`` attributes, each as the database returns the column (money
+    to its scale, timestamps in UTC, JSON as parsed back; on PostgreSQL, ``jsonb`` keys in
+    its order). One function per model, names and database, made once: the column types
+    are looked up then, not per value."""
+    key = (model, tuple(names), jsonb)
+    found = _AS_STORED.get(key)
+    if found is None:
+        columns = model.__table__.c  # type: ignore[attr-defined]
+        converters = [(name, _as_stored(columns[name].type, jsonb)) for name in names]
+
+        def found(obj: Any) -> dict[str, Any]:
+            row = {}
+            for name, convert in converters:
+                value = getattr(obj, name)
+                row[name] = value if value is None or convert is None else convert(value)
+            return row
+
+        _AS_STORED[key] = found
+    return found
+
+
+def _as_stored(kind: Any, jsonb: bool) -> Callable[[Any], Any] | None:
+    """How a value of a column of type ``kind`` comes back from the database (None: as it
+    is)."""
     if isinstance(kind, Numeric) and kind.scale is not None:
-        return Decimal(value).quantize(Decimal(1).scaleb(-kind.scale))
+        step = Decimal(1).scaleb(-kind.scale)
+        return lambda value: Decimal(value).quantize(step)
     if isinstance(kind, JSON):
-        parsed = json.loads(json.dumps(value))
-        return _jsonb_order(parsed) if jsonb else parsed
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
+        return _jsonb_back if jsonb else _json_back
+    try:
+        python_type = kind.python_type
+    except NotImplementedError:
+        python_type = None
+    if python_type is datetime:
+        return _utc
+    return None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json_back(value: Any) -> Any:
+    """A JSON column's value as parsed back from what is stored (tuples as lists, keys as
+    text…)."""
+    try:
+        return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+    except (TypeError, orjson.JSONEncodeError):  # what orjson does not write (huge ints…)
+        return json.loads(json.dumps(value))
+
+
+def _jsonb_back(value: Any) -> Any:
+    return _jsonb_order(_json_back(value))
 
 
 def _jsonb_order(value: Any) -> Any:

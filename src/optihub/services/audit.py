@@ -66,6 +66,6 @@ def add(
     """``record``, written at once (a statement compiled once per process, on the session's
     connection: ``db.prepared``) instead of waiting for the ORM's next flush: for a caller
     that writes its own rows."""
-    _INSERT.execute(
+    _INSERT.defer(
         session, {"at": utcnow()} | _values(actor, action, target_type, target_id, details)
     )

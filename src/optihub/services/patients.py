@@ -202,7 +202,7 @@ def write_patient(session: Session, actor: Actor, details: PatientDetails) -> di
     }
     row = {name: values.get(name) for name in _PATIENT_COLUMNS}
     if details.external_id is None:
-        _INSERT_PATIENT.execute(session, row)
+        _INSERT_PATIENT.defer(session, row)
     else:
         if _INSERT_UNLESS_TAKEN.execute(session, row).rowcount != 1:
             raise Conflict(f"A patient with external id {details.external_id} already exists")

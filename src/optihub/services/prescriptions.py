@@ -252,7 +252,7 @@ def record_order_rx(
     session.flush()
     now = utcnow()
     prescription_id = new_id()
-    _INSERT_PRESCRIPTION.execute(
+    _INSERT_PRESCRIPTION.defer(
         session,
         {
             "id": prescription_id,
@@ -269,7 +269,7 @@ def record_order_rx(
             "updated_at": now,
         },
     )
-    _INSERT_EYE.execute_many(
+    _INSERT_EYE.defer_many(
         session,
         [
             {

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.fast_paths import record_fast_answers
+from optihub.reads import documents
+from tests.api.fast_paths import record_fast_answers, stored_documents_are_fresh
 from tests.api.fulfillment.conftest import order_body, table_counts
 
 # ``force_new=false`` is the default: the same request, answered by the route.
@@ -129,3 +130,14 @@ def test_what_the_request_model_refuses_goes_to_the_route(api, world, db, served
     assert served == [False, False]
     assert refused.status_code == 400 and invalid.status_code == 400
     assert table_counts(db) == before
+
+
+def test_the_documents_stored_with_an_order_are_what_a_read_renders(api, world, db):
+    every = len(documents.registered())
+    new = api.post("/orders", json=new_patient(world, "ada"))  # stored from the rows written
+    assert new.status_code == 201, new.text
+    assert stored_documents_are_fresh(db, world.practice_id, new.json()["id"]) == every
+    # An existing patient's order (the world's own): read back at the commit.
+    existing = api.post("/orders", json=order_body(world, external_id="SHOP-existing"))
+    assert existing.status_code == 201, existing.text
+    assert stored_documents_are_fresh(db, world.practice_id, existing.json()["id"]) == every

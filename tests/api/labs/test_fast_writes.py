@@ -12,12 +12,23 @@ import pytest
 from sqlalchemy import func, select
 
 from optihub.db.models import AuditEntry, Event, Order
-from tests.api.fast_paths import record_fast_answers
+from optihub.reads import documents
+from tests.api.fast_paths import record_fast_answers, stored_documents_are_fresh
 from tests.api.labs.test_orders import order_row, refused, valid_body
 
 # Any query string sends the request to the route: the reference it is compared with.
 VIA_ROUTE = {"via": "route"}
-OWN = ("id", "order_number", "created_at", "updated_at", "submitted_at", "url")
+# Each order's own: its id, number and times (two orders a second apart differ in them).
+OWN = (
+    "id",
+    "order_number",
+    "created",
+    "updated",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "url",
+)
 SAME_HEADERS_BUT = {"x-request-id", "content-length"}
 
 
@@ -136,3 +147,15 @@ def test_an_idempotency_key_goes_to_the_route_which_replays(lab, lab_world, db, 
     assert served == [False, False]
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
+
+
+@pytest.mark.parametrize("mode", ["submit", "draft"])
+def test_the_documents_stored_with_an_order_are_what_a_read_renders(lab, lab_world, db, mode):
+    body = valid_body(lab_world, mode=mode)
+    every = len(documents.registered())
+    new = lab.post("/v1/orders", json=body)  # a new patient: stored from the rows written
+    assert new.status_code == 200, new.text
+    assert stored_documents_are_fresh(db, lab_world.practice_id, new.json()["id"]) == every
+    again = lab.post("/v1/orders", json=body)  # the same patient again: read at the commit
+    assert again.status_code == 200, again.text
+    assert stored_documents_are_fresh(db, lab_world.practice_id, again.json()["id"]) == every

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, update
@@ -24,8 +25,10 @@ from optihub.db.prepared import Prepared
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import OrderStatus, OrderType
 from optihub.errors import NotFound
+from optihub.reads import documents
 from optihub.reads import patients as patient_reads
 from optihub.reads.catalog import LabAccountView
+from optihub.reads.order_views import view_of_written
 from optihub.services import audit
 from optihub.services.context import Actor
 from optihub.services.lab_orders.requests import (
@@ -94,22 +97,31 @@ def create_lab_order(
         ),
     )
     if submit:
-        prescription_id = _rx_on_file(session, actor, order, rx, new_patient=new_patient)
+        prescription_id = _rx_on_file(
+            session, actor, order, rx, new_patient=new_patient is not None
+        )
         if prescription_id is not None:
-            # The order, written just now, points to it: one prepared UPDATE now rather
-            # than the unit of work's at the commit's flush, with the same columns (the
-            # id and ``updated_at``, the model's ``onupdate``). The object is told the id
-            # as though it had read it; what was answered from it stays as it was.
-            _SET_PRESCRIPTION.execute(
+            # The order, written just now, points to it: one prepared UPDATE rather than
+            # the unit of work's at the commit's flush, with the same columns (the id and
+            # ``updated_at``, the model's ``onupdate``: the order's creation time, as this
+            # is part of creating it). The object is told both as though it had read them.
+            _SET_PRESCRIPTION.defer(
                 session,
                 {
                     "rx_id": prescription_id,
-                    "now": utcnow(),
+                    "now": now,
                     "order_id": order.id,
                     "practice": actor.practice_id,
                 },
             )
             set_committed_value(order, "prescription_id", prescription_id)
+            set_committed_value(order, "updated_at", now)
+    if new_patient is not None and order.location_id is None:
+        # Made from the rows just written, the commit stores the order's documents from it
+        # rather than reading the order back. Only for a patient written here: another
+        # transaction may be changing an existing one, which the commit must read as it is.
+        view = view_of_written(session, order, cast(Patient, SimpleNamespace(**new_patient)))
+        documents.keep_view(session, actor.practice_id, view)
     return order
 
 
@@ -197,8 +209,11 @@ def _shipping(shipping: ShippingInput | None) -> dict[str, Any] | None:
     }
 
 
-def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[uuid.UUID, bool]:
-    """The practice's patient with the same names and email, or a new one (True).
+def _patient_for(
+    session: Session, actor: Actor, given: PatientInput
+) -> tuple[uuid.UUID, dict[str, Any] | None]:
+    """The practice's patient with the same names and email, or a new one (its row, as
+    written: ``write_patient``).
 
     Both are single statements (``db.prepared``: no autoflush, no ORM object): a patient
     written anywhere is flushed at once (by create_patient, add_patient, update_patient and
@@ -211,8 +226,9 @@ def _patient_for(session: Session, actor: Actor, given: PatientInput) -> tuple[u
             session, actor.practice_id, first.lower(), last.lower(), email
         )
         if found is not None:
-            return found, False
-    return _add_patient(session, actor, first, last, email, given.phone_number), True
+            return found, None
+    row = _add_patient(session, actor, first, last, email, given.phone_number)
+    return row["id"], row
 
 
 def _add_patient(
@@ -222,12 +238,11 @@ def _add_patient(
     last: str,
     email: str | None,
     phone_number: str | None,
-) -> uuid.UUID:
+) -> dict[str, Any]:
     """The lab order's patient, new: ``services.patients.write_patient`` (its rules, row
-    and audit entry, as prepared INSERTs)."""
+    and audit entry, as prepared INSERTs). Its row, as written."""
     details = PatientDetails(first_name=first, last_name=last, email=email, phone=phone_number)
-    patient_id: uuid.UUID = write_patient(session, actor, details)["id"]
-    return patient_id
+    return write_patient(session, actor, details)
 
 
 def _lab_fields(request: LabOrderRequest, account: LabAccountView) -> dict[str, Any]:

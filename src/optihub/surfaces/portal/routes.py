@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from optihub.auth.resource import Principal, require_scopes
 from optihub.auth.routes import dialect_token
-from optihub.db.session import refuse_nul
+from optihub.db.nul import refuse_nul
 from optihub.errors import (
     AuthError,
     FieldError,
