@@ -77,6 +77,9 @@ def main() -> int:
     parser.add_argument("--only", help="one dialect's create (labs, portal, practice, fulfillment)")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
+        "--statements", action="store_true", help="also print one request's queries, in order"
+    )
+    parser.add_argument(
         "--spy",
         type=Path,
         help="sample this process with py-spy (raw stacks to this file) during the measured"
@@ -116,10 +119,12 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
     app = create_app(Settings.from_env(env), db)
     statements: list[str] = []
     trips = [0]  # queries sent (one round trip each; the driver's own BEGIN and COMMIT aside)
+    queries: list[str] = []  # the last request's, in order (``--statements``)
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
         statements.append(statement)
+        queries.append(statement)
         trips[0] += 1
 
     sent_past_sqlalchemy = prepared.send
@@ -128,6 +133,7 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
         # A prepared statement (db.prepared): no engine event. One query may carry the
         # statements deferred before it (no parameters then: their values quoted in).
         statements.extend(JOINED.split(sql) if values is None else [sql])
+        queries.append(sql)
         trips[0] += 1
         return sent_past_sqlalchemy(driver, sql, values, many)
 
@@ -165,6 +171,10 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
                 spy.wait(timeout=60)
             each_ms = (time.perf_counter() - started) * 1000 / args.requests
             report(dialect, shown, statements, trips[0], args.requests, each_ms)
+        if args.statements:
+            print("\nthe last request's queries, in order:\n")
+            for query in queries:
+                print(f"- `{' '.join(query.split())[:160]}`")
     db.dispose()
 
 

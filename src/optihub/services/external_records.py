@@ -292,7 +292,12 @@ def _upsert_new(
     kept the same external id first makes this one a ``Conflict``, nothing kept)."""
     practice_id = actor.practice_id
     row_id = _adopt(session, practice_id, kind, external_id)
-    new_id = write(row_id, None)
+    try:
+        new_id = write(row_id, None)
+    except IntegrityError as exc:
+        # A core row's key (its external id) taken by a concurrent request since the
+        # lookup: as ``session.flush`` below, that request's record wins.
+        raise _written_elsewhere(kind, external_id) from exc
     now = utcnow()
     kept_body = dict(body)
     row = {
@@ -312,7 +317,13 @@ def _upsert_new(
         session.flush()
     except IntegrityError as exc:
         raise _written_elsewhere(kind, external_id) from exc
-    if _INSERT_RECORD.execute(session, row).rowcount != 1:
+    try:
+        kept = _INSERT_RECORD.execute(session, row).rowcount == 1
+    except IntegrityError as exc:
+        # The core row ``write`` deferred (``Prepared.defer``) took a key a concurrent
+        # request took first: its INSERT went with this one.
+        raise _written_elsewhere(kind, external_id) from exc
+    if not kept:
         raise _written_elsewhere(kind, external_id)  # kept by a concurrent request first
     documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)

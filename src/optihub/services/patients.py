@@ -268,7 +268,10 @@ def add_synced(
         "created_at": now,
         "updated_at": now,
     }
-    _INSERT_PATIENT.execute(session, {name: written.get(name) for name in _PATIENT_COLUMNS})
+    # Deferred (``Prepared.defer``): on PostgreSQL it goes with the caller's next statement.
+    # A concurrent request that took the external id since the lookup fails that statement
+    # with an ``IntegrityError`` (the caller's to turn into a ``Conflict``).
+    _INSERT_PATIENT.defer(session, {name: written.get(name) for name in _PATIENT_COLUMNS})
     return written
 
 

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from optihub.services import external_records
+from tests import factories
 from tests.api.portal._support import (
     CHANGES,
     NOUNS,
@@ -159,3 +161,25 @@ def test_a_record_after_a_core_delete_is_created_again(linked, post, get, db) ->
     assert again.headers["X-Portal-Change"] == "created"
     assert again.json()["id"] != first
     assert get("Patients", "PX").json()["id"] == again.json()["id"]
+
+
+def test_a_patient_whose_external_id_was_taken_since_the_lookup_is_a_conflict(
+    post, sync, db, monkeypatch
+) -> None:
+    # Another channel's patient holds P-RACE; this request looked before it was written
+    # (a concurrent transaction on PostgreSQL): the lookup found it free.
+    with db.transaction() as s:
+        factories.patient(s, sync.practice_id, external_id="P-RACE")
+
+    def looked_before_it_was_written(session, practice_id, kind, external_id):
+        session.info.setdefault(external_records._FREE, set()).add(
+            (kind.row, practice_id, external_id)
+        )
+        return None
+
+    monkeypatch.setattr(external_records, "_adopt", looked_before_it_was_written)
+    before = table_counts(db)
+    answer = post("Patients", {"externalId": "P-RACE", "LastName": "Okafor"})
+    assert answer.status_code == 409, answer.text
+    assert "P-RACE is being written by another request" in answer.text
+    assert table_counts(db) == before
