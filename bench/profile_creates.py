@@ -163,6 +163,7 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
             spy = start_spy(args.spy, dialect) if args.spy else None
             started = time.perf_counter()
             for _ in range(args.requests):
+                queries.clear()
                 sent = template.replace(UNIQUE, letters(12))
                 response = client.post(path, content=sent, headers=headers[dialect])
                 assert response.is_success, (path, response.status_code)
@@ -174,7 +175,14 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
         if args.statements:
             print("\nthe last request's queries, in order:\n")
             for query in queries:
-                print(f"- `{' '.join(query.split())[:160]}`")
+                parts = JOINED.split(query)
+                shown = " ".join(" ".join(parts[0].split())[:90].split())
+                more = (
+                    f" (+ {', '.join(' '.join(p.split()[:3]) for p in parts[1:])})"
+                    if parts[1:]
+                    else ""
+                )
+                print(f"- `{shown}`{more}")
     db.dispose()
 
 

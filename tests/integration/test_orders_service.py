@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from optihub.db.models import Event, FrameStock, Order, OrderLine, OrderStatusChange
 from optihub.domain.orders import OrderStatus
 from optihub.errors import Conflict, NotFound, ValidationFailed
-from optihub.services import orders
+from optihub.services import orders, patients
 from optihub.services.frames import StockChange, apply_stock_changes
 from tests import factories
 
@@ -242,3 +242,24 @@ def test_foreign_order_is_not_found(db, shop):
         orders.change_order_status(s, factories.actor(other.id), order_id, OrderStatus.CANCELLED)
     with pytest.raises(NotFound), db.transaction() as s:
         orders.get_order(s, shop["practice"], uuid.uuid4())
+
+
+def test_a_patient_written_in_the_same_transaction_is_taken_without_a_lookup_until_it_ends(
+    db, shop
+):
+    actor = factories.actor(shop["practice"])
+    with db.sessions() as s:
+        # Written past the ORM (``write_patient``) and ordered for at once: the order is
+        # placed for the new patient.
+        new = patients.write_patient(s, actor, patients.PatientDetails("Ada", "Okafor"))
+        placed = orders.place_order(s, actor, _new(shop, patient_id=new["id"], external_id=None))
+        assert placed.patient_id == new["id"]
+        s.rollback()
+        # Rolled back: that patient is no more, and an order for her is refused as for
+        # any unknown patient (not a database error).
+        with pytest.raises(ValidationFailed) as failure:
+            orders.place_order(s, actor, _new(shop, patient_id=new["id"], external_id=None))
+        assert [e.field for e in failure.value.errors] == ["patient_id"]
+        s.rollback()
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,3 +52,26 @@ def add_retrying(
         except IntegrityError as exc:
             if attempt == attempts - 1 or not retry(exc):
                 raise Conflict(message) from exc
+
+
+# Rows a use case wrote in the session's current transaction, past the ORM (``db.prepared``):
+# a later check that one exists in the practice needs no query. Forgotten when any
+# transaction of the session ends (a savepoint's too), so a rolled-back row is never taken
+# for written: the check then asks the database, as it always may.
+_WRITTEN = "optihub.services.written"
+
+
+def note_written(session: Session, model: Any, practice_id: int, row_id: uuid.UUID) -> None:
+    """``row_id`` of ``model`` was written in the practice in this transaction."""
+    session.info.setdefault(_WRITTEN, set()).add((model, practice_id, row_id))
+
+
+def written_here(session: Session, model: Any, practice_id: int, row_id: uuid.UUID) -> bool:
+    """Whether ``note_written`` was told of this row in the current transaction."""
+    written = session.info.get(_WRITTEN)
+    return written is not None and (model, practice_id, row_id) in written
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_written(session: Session, _transaction: Any) -> None:
+    session.info.pop(_WRITTEN, None)

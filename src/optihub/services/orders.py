@@ -30,7 +30,7 @@ from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
 from optihub.events.outbox import record_event, write_event
 from optihub.reads.documents import note_inserted
 from optihub.services import audit
-from optihub.services.common import flush_or_conflict
+from optihub.services.common import flush_or_conflict, written_here
 from optihub.services.context import Actor
 from optihub.services.frames import StockChange, apply_stock_changes, get_frame
 from optihub.services.prescriptions import get_prescription, spectacle_rx_of
@@ -138,6 +138,8 @@ def order_event_data(order: Order) -> dict[str, Any]:
 
 
 def _exists(session: Session, model: Any, practice_id: int, object_id: uuid.UUID) -> bool:
+    if written_here(session, model, practice_id, object_id):
+        return True  # written just now past the ORM (e.g. the order's new patient)
     pending = [obj for obj in session.new if isinstance(obj, model)]
     for obj in pending:  # made in this transaction and not written yet (e.g. the patient)
         if obj.id == object_id:

@@ -21,7 +21,7 @@ from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
 from optihub.reads import patients as patient_reads
 from optihub.reads.patients import PatientView
 from optihub.services import audit
-from optihub.services.common import flush_or_conflict
+from optihub.services.common import flush_or_conflict, note_written
 from optihub.services.context import Actor
 from optihub.services.users import EMAIL_RE
 
@@ -207,6 +207,7 @@ def write_patient(session: Session, actor: Actor, details: PatientDetails) -> di
         if _INSERT_UNLESS_TAKEN.execute(session, row).rowcount != 1:
             raise Conflict(f"A patient with external id {details.external_id} already exists")
     audit.add(session, actor, "patient.created", "patient", values["id"])
+    note_written(session, Patient, actor.practice_id, values["id"])
     return row
 
 
