@@ -8,8 +8,8 @@ bench/dialects.py starts one) as bench/dialects.py does, starts one uvicorn
 process of OptiHub (``bench.app:create``, access log at warning), sends each named create
 (the bodies bench/dialects.py sends, a new external id and patient each time) 20 times to
 warm up, then ``--creates`` times one after another from one client, and prints the
-server process's CPU time (user + system, every thread; OptiHub's process only, not
-PostgreSQL's) divided by the creates.
+server process's CPU time (user + system, every thread; OptiHub's process only) divided by
+the creates, and on PostgreSQL the database server's own CPU time a create beside it.
 
 One client at a time: no queueing, no contention, so the figure is the work a create
 costs. bench/dialects.py's ratios at 4 clients add what concurrency costs on top. 0.10 of a
@@ -102,17 +102,40 @@ def main() -> int:
 
                     send(20, path, template, headers)
                     time.sleep(0.5)
-                    before = cpu_ticks(pid)
+                    before, database_before = cpu_ticks(pid), database_ticks()
                     send(args.creates, path, template, headers)
-                    spent = (cpu_ticks(pid) - before) / os.sysconf("SC_CLK_TCK")
+                    tick = os.sysconf("SC_CLK_TCK")
+                    spent = (cpu_ticks(pid) - before) / tick
                     each = spent * 1000 / args.creates
+                    database = (database_ticks() - database_before) / tick * 1000 / args.creates
                     print(
                         f"{dialect}: {shown}: {each:.2f} ms of server CPU a create "
                         f"({args.creates} creates, one at a time)"
+                        + (
+                            f"; PostgreSQL's own: {database:.2f} ms"
+                            if args.database != "sqlite"
+                            else ""
+                        )
                     )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def database_ticks() -> int:
+    """CPU time of every PostgreSQL process on this machine (the bench's own server: its
+    backends, WAL writer, checkpointer…), in clock ticks; 0 without one."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended in between
+            continue
+        name, _, rest = text.partition(" (")[2].partition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total
 
 
 if __name__ == "__main__":
