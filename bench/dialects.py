@@ -360,6 +360,18 @@ def portal_setup(client: httpx.Client, headers: dict[str, str]) -> None:
             raise SystemExit(f"POST /api/{resource} → {response.status_code}: {response.text}")
 
 
+def create_headers(auth: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each create's request headers: its dialect's ``Authorization`` (``auth``), a JSON
+    body, and the lab-order API's acting user."""
+    json_type = {"Content-Type": "application/json"}
+    return {
+        "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
+        "portal": auth["portal"] | json_type,
+        "practice": auth["practice"] | json_type,
+        "fulfillment": auth["fulfillment"] | json_type,
+    }
+
+
 def create_bodies(practice_id: int, lab: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
     """The four creates: dialect → (shown, path, body with UNIQUE where it must differ)."""
     u = UNIQUE
@@ -542,13 +554,7 @@ def create_calls(
     workdir: Path,
 ) -> tuple[list[Call], list[Row]]:
     """The creates, each sent once first: a refusal is printed and its row not measured."""
-    json_type = {"Content-Type": "application/json"}
-    headers = {
-        "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
-        "portal": auth["portal"] | json_type,
-        "practice": auth["practice"] | json_type,
-        "fulfillment": auth["fulfillment"] | json_type,
-    }
+    headers = create_headers(auth)
     calls, refused = [], []
     for dialect, (shown, path, body) in create_bodies(practice_id, lab).items():
         template = json.dumps(body)

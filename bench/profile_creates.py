@@ -43,16 +43,17 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dialects import (  # noqa: E402
     DEMO_EMAIL,
-    SECRET,
     UNIQUE,
     Backend,
     backend_url,
     create_bodies,
+    create_headers,
     lab_setup,
     letters,
     mint_tokens,
     portal_setup,
     prepare,
+    server_env,
 )
 from optihub.app import create_app  # noqa: E402
 from optihub.db import prepared  # noqa: E402
@@ -103,14 +104,7 @@ def main() -> int:
 
 def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
     """Seed, then send each create as the module says and print what it ran."""
-    env = dict(
-        os.environ,
-        OPTIHUB_DATABASE_URL=url,
-        OPTIHUB_DATA_DIR=str(workdir / "data"),
-        OPTIHUB_SECRET_KEY=SECRET,
-        OPTIHUB_RUN_WORKER="false",
-        OPTIHUB_LOG_LEVEL="warning",
-    )
+    env = server_env(url, workdir, OPTIHUB_LOG_LEVEL="warning")
     backend = Backend(args.database, url)
     prepare(backend, env)
     tokens = mint_tokens(backend, env)
@@ -143,13 +137,7 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
     with TestClient(app, base_url="http://127.0.0.1") as client:
         lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
         portal_setup(client, auth["portal"])
-        json_type = {"Content-Type": "application/json"}
-        headers = {
-            "labs": auth["labs"] | {"User-Email": DEMO_EMAIL} | json_type,
-            "portal": auth["portal"] | json_type,
-            "practice": auth["practice"] | json_type,
-            "fulfillment": auth["fulfillment"] | json_type,
-        }
+        headers = create_headers(auth)
         for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
             if args.only and dialect != args.only:
                 continue
