@@ -113,6 +113,8 @@ CLIENT_TIMEOUT = 15.0
 LIMITED_RATE = "100/minute"
 # Seconds the receiver holds each answer just before node A is killed (fault 1).
 SLOW_RECEIVER = 2.0
+# Between the moment the kill is noted and node A's end: the SIGKILL's own system call.
+KILL_SLACK = timedelta(seconds=0.05)
 # Each dialect's token: the scopes of the calls the load sends (bench/dialects.py's, plus
 # the partner's status update and webhooks, and the fulfillment notifications).
 SCOPES = {
@@ -1027,6 +1029,10 @@ def fault_kill(run: Run) -> list[Row]:
     # Node B's batches claimed before the kill are recorded by now (one slow answer each).
     time.sleep(SLOW_RECEIVER + 1.5)
     # Node A's claims still held: leases that began before the kill and have not run out.
+    # A lease ends ``lease`` after its claim (the nodes' clock is this machine's); one that
+    # ends later was claimed after the kill, by B: with all the load on B, it claims a new
+    # batch at once, which on busy cores it may still be sending now (a slack of 0.5 s here
+    # once took 200 of B's own deliveries for A's).
     lease = timedelta(seconds=run.lease)
     killed = datetime.fromtimestamp(killed_at, UTC)
     with run.db.reading() as conn:
@@ -1036,7 +1042,7 @@ def fault_kill(run: Run) -> list[Row]:
                     WebhookDelivery.subscription_id.in_(run.subscription_ids()),
                     WebhookDelivery.status == "pending",
                     WebhookDelivery.locked_until.is_not(None),
-                    WebhookDelivery.locked_until <= killed + lease + timedelta(seconds=0.5),
+                    WebhookDelivery.locked_until <= killed + lease + KILL_SLACK,
                     WebhookDelivery.locked_until > datetime.now(UTC),
                 )
             )

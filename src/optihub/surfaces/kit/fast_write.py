@@ -53,7 +53,11 @@ from optihub.web import HOT_BODY, HotRoutes, run_transaction
 T = TypeVar("T")
 
 # An integer ``orjson`` would read as a float (beyond 64 bits); ``json`` keeps it exact.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Nineteen digits or more that do not go on from a letter, an underscore or a digit: a
+# number of the body, or digits inside a text (the route then answers, as for a number). A
+# run inside an id's hex (``coat_4ac7…``) is not one: a random id has such a run about once
+# in a hundred bodies, which would send a plain request to the route.
+_LONG_DIGITS = re.compile(rb"(?<![0-9A-Za-z_])[0-9]{19}")
 
 
 @dataclass(frozen=True)
