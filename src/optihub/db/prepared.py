@@ -213,8 +213,9 @@ def _joined(driver: Any, info: dict[Any, Any], then: str) -> Any:
     them in order and stops at the first error). The cursor is left on the last result."""
     deferred = info.pop(_DEFERRED)
     cursor = send(driver, ";".join([*deferred, then] if then else deferred), None, False)
-    while cursor.nextset():
-        pass
+    more = cursor.nextset()
+    while more:
+        more = cursor.nextset()
     return cursor
 
 
