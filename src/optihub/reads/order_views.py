@@ -22,7 +22,9 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    DateTime,
     Numeric,
+    TypeDecorator,
     and_,
     bindparam,
     exists,
@@ -610,11 +612,7 @@ def _as_stored(kind: Any, jsonb: bool) -> Callable[[Any], Any] | None:
         return lambda value: Decimal(value).quantize(step)
     if isinstance(kind, JSON):
         return _jsonb_back if jsonb else _json_back
-    try:
-        python_type = kind.python_type
-    except NotImplementedError:
-        python_type = None
-    if python_type is datetime:
+    if isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, DateTime):
         return _utc
     return None
 
