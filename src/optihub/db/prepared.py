@@ -12,13 +12,16 @@ execution layer did and this does too:
 
 - each parameter goes through its column type's bind processing (UUIDs as SQLite's 32 hex
   characters, the UTC datetimes, JSON, booleans), in the driver's own parameter style;
-- no text with NUL is sent (``session.refuse_nul``, as every statement through the engine);
+- no text with NUL is sent (``db.nul.refuse_nul``, as every statement through the engine);
 - a SELECT's values go through their types' result processing (``rows``);
 - a driver's error is raised as SQLAlchemy's (``IntegrityError`` for a unique key…).
 
 What it does not do: no ORM (objects are not loaded, the unit of work does not see the rows:
 the caller keeps its objects with ``db.rows.keep`` or does not need them), no autoflush before
 a write (a SELECT does flush what is pending), no ``before_cursor_execute`` events.
+On PostgreSQL a write whose answer nobody reads may be deferred (``Prepared.defer``): sent
+with the transaction's next statement or its COMMIT, in one round trip
+(``send_deferred_on``).
 The parameters a statement takes are exactly its bind parameters: an INSERT compiled for the
 columns named (``columns``) takes all of them, and a column default is the caller's to apply.
 """
