@@ -205,9 +205,14 @@ def _sent(
         deferred.extend(quoting.mogrify(sql, row) for row in rows)
         return _joined(driver, info, "")
     except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(
-            sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
-        ) from error
+        raise _as_sqlalchemy_error(dialect, sql, values, error) from error
+
+
+def _as_sqlalchemy_error(dialect: Dialect, sql: str, values: Any, error: Exception) -> Exception:
+    """A driver's error as SQLAlchemy raises it (``IntegrityError`` for a unique key…)."""
+    return DBAPIError.instance(
+        sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+    )
 
 
 def _joined(driver: Any, info: dict[Any, Any], then: str) -> Any:
@@ -248,9 +253,7 @@ def send_deferred_on(engine: Engine) -> None:
             try:
                 _joined(conn.connection.driver_connection, info, "COMMIT")
             except dbapi_error as error:
-                raise DBAPIError.instance(
-                    "COMMIT", None, error, dbapi_error, hide_parameters=True, dialect=engine.dialect
-                ) from error
+                raise _as_sqlalchemy_error(engine.dialect, "COMMIT", None, error) from error
             # The transaction is committed; the driver's own COMMIT, next, finds none open.
 
     def dropped(conn: Connection, *_args: Any) -> None:
@@ -340,24 +343,17 @@ class Prepared:
         statement or its COMMIT, in the same round trip (``send_deferred_on``); an error it
         meets is raised there. Statements keep their order. On SQLite it runs now (no
         round trip to save)."""
-        driver, dialect, info = _driver(session)
-        plan = self._plan(dialect)
-        values = plan.values(params or {})
-        if dialect.name != "postgresql":
-            _sent(dialect, driver, info, plan.sql, values, False)
-            return
-        refuse_nul(values)
-        info.setdefault(_DEFERRED, []).append(_quoting(driver, info).mogrify(plan.sql, values))
+        self.defer_many(session, [params or {}])
 
     def defer_many(self, session: Session | Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """``defer`` once per row of ``rows``."""
         if not rows:
             return
         driver, dialect, info = _driver(session)
-        plan = self._plan(dialect)
         if dialect.name != "postgresql":
-            _sent(dialect, driver, info, plan.sql, [plan.values(row) for row in rows], True)
+            self.execute_many(session, rows)  # no round trip to save
             return
+        plan = self._plan(dialect)
         quoting = _quoting(driver, info)
         deferred = info.setdefault(_DEFERRED, [])
         for row in rows:
