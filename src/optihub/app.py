@@ -138,6 +138,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # OptiHub's telemetry is its own (the JSON access log, /metrics). FastAPI's native
+        # OpenTelemetry, on by default, asked the global providers whether anything was
+        # configured on every request: 2 % of a practice-API create's server time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -144,6 +146,17 @@ def _queue_sqlite_writers(engine: Engine) -> None:
     event.listen(engine, "close_detached", gone)
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as the text stored (SQLite) or sent (PostgreSQL's JSONB):
+    ``orjson`` (a lab order writes about ten JSON values; the standard library's encoder
+    was 2–3 % of its server time), the standard library's for what ``orjson`` does not
+    write (an integer beyond 64 bits, kept exact as a client sent it)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with OptiHub's per-dialect settings.
 
@@ -152,6 +165,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     pre-ping so a restarted server does not fail the first request.
     """
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", json_text)
     engine = _make_engine(parsed, url, **kwargs)
     event.listen(engine, "before_cursor_execute", refuse_nul_listener)
     if engine.dialect.name == "postgresql":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, null, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,27 +148,21 @@ def _exists(session: Session, practice_id: int, kind: Kind, row_id: uuid.UUID | 
         return False
     if kind.row is None:
         return True
-    return (
-        _lookup(kind.row, "id").first(session, {"practice_id": practice_id, "id": row_id})
-        is not None
-    )
+    return _lookup(kind.row).first(session, {"practice_id": practice_id, "id": row_id}) is not None
 
 
-# Per kind of core row: its id by id, and by external id (for the rows that have one), each
-# built once, sent past SQLAlchemy's execution layer (``db.prepared``).
+# Per kind of core row: its id by id, built once, sent past SQLAlchemy's execution layer
+# (``db.prepared``).
 _BY_ID: dict[str, Prepared] = {}
-_BY_EXTERNAL_ID: dict[str, Prepared] = {}
 
 
-def _lookup(row: str, by: str) -> Prepared:
-    built = _BY_ID if by == "id" else _BY_EXTERNAL_ID
-    found = built.get(row)
+def _lookup(row: str) -> Prepared:
+    found = _BY_ID.get(row)
     if found is None:
         model = synced_rows.ROWS[row]
-        found = built[row] = Prepared(
+        found = _BY_ID[row] = Prepared(
             select(model.id).where(
-                model.practice_id == bindparam("practice_id"),
-                getattr(model, by) == bindparam(by),
+                model.practice_id == bindparam("practice_id"), model.id == bindparam("id")
             )
         )
     return found
@@ -198,21 +192,21 @@ def noted_free(session: Session, row: str, practice_id: int, external_id: str) -
     return True
 
 
-def _adopt(session: Session, practice_id: int, kind: Kind, external_id: str) -> uuid.UUID | None:
-    """A core row another channel made with this external id, not yet synced."""
+def _adopt(
+    session: Session, practice_id: int, kind: Kind, external_id: str, held: uuid.UUID | None
+) -> uuid.UUID | None:
+    """A core row another channel made with this external id, not yet synced: ``held``, the
+    row of the practice holding it (``_KEPT_OR_HELD`` looked it up), unless a record of the
+    resource already names it."""
     if kind.row not in synced_rows.ADOPTABLE:
         return None
-    held = _lookup(kind.row, "external_id").first(
-        session, {"practice_id": practice_id, "external_id": external_id}
-    )
     if held is None:
         session.info.setdefault(_FREE, set()).add((kind.row, practice_id, external_id))
         return None
-    found: uuid.UUID = held[0]
     claimed = _CLAIMED.first(
-        session, {"practice_id": practice_id, "resource": kind.resource, "record_id": found}
+        session, {"practice_id": practice_id, "resource": kind.resource, "record_id": held}
     )
-    return None if claimed is not None else found
+    return None if claimed is not None else held
 
 
 def upsert(
@@ -232,7 +226,11 @@ def upsert(
     written by a concurrent request is a ``Conflict``."""
     practice_id = actor.practice_id
     key = {"practice_id": practice_id, "resource": kind.resource, "external_id": external_id}
-    kept_row = _KEPT.first(session, key)  # locked until the commit on PostgreSQL
+    # The record kept (locked until the commit on PostgreSQL) and the core row holding the
+    # external id, which a new record adopts: one statement, one round trip.
+    found = _kept_or_held(kind).first(session, key)
+    assert found is not None  # one row, whether or not either is there
+    kept_row = found[:4] if found[0] is not None else None
     if kept_row is not None:
         _entry_id, kept_id, kept_digest, kept_body = kept_row
         if kept_digest == digest and _exists(session, practice_id, kind, kept_id):
@@ -240,10 +238,10 @@ def upsert(
             same = Record(external_id, kept_id, kept_body)
             return Upserted(kept_id, created=False, changed=False, entry=same)
     if kept_row is None:
-        return _upsert_new(session, actor, kind, external_id, body, digest, write)
+        return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
     entry = session.get(PortalRecord, kept_row[0])
     if entry is None:  # removed since the lookup (SQLite: no row lock): keep it again
-        return _upsert_new(session, actor, kind, external_id, body, digest, write)
+        return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
     row_id: uuid.UUID | None = entry.record_id
     if not _exists(session, practice_id, kind, row_id):
         row_id = None  # the core row was removed elsewhere: make it again
@@ -263,7 +261,7 @@ def upsert(
     return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
 
 
-_KEPT = Prepared(
+_KEPT = (
     select(PortalRecord.id, PortalRecord.record_id, PortalRecord.digest, PortalRecord.body)
     .where(
         PortalRecord.practice_id == bindparam("practice_id"),
@@ -271,7 +269,36 @@ _KEPT = Prepared(
         PortalRecord.external_id == bindparam("external_id"),
     )
     .with_for_update()
+    .cte("kept")
 )
+# Per kind: the record kept (its id, core row id, digest and body: NULLs when none) and the
+# id of the practice's core row holding the external id (NULL when none, and for a kind
+# whose rows have no external id), in one row. The lock is taken in the ``kept`` CTE:
+# PostgreSQL locks no row on the nullable side of an outer join.
+_KEPT_OR_HELD: dict[str, Prepared] = {}
+_ONE = select(literal(1).label("one")).subquery("one")
+
+
+def _kept_or_held(kind: Kind) -> Prepared:
+    found = _KEPT_OR_HELD.get(kind.resource)
+    if found is None:
+        held: Any = null()
+        if kind.row in synced_rows.ADOPTABLE:
+            model = synced_rows.ROWS[kind.row]
+            held = (
+                select(model.id)
+                .where(
+                    model.practice_id == bindparam("practice_id"),
+                    model.external_id == bindparam("external_id"),
+                )
+                .scalar_subquery()
+            )
+        found = _KEPT_OR_HELD[kind.resource] = Prepared(
+            select(
+                _KEPT.c.id, _KEPT.c.record_id, _KEPT.c.digest, _KEPT.c.body, held.label("held")
+            ).select_from(_ONE.outerjoin(_KEPT, true()))
+        )
+    return found
 
 
 def _written_elsewhere(kind: Kind, external_id: str) -> Conflict:
@@ -286,12 +313,14 @@ def _upsert_new(
     body: Mapping[str, Any],
     digest: str,
     write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
+    held: uuid.UUID | None,
 ) -> Upserted:
     """``upsert`` of an external id the practice has no record under: the core row adopted
-    or written, then the record, written at once (``db.prepared``; a concurrent request that
-    kept the same external id first makes this one a ``Conflict``, nothing kept)."""
+    (``held``: the row holding the external id, when no record names it yet) or written,
+    then the record, written at once (``db.prepared``; a concurrent request that kept the
+    same external id first makes this one a ``Conflict``, nothing kept)."""
     practice_id = actor.practice_id
-    row_id = _adopt(session, practice_id, kind, external_id)
+    row_id = _adopt(session, practice_id, kind, external_id, held)
     try:
         new_id = write(row_id, None)
     except IntegrityError as exc:

@@ -171,7 +171,7 @@ def test_a_patient_whose_external_id_was_taken_since_the_lookup_is_a_conflict(
     with db.transaction() as s:
         factories.patient(s, sync.practice_id, external_id="P-RACE")
 
-    def looked_before_it_was_written(session, practice_id, kind, external_id):
+    def looked_before_it_was_written(session, practice_id, kind, external_id, held):
         session.info.setdefault(external_records._FREE, set()).add(
             (kind.row, practice_id, external_id)
         )
@@ -183,3 +183,64 @@ def test_a_patient_whose_external_id_was_taken_since_the_lookup_is_a_conflict(
     assert answer.status_code == 409, answer.text
     assert "P-RACE is being written by another request" in answer.text
     assert table_counts(db) == before
+
+
+def test_a_patient_another_channel_made_with_the_external_id_is_adopted(
+    linked, post, get, sync, db
+) -> None:
+    # The practice wrote the patient itself with the portal's id for them; the portal's
+    # first record of that id names that patient rather than making a second one.
+    from sqlalchemy import func, select
+
+    from optihub.db.models import Patient
+
+    with db.transaction() as s:
+        made = factories.patient(s, sync.practice_id, external_id="P-ADOPT", last_name="Old")
+        made_id = str(made.id)
+        patients_before = s.scalar(select(func.count()).select_from(Patient))
+
+    answer = post("Patients", {"externalId": "P-ADOPT", "FirstName": "Ada", "LastName": "Okafor"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == made_id
+    assert answer.headers["X-Portal-Change"] == "updated"
+    assert get("Patients", "P-ADOPT").json()["id"] == made_id
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Patient)) == patients_before
+        assert s.get(Patient, uuid.UUID(made_id)).last_name == "Okafor"
+
+
+def test_a_location_another_channel_made_with_the_external_id_is_adopted(
+    basics, post, sync, db
+) -> None:
+    from sqlalchemy import func, select
+
+    from optihub.db.models import Location
+
+    with db.transaction() as s:
+        held = factories.location(s, sync.practice_id, name="Harbour Street")
+        held.external_id = "L-ADOPT"
+        held_id = str(held.id)
+        count = s.scalar(select(func.count()).select_from(Location))
+
+    answer = post("Locations", {"externalId": "L-ADOPT", "Name": "Harbour Street East"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == held_id
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Location)) == count
+        assert s.get(Location, uuid.UUID(held_id)).name == "Harbour Street East"
+
+
+def test_a_core_row_another_record_names_is_not_adopted(linked, post, sync, db) -> None:
+    # The patient the record P-NAMED was kept under now carries another external id (the
+    # practice changed it): a record of that id makes its own patient, the first keeps its.
+    from sqlalchemy import update
+
+    from optihub.db.models import Patient
+
+    first = post("Patients", {"externalId": "P-NAMED", "LastName": "Okafor"}).json()["id"]
+    with db.transaction() as s:
+        s.execute(update(Patient).where(Patient.id == uuid.UUID(first)).values(external_id="P-NEW"))
+    answer = post("Patients", {"externalId": "P-NEW", "LastName": "Mensah"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Portal-Change"] == "created"
+    assert answer.json()["id"] != first
