@@ -82,7 +82,9 @@ ALLOWED: dict[str, May] = {
     "domain": may("errors", third_party=("phonenumbers",)),
     # Storage: models, sessions, migrations (0012 fills in patients' E.164 phones).
     "db": may(
-        "domain", *FOUNDATION, third_party=("sqlalchemy", "alembic", "psycopg", "phonenumbers")
+        "domain",
+        *FOUNDATION,
+        third_party=("sqlalchemy", "alembic", "psycopg", "phonenumbers", "orjson"),
     ),
     # The read path and the outbox sit on storage, side by side.
     "reads": may("db", "domain", *FOUNDATION, third_party=("sqlalchemy", "orjson")),

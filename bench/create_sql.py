@@ -1,0 +1,200 @@
+"""What each create's SQL costs by itself on SQLite: the statements one create ran, replayed.
+
+    .venv/bin/python bench/create_sql.py [labs portal practice fulfillment] [--replays 2000]
+
+Seeds the demo data into a fresh SQLite file as bench/dialects.py does, sends each create
+(the bodies bench/dialects.py sends) through the application in this process a few times,
+then once more while recording every statement it sends to SQLite with its parameters (a
+SQLAlchemy ``before_cursor_execute`` listener, and ``db.prepared.send`` for the statements
+sent past SQLAlchemy). The database file is copied just before that request, and the
+statements are replayed on the copy with Python's ``sqlite3`` (OptiHub's PRAGMAs):
+
+- ``--replays`` times in ``BEGIN IMMEDIATE`` … ``ROLLBACK``: SQLite's work on the statements
+  (parse, bind, B-tree and index updates) and ``sqlite3``'s own per call;
+- ``--commits`` times on a fresh copy each, with ``COMMIT``: the same plus writing the pages
+  to the WAL (copying the file is left out of the time).
+
+Each connection runs the statements once, rolled back, before it is timed: the schema read
+and the statements compiled, as on OptiHub's pooled connections; a fresh copy then
+commits a row of its own, so its WAL file is there before the timed commit.
+
+The CPU time of the process (``time.process_time``) is divided by the replays. What is
+left of ``bench/create_cpu.py``'s server CPU a create, once this is taken away, is
+OptiHub's own Python work and the HTTP server's: the figure says how much of a create the
+database itself is, not how fast OptiHub is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dialects import (  # noqa: E402
+    DEMO_EMAIL,
+    UNIQUE,
+    Backend,
+    backend_url,
+    create_bodies,
+    create_headers,
+    lab_setup,
+    letters,
+    mint_tokens,
+    portal_setup,
+    prepare,
+    server_env,
+)
+from optihub.app import create_app  # noqa: E402
+from optihub.db import prepared  # noqa: E402
+from optihub.db.session import Database  # noqa: E402
+from optihub.settings import Settings  # noqa: E402
+
+CREATES = ("labs", "portal", "practice", "fulfillment")
+TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+Statement = tuple[str, Any, bool]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("creates", nargs="*", help=f"any of {', '.join(CREATES)} (all four)")
+    parser.add_argument("--replays", type=int, default=2000)
+    parser.add_argument("--commits", type=int, default=100)
+    args = parser.parse_args()
+    wanted = args.creates or list(CREATES)
+    workdir = Path(tempfile.mkdtemp(prefix="optihub-create-sql-"))
+    try:
+        with backend_url("sqlite") as url:
+            run(url, workdir, wanted, args.replays, args.commits)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def run(url: str, workdir: Path, wanted: list[str], replays: int, commits: int) -> None:
+    env = server_env(url, workdir, OPTIHUB_LOG_LEVEL="warning")
+    backend = Backend("sqlite", url)
+    prepare(backend, env)
+    tokens = mint_tokens(backend, env)
+    os.environ.update(env)
+    db = Database(url)
+    app = create_app(Settings.from_env(env), db)
+    path = Path(url.removeprefix("sqlite:///"))
+    recorded: list[Statement] = []
+    recording = [False]
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def record(_conn, _cursor, statement, parameters, _context, many):  # type: ignore[no-untyped-def]
+        if recording[0]:
+            recorded.append((statement, parameters, many))
+
+    sent_past_sqlalchemy = prepared.send
+
+    def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
+        if recording[0]:
+            recorded.append((sql, values, many))
+        return sent_past_sqlalchemy(driver, sql, values, many)
+
+    prepared.send = send
+    auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
+    print("\n| create | statements | SQL, rolled back | SQL and COMMIT |\n|---|---:|---:|---:|")
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
+        portal_setup(client, auth["portal"])
+        headers = create_headers(auth)
+        for name, (_shown, target, body) in create_bodies(backend.practice_id, lab).items():
+            if name not in wanted:
+                continue
+            template = json.dumps(body)
+            for _ in range(3):  # warm: the statement caches, first-use imports
+                sent = template.replace(UNIQUE, letters(12))
+                response = client.post(target, content=sent, headers=headers[name])
+                assert response.is_success, (target, response.status_code, response.text[:300])
+            snapshot = workdir / f"{name}.db"
+            copy_database(path, snapshot)
+            recorded.clear()
+            recording[0] = True
+            sent = template.replace(UNIQUE, letters(12))
+            response = client.post(target, content=sent, headers=headers[name])
+            recording[0] = False
+            assert response.is_success, (target, response.status_code)
+            statements = [s for s in recorded if not s[0].lstrip().upper().startswith(TRANSACTION)]
+            rolled_back = replay(snapshot, statements, replays, commit=False)
+            committed = (
+                sum(
+                    replay(fresh_copy(snapshot, workdir), statements, 1, commit=True)
+                    for _ in range(commits)
+                )
+                / commits
+            )
+            print(
+                f"| {name} | {len(statements)} | {rolled_back * 1000:.3f} ms "
+                f"| {committed * 1000:.3f} ms |"
+            )
+    db.dispose()
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """``source`` as it stands (the WAL checkpointed into it first) into ``target``."""
+    with sqlite3.connect(source) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    backup = sqlite3.connect(target)
+    with sqlite3.connect(source) as connection:
+        connection.backup(backup)
+    backup.close()
+
+
+def fresh_copy(snapshot: Path, workdir: Path) -> Path:
+    target = workdir / "replay.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(snapshot, target)
+    return target
+
+
+def replay(database: Path, statements: list[Statement], times: int, *, commit: bool) -> float:
+    """CPU seconds a replay of ``statements`` takes (the mean of ``times``)."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        connection.execute(f"PRAGMA {pragma}")
+    # Once rolled back first, untimed: the schema read and the statements compiled, as on
+    # OptiHub's pooled connections (``sqlite3`` keeps each connection's statements).
+    _run(connection, statements, "ROLLBACK")
+    # And a commit of its own: the WAL file made and its first frames written before the
+    # timed commit (a fresh copy has no WAL yet).
+    connection.execute("CREATE TABLE IF NOT EXISTS bench_warm (x)")
+    connection.execute("INSERT INTO bench_warm VALUES (1)")
+    end = "COMMIT" if commit else "ROLLBACK"
+    started = time.process_time()
+    for _ in range(times):
+        _run(connection, statements, end)
+    spent = time.process_time() - started
+    connection.close()
+    return spent / times
+
+
+def _run(connection: sqlite3.Connection, statements: list[Statement], end: str) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    for sql, parameters, many in statements:
+        if many:
+            connection.executemany(sql, parameters)
+        else:
+            connection.execute(sql, parameters if parameters is not None else ())
+    connection.execute(end)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
