@@ -55,9 +55,9 @@ def e164(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
 # after a 1 or +1, in groups split by spaces, dots or hyphens, the area code perhaps in
 # brackets (ASCII digits and those separators only).
 # What ``phonenumbers.parse`` reads from such a text is the country code 1 and those ten
-# digits; building that number directly skips the parse (a third of a practice-API patient
-# create's time in the library). Anything else — letters, an extension, another country's
-# number — is parsed.
+# digits; building that number directly skips the parse, most of what ``e164`` cost (36 →
+# 15 µs a number; tests/unit/test_phones.py holds it to the parse's answers). Anything else
+# — letters, an extension, another country's number — is parsed.
 _NORTH_AMERICAN = re.compile(
     r"(?:\+ *1|1)?[ .-]*(?:\(([2-9][0-9]{2})\)|([2-9][0-9]{2}))[ .-]*([0-9]{3})[ .-]*([0-9]{4})"
 )
