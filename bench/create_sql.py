@@ -27,8 +27,6 @@ database itself is, not how fast OptiHub is.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import sqlite3
 import sys
@@ -37,30 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
-from sqlalchemy import event
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dialects import (  # noqa: E402
-    DEMO_EMAIL,
-    UNIQUE,
-    Backend,
-    backend_url,
-    create_bodies,
-    create_headers,
-    lab_setup,
-    letters,
-    mint_tokens,
-    portal_setup,
-    prepare,
-    server_env,
-)
-from optihub.app import create_app  # noqa: E402
-from optihub.db import prepared  # noqa: E402
-from optihub.db.session import Database  # noqa: E402
-from optihub.settings import Settings  # noqa: E402
+from bench.dialects import backend_url  # noqa: E402
+from bench.in_process import creates_in_process  # noqa: E402
 
 CREATES = ("labs", "portal", "practice", "fulfillment")
 TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
@@ -85,52 +64,29 @@ def main() -> int:
 
 
 def run(url: str, workdir: Path, wanted: list[str], replays: int, commits: int) -> None:
-    env = server_env(url, workdir, OPTIHUB_LOG_LEVEL="warning")
-    backend = Backend("sqlite", url)
-    prepare(backend, env)
-    tokens = mint_tokens(backend, env)
-    os.environ.update(env)
-    db = Database(url)
-    app = create_app(Settings.from_env(env), db)
     path = Path(url.removeprefix("sqlite:///"))
     recorded: list[Statement] = []
     recording = [False]
 
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def record(_conn, _cursor, statement, parameters, _context, many):  # type: ignore[no-untyped-def]
+    def sent(sql: str, parameters: Any, many: bool) -> None:
         if recording[0]:
-            recorded.append((statement, parameters, many))
+            recorded.append((sql, parameters, many))
 
-    sent_past_sqlalchemy = prepared.send
-
-    def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
-        if recording[0]:
-            recorded.append((sql, values, many))
-        return sent_past_sqlalchemy(driver, sql, values, many)
-
-    prepared.send = send
-    auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
     print("\n| create | statements | SQL, rolled back | SQL and COMMIT |\n|---|---:|---:|---:|")
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
-        portal_setup(client, auth["portal"])
-        headers = create_headers(auth)
-        for name, (_shown, target, body) in create_bodies(backend.practice_id, lab).items():
-            if name not in wanted:
+    with creates_in_process("sqlite", url, workdir, sent) as (client, creates):
+        for create in creates:
+            if create.dialect not in wanted:
                 continue
-            template = json.dumps(body)
             for _ in range(3):  # warm: the statement caches, first-use imports
-                sent = template.replace(UNIQUE, letters(12))
-                response = client.post(target, content=sent, headers=headers[name])
-                assert response.is_success, (target, response.status_code, response.text[:300])
-            snapshot = workdir / f"{name}.db"
+                create.post(client)
+            snapshot = workdir / f"{create.dialect}.db"
             copy_database(path, snapshot)
             recorded.clear()
             recording[0] = True
-            sent = template.replace(UNIQUE, letters(12))
-            response = client.post(target, content=sent, headers=headers[name])
-            recording[0] = False
-            assert response.is_success, (target, response.status_code)
+            try:
+                create.post(client)
+            finally:
+                recording[0] = False
             statements = [s for s in recorded if not s[0].lstrip().upper().startswith(TRANSACTION)]
             rolled_back = replay(snapshot, statements, replays, commit=False)
             committed = (
@@ -141,10 +97,9 @@ def run(url: str, workdir: Path, wanted: list[str], replays: int, commits: int) 
                 / commits
             )
             print(
-                f"| {name} | {len(statements)} | {rolled_back * 1000:.3f} ms "
+                f"| {create.dialect} | {len(statements)} | {rolled_back * 1000:.3f} ms "
                 f"| {committed * 1000:.3f} ms |"
             )
-    db.dispose()
 
 
 def copy_database(source: Path, target: Path) -> None:

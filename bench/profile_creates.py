@@ -23,7 +23,6 @@ bench/dialects.py's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -34,31 +33,13 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-
-from fastapi.testclient import TestClient
-from sqlalchemy import event
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dialects import (  # noqa: E402
-    DEMO_EMAIL,
-    UNIQUE,
-    Backend,
-    backend_url,
-    create_bodies,
-    create_headers,
-    lab_setup,
-    letters,
-    mint_tokens,
-    portal_setup,
-    prepare,
-    server_env,
-)
-from optihub.app import create_app  # noqa: E402
-from optihub.db import prepared  # noqa: E402
-from optihub.db.session import Database  # noqa: E402
-from optihub.settings import Settings  # noqa: E402
+from bench.dialects import backend_url  # noqa: E402
+from bench.in_process import creates_in_process  # noqa: E402
 
 TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)", re.IGNORECASE)
 
@@ -104,62 +85,34 @@ def main() -> int:
 
 def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
     """Seed, then send each create as the module says and print what it ran."""
-    env = server_env(url, workdir, OPTIHUB_LOG_LEVEL="warning")
-    backend = Backend(args.database, url)
-    prepare(backend, env)
-    tokens = mint_tokens(backend, env)
-    os.environ.update(env)
-    db = Database(url)
-    app = create_app(Settings.from_env(env), db)
     statements: list[str] = []
     trips = [0]  # queries sent (one round trip each; the driver's own BEGIN and COMMIT aside)
     queries: list[str] = []  # the last request's, in order (``--statements``)
 
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-        queries.append(statement)
-        trips[0] += 1
-
-    sent_past_sqlalchemy = prepared.send
-
-    def send(driver, sql, values, many):  # type: ignore[no-untyped-def]
-        # A prepared statement (db.prepared): no engine event. One query may carry the
-        # statements deferred before it (no parameters then: their values quoted in).
-        statements.extend(JOINED.split(sql) if values is None else [sql])
+    def sent(sql: str, _parameters: Any, _many: bool) -> None:
+        # One query past SQLAlchemy may carry the statements deferred before it.
+        statements.extend(JOINED.split(sql))
         queries.append(sql)
         trips[0] += 1
-        return sent_past_sqlalchemy(driver, sql, values, many)
 
-    prepared.send = send
-
-    auth = {d: {"Authorization": f"Bearer {t}"} for d, t in tokens.items()}
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        lab = lab_setup(client, auth["labs"] | {"User-Email": DEMO_EMAIL})
-        portal_setup(client, auth["portal"])
-        headers = create_headers(auth)
-        for dialect, (shown, path, body) in create_bodies(backend.practice_id, lab).items():
-            if args.only and dialect != args.only:
+    with creates_in_process(args.database, url, workdir, sent) as (client, creates):
+        for create in creates:
+            if args.only and create.dialect != args.only:
                 continue
-            template = json.dumps(body)
             for _ in range(5):  # warm: statement caches, first-use imports
-                sent = template.replace(UNIQUE, letters(12))
-                response = client.post(path, content=sent, headers=headers[dialect])
-                assert response.is_success, (path, response.status_code, response.text[:500])
+                create.post(client)
             statements.clear()
             trips[0] = 0
-            spy = start_spy(args.spy, dialect) if args.spy else None
+            spy = start_spy(args.spy, create.dialect) if args.spy else None
             started = time.perf_counter()
             for _ in range(args.requests):
                 queries.clear()
-                sent = template.replace(UNIQUE, letters(12))
-                response = client.post(path, content=sent, headers=headers[dialect])
-                assert response.is_success, (path, response.status_code)
+                create.post(client)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
             each_ms = (time.perf_counter() - started) * 1000 / args.requests
-            report(dialect, shown, statements, trips[0], args.requests, each_ms)
+            report(create.dialect, create.shown, statements, trips[0], args.requests, each_ms)
         if args.statements:
             print("\nthe last request's queries, in order:\n")
             for query in queries:
@@ -171,7 +124,6 @@ def profile(args: argparse.Namespace, workdir: Path, url: str) -> None:
                     else ""
                 )
                 print(f"- `{shown}`{more}")
-    db.dispose()
 
 
 def start_spy(path: Path, dialect: str) -> subprocess.Popen[bytes]:
