@@ -35,7 +35,8 @@ class PortalRecord(Timestamps, Base):
     __tablename__ = "portal_records"
     __table_args__ = (
         UniqueConstraint("practice_id", "resource", "external_id"),
-        Index(None, "practice_id", "resource", "record_id"),
+        # Not (practice_id, resource, record_id): see migration 0015.
+        Index(None, "practice_id", "record_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
