@@ -374,11 +374,11 @@ def _before_commit(session: Session) -> None:
         for practice_id, key in keys:
             by_practice[practice_id].append(key)
         for practice_id, key_ids in by_practice.items():
-            affected[practice_id].update(
-                session.scalars(
-                    select(Order.id).where(Order.practice_id == practice_id, column.in_(key_ids))
-                )
-            )
+            showing = session.scalars(
+                select(Order.id).where(Order.practice_id == practice_id, column.in_(key_ids))
+            ).all()
+            if showing:  # a practice with no order to store still has its version raised
+                affected[practice_id].update(showing)
     for practice_id, order_ids in sorted(affected.items()):
         ids = sorted(order_ids)
         new = {i for i in ids if (practice_id, i) in pending.inserted}

@@ -354,10 +354,18 @@ def _upsert_new(
         raise _written_elsewhere(kind, external_id) from exc
     if not kept:
         raise _written_elsewhere(kind, external_id)  # kept by a concurrent request first
-    documents.note_shown_written(session, practice_id)
+    if row_id is not None or kind.row not in _UNSHOWN_WHEN_NEW:
+        documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
     shown = Record(external_id, new_id, kept_body)
     return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
+
+
+# Kinds of core row no order reading shows until an order names the row: a record naming
+# one this request made (not adopted) changes no reading kept before it, so the practice's
+# order version is not raised for it (a new patient synced is one statement less; the
+# orders, prescriptions and lists of the portal's own that readings do show still raise it).
+_UNSHOWN_WHEN_NEW = frozenset({"patient", "location", "employee"})
 
 
 # A new record's row, written at once (``db.prepared``): no ORM object, as the answer reads

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from optihub import web
 from optihub.db.models import AuditEntry, OrderVersion, Patient, PortalRecord
+from tests import factories
 from tests.api.fast_paths import record_fast_answers
 
 VIA_ROUTE = {"ignored": "1"}
@@ -222,18 +223,37 @@ def test_the_fast_path_keeps_nothing_of_a_refused_record(location, post, db, ser
     assert served == [True]
 
 
-def test_a_record_kept_raises_the_order_version(location, post, db) -> None:
-    """Order readings show portal records (their external ids): a new record makes the
-    copies of readings read before it stale (the version rises); the same record again
-    does not."""
+def test_a_record_kept_raises_the_order_version_when_a_reading_may_show_it(
+    location, post, db, sync
+) -> None:
+    """Order readings show portal records (their external ids): a record that names a row
+    an order may show makes the copies of readings read before it stale (the version
+    rises). A new patient's record does not (no order names a patient made by the very
+    request that syncs it), nor does the same record again."""
 
     def version() -> int:
         with db.transaction() as s:
-            return s.scalar(select(OrderVersion.version)) or 0
+            return (
+                s.scalar(
+                    select(OrderVersion.version).where(OrderVersion.practice_id == sync.practice_id)
+                )
+                or 0
+            )
 
     before = version()
     assert post("Patients", patient("V1")).headers["x-portal-change"] == "created"
-    created = version()
-    assert created > before
-    assert post("Patients", patient("V1")).headers["x-portal-change"] == "unchanged"
-    assert version() == created
+    assert version() == before
+    assert post("Patients", patient("V1", lastName="Bergh")).headers["x-portal-change"] == (
+        "updated"
+    )
+    changed = version()
+    assert changed > before
+    assert post("Patients", patient("V1", lastName="Bergh")).headers["x-portal-change"] == (
+        "unchanged"
+    )
+    assert version() == changed
+    # A patient the practice made itself, first synced now: its orders show the record.
+    with db.transaction() as s:
+        factories.patient(s, sync.practice_id, external_id="V2", last_name="Held")
+    assert post("Patients", patient("V2")).headers["x-portal-change"] == "updated"
+    assert version() > changed
