@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +116,11 @@ def _entry(
 
 def row_of(session: Session, practice_id: int, resource: str, external_id: str) -> uuid.UUID | None:
     """The core row the record kept under ``external_id`` names (its row unchecked), without
-    loading the record: what a link to it needs."""
+    loading the record: what a link to it needs. A link ``upsert`` was told of has been
+    looked up already, in its first statement."""
+    looked_up: dict[tuple[str, str], uuid.UUID | None] | None = session.info.get(_LINKS)
+    if looked_up is not None and (resource, external_id) in looked_up:
+        return looked_up.pop((resource, external_id))
     found = _ROW_OF.first(
         session, {"practice_id": practice_id, "resource": resource, "external_id": external_id}
     )
@@ -177,6 +181,10 @@ _CLAIMED = Prepared(
 )
 
 
+# The rows the links of the record being kept name, looked up with it (``upsert``), by
+# (resource, external id): ``row_of`` takes each from here once.
+_LINKS = "optihub.external_records.links"
+
 # (row kind, practice id, external id) this transaction found no core row holding: the
 # ``write`` that makes the row next need not look again (``noted_free``).
 _FREE = "optihub.external_records.free"
@@ -218,18 +226,46 @@ def upsert(
     *,
     digest: str,
     write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
+    links: Sequence[tuple[str, str]] = (),
 ) -> Upserted:
     """Keep ``body`` under ``external_id``: unchanged when ``digest`` is the one kept and the
     row is there; otherwise ``write(row_id, previous)`` writes the core row (``row_id`` the
     one named so far, None for a new one; ``previous`` the record kept before) and returns
     its id. ``write`` raises what refuses the record (nothing is kept); a record being
-    written by a concurrent request is a ``Conflict``."""
+    written by a concurrent request is a ``Conflict``. ``links``: the (resource, external
+    id) of the records ``write`` links to (``row_of``), looked up beforehand."""
+    try:
+        return _upsert(session, actor, kind, external_id, body, digest, write, links)
+    finally:
+        session.info.pop(_LINKS, None)  # what ``write`` did not use is not kept for later
+
+
+def _upsert(
+    session: Session,
+    actor: Actor,
+    kind: Kind,
+    external_id: str,
+    body: Mapping[str, Any],
+    digest: str,
+    write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
+    links: Sequence[tuple[str, str]],
+) -> Upserted:
     practice_id = actor.practice_id
-    key = {"practice_id": practice_id, "resource": kind.resource, "external_id": external_id}
-    # The record kept (locked until the commit on PostgreSQL) and the core row holding the
-    # external id, which a new record adopts: one statement, one round trip.
-    found = _kept_or_held(kind).first(session, key)
+    key: dict[str, Any] = {
+        "practice_id": practice_id,
+        "resource": kind.resource,
+        "external_id": external_id,
+    }
+    for n, (resource, linked) in enumerate(links):
+        key[f"link_resource_{n}"] = resource
+        key[f"link_external_id_{n}"] = linked
+    # The record kept (locked until the commit on PostgreSQL), the core row holding the
+    # external id, which a new record adopts, and the rows the links name: one statement,
+    # one round trip.
+    found = _kept_or_held(kind, len(links)).first(session, key)
     assert found is not None  # one row, whether or not either is there
+    if links:
+        session.info[_LINKS] = dict(zip(links, found[5:], strict=True))
     kept_row = found[:4] if found[0] is not None else None
     if kept_row is not None:
         _entry_id, kept_id, kept_digest, kept_body = kept_row
@@ -271,16 +307,17 @@ _KEPT = (
     .with_for_update()
     .cte("kept")
 )
-# Per kind: the record kept (its id, core row id, digest and body: NULLs when none) and the
-# id of the practice's core row holding the external id (NULL when none, and for a kind
-# whose rows have no external id), in one row. The lock is taken in the ``kept`` CTE:
+# Per kind and number of links: the record kept (its id, core row id, digest and body: NULLs
+# when none), the id of the practice's core row holding the external id (NULL when none, and
+# for a kind whose rows have no external id) and the row each link's record names (NULL when
+# none), in one row. The lock is taken in the ``kept`` CTE:
 # PostgreSQL locks no row on the nullable side of an outer join.
-_KEPT_OR_HELD: dict[str, Prepared] = {}
+_KEPT_OR_HELD: dict[tuple[str, int], Prepared] = {}
 _ONE = select(literal(1).label("one")).subquery("one")
 
 
-def _kept_or_held(kind: Kind) -> Prepared:
-    found = _KEPT_OR_HELD.get(kind.resource)
+def _kept_or_held(kind: Kind, links: int) -> Prepared:
+    found = _KEPT_OR_HELD.get((kind.resource, links))
     if found is None:
         held: Any = null()
         if kind.row in synced_rows.ADOPTABLE:
@@ -293,9 +330,25 @@ def _kept_or_held(kind: Kind) -> Prepared:
                 )
                 .scalar_subquery()
             )
-        found = _KEPT_OR_HELD[kind.resource] = Prepared(
+        linked = [
+            select(PortalRecord.record_id)
+            .where(
+                PortalRecord.practice_id == bindparam("practice_id"),
+                PortalRecord.resource == bindparam(f"link_resource_{n}"),
+                PortalRecord.external_id == bindparam(f"link_external_id_{n}"),
+            )
+            .scalar_subquery()
+            .label(f"link_{n}")
+            for n in range(links)
+        ]
+        found = _KEPT_OR_HELD[(kind.resource, links)] = Prepared(
             select(
-                _KEPT.c.id, _KEPT.c.record_id, _KEPT.c.digest, _KEPT.c.body, held.label("held")
+                _KEPT.c.id,
+                _KEPT.c.record_id,
+                _KEPT.c.digest,
+                _KEPT.c.body,
+                held.label("held"),
+                *linked,
             ).select_from(_ONE.outerjoin(_KEPT, true()))
         )
     return found

@@ -257,3 +257,32 @@ def test_a_record_kept_raises_the_order_version_when_a_reading_may_show_it(
         factories.patient(s, sync.practice_id, external_id="V2", last_name="Held")
     assert post("Patients", patient("V2")).headers["x-portal-change"] == "updated"
     assert version() > changed
+
+
+def test_a_records_links_are_looked_up_with_it_not_one_by_one(
+    location, post, db, monkeypatch
+) -> None:
+    from optihub.db import prepared
+    from optihub.db.models import Location
+
+    sent: list[str] = []
+    original = prepared.send
+
+    def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
+        sent.append(" ".join(sql.split()))
+        return original(driver, sql, values, many)
+
+    monkeypatch.setattr(prepared, "send", send)
+    answer = post("Patients", patient("LINKED"))
+    assert answer.status_code == 200, answer.text
+    lookups = [sql for sql in sent if sql.startswith("SELECT portal_records.record_id")]
+    assert lookups == []
+    with db.reading() as reader:
+        home = reader.scalar(
+            select(Patient.home_location_id).where(Patient.external_id == "LINKED")
+        )
+        assert reader.scalar(select(Location.external_id).where(Location.id == home)) == "L1"
+    # A link to a record the practice does not have is refused as before.
+    refused = post("Patients", patient("UNLINKED", locationExternalId="NOPE"))
+    assert refused.status_code == 400, refused.text
+    assert "NOPE" in refused.text

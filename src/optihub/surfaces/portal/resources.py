@@ -214,6 +214,9 @@ class Resource:
     kind: Kind
     write: Write
     written: Callable[[Record], Record] | None = None
+    # The fields naming another resource's record that ``write`` links to (``Sync.link``),
+    # with that resource: looked up in the upsert's first statement, not one by one.
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def noun(self) -> str:
@@ -830,23 +833,54 @@ def _appointment_written(record: Record) -> Record:
 # -- the table of resources -------------------------------------------------------------------
 
 
+_AT_LOCATION = (("LocationExternalId", "Locations"),)
+_OF_PATIENT = (("PatientExternalId", "Patients"),)
+
 RESOURCES: dict[str, Resource] = {
     resource.kind.resource: resource
     for resource in (
         Resource(Kind("Locations", "location", "location"), _write_location, _location_written),
-        Resource(Kind("Doctors", "doctor", "employee"), _write_employee(True), _employee_written),
-        Resource(Kind("Users", "user", "employee"), _write_employee(False), _user_written),
-        Resource(Kind("Patients", "patient", "patient"), _write_patient, _patient_written),
-        Resource(Kind("PatientRelationships", "patient relationship"), _write_own_list(())),
-        Resource(Kind("FamilyMembers", "family member", "family_link"), _write_family),
-        Resource(Kind("OrderStatuses", "order status"), _write_own_list(("Name",))),
-        Resource(Kind("Orders", "order", "order"), _write_order),
         Resource(
-            Kind("GlassesPrescriptions", "glasses prescription", "prescription"), _write_glasses
+            Kind("Doctors", "doctor", "employee"),
+            _write_employee(True),
+            _employee_written,
+            _AT_LOCATION,
+        ),
+        Resource(
+            Kind("Users", "user", "employee"), _write_employee(False), _user_written, _AT_LOCATION
+        ),
+        Resource(
+            Kind("Patients", "patient", "patient"),
+            _write_patient,
+            _patient_written,
+            (("LocationExternalId", "Locations"), ("DoctorExternalId", "Doctors")),
+        ),
+        Resource(Kind("PatientRelationships", "patient relationship"), _write_own_list(())),
+        Resource(
+            Kind("FamilyMembers", "family member", "family_link"),
+            _write_family,
+            links=(("PatientExternalId", "Patients"), ("RelativeExternalId", "Patients")),
+        ),
+        Resource(Kind("OrderStatuses", "order status"), _write_own_list(("Name",))),
+        Resource(
+            Kind("Orders", "order", "order"),
+            _write_order,
+            links=(
+                ("PatientExternalId", "Patients"),
+                ("LocationExternalId", "Locations"),
+                ("PhysicianExternalId", "Doctors"),
+                ("UserExternalId", "Users"),
+            ),
+        ),
+        Resource(
+            Kind("GlassesPrescriptions", "glasses prescription", "prescription"),
+            _write_glasses,
+            links=_OF_PATIENT,
         ),
         Resource(
             Kind("ContactLensPrescriptions", "contact lens prescription", "prescription"),
             _write_contacts,
+            links=_OF_PATIENT,
         ),
         Resource(Kind("AppointmentTypes", "appointment type"), _write_own_list(("Name",))),
         Resource(Kind("AppointmentStatuses", "appointment status"), _write_own_list(())),
@@ -854,6 +888,11 @@ RESOURCES: dict[str, Resource] = {
             Kind("Appointments", "appointment", "appointment"),
             _write_appointment,
             _appointment_written,
+            (
+                ("LocationExternalId", "Locations"),
+                ("PatientExternalId", "Patients"),
+                ("DoctorExternalId", "Doctors"),
+            ),
         ),
     )
 }
@@ -904,6 +943,11 @@ def upsert(
         {k: v for k, v in record.items() if k not in ("Id", "FileContent")},
         digest=external_records.fingerprint(record, file, file_sent),
         write=write,
+        links=[
+            (resource, external_id)
+            for name, resource in kept.links
+            if (external_id := _text(record, name)) is not None
+        ],
     )
     notes = tuple(sync.notes) if done.changed else ()
     written = sync.written if done.created else None
