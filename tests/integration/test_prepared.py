@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from optihub.db import prepared
 from optihub.db.models import AuditEntry, Patient
 from optihub.db.prepared import Prepared
-from optihub.errors import BadRequest
+from optihub.errors import BadRequest, Conflict
 from tests import factories
 
 INSERT = Prepared.insert(
@@ -245,6 +245,29 @@ def test_a_deferred_write_that_fails_fails_the_commit_and_nothing_is_written(db,
         INSERT.defer(s, _patient(practice_id, "Bea"))
     with db.sessions() as s:
         assert s.scalars(select(Patient.first_name)).all() == ["Bea"]
+
+
+def test_a_key_the_deferred_writes_break_is_raised_as_the_refusal_registered(db, practice_id):
+    ada = _patient(practice_id, "Ada")
+    with db.transaction() as s:
+        INSERT.execute(s, ada)
+
+    def again(s):
+        AUDIT.defer(s, _audit(practice_id, ada["id"]))
+        INSERT.defer(s, ada)  # the same primary key again
+        prepared.refuse_as(s, Conflict("Ada is being written by another request"))
+
+    # PostgreSQL finds it at the COMMIT, where the refusal is raised; SQLite at once.
+    expected = Conflict if db.dialect == "postgresql" else IntegrityError
+    with pytest.raises(expected):
+        db.write(again)
+    with db.sessions() as s:
+        assert s.scalars(select(AuditEntry)).all() == []
+    # The write thread's kept connection runs its next transaction: nothing is left open.
+    db.write(lambda s: INSERT.defer(s, _patient(practice_id, "Bea")))
+    db.write(lambda s: INSERT.defer(s, _patient(practice_id, "Cy")))
+    with db.sessions() as s:
+        assert sorted(s.scalars(select(Patient.first_name))) == ["Ada", "Bea", "Cy"]
 
 
 def test_deferred_text_with_nul_is_refused_at_once(db, practice_id):

@@ -156,6 +156,9 @@ _DRIVER = "optihub.prepared.driver"
 # the client-side cursor that quotes them.
 _DEFERRED = "optihub.prepared.deferred"
 _QUOTING = "optihub.prepared.quoting"
+# What the transaction's deferred statements breaking an integrity rule (a unique key a
+# concurrent transaction took) is raised as, instead of the driver's error (``refuse_as``).
+_REFUSAL = "optihub.prepared.refusal"
 
 
 def _driver(session: Session | Connection) -> tuple[Any, Dialect, dict[Any, Any]]:
@@ -218,13 +221,32 @@ def _as_sqlalchemy_error(dialect: Dialect, sql: str, values: Any, error: Excepti
 def _joined(driver: Any, info: dict[Any, Any], then: str) -> Any:
     """Every deferred statement of the connection's transaction, then ``then`` (e.g.
     ``COMMIT``), as one query: one round trip (PostgreSQL's simple query protocol runs
-    them in order and stops at the first error). The cursor is left on the last result."""
+    them in order and stops at the first error). The cursor is left on the last result.
+    An integrity error is raised as the refusal the transaction registered (``refuse_as``),
+    when it did."""
     deferred = info.pop(_DEFERRED)
-    cursor = send(driver, ";".join([*deferred, then] if then else deferred), None, False)
+    refusal = info.pop(_REFUSAL, None)
+    try:
+        cursor = send(driver, ";".join([*deferred, then] if then else deferred), None, False)
+    except psycopg.IntegrityError as error:
+        if refusal is None:
+            raise
+        raise refusal from error
     more = cursor.nextset()
     while more:
         more = cursor.nextset()
     return cursor
+
+
+def refuse_as(session: Session | Connection, refusal: Exception) -> None:
+    """When the transaction's deferred statements (``Prepared.defer``), sent later with its
+    next statement or its COMMIT, break an integrity rule of the database (a unique key a
+    concurrent transaction took first), raise ``refusal`` (e.g. an OptiHub ``Conflict``)
+    instead of the driver's error. On SQLite, where nothing is deferred, a deferred
+    statement's error is raised at once, to its caller: nothing to register."""
+    _driver_connection, dialect, info = _driver(session)
+    if dialect.name == "postgresql" and info.get(_DEFERRED):
+        info[_REFUSAL] = refusal
 
 
 def _quoting(driver: Any, info: dict[Any, Any]) -> Any:
@@ -250,15 +272,24 @@ def send_deferred_on(engine: Engine) -> None:
     def before_commit(conn: Connection) -> None:
         info = conn.info
         if info.get(_DEFERRED):
+            driver = conn.connection.driver_connection
             try:
-                _joined(conn.connection.driver_connection, info, "COMMIT")
-            except dbapi_error as error:
-                raise _as_sqlalchemy_error(engine.dialect, "COMMIT", None, error) from error
+                _joined(driver, info, "COMMIT")
+            except BaseException as error:
+                # The query stopped before its COMMIT: the transaction is left failed, and
+                # SQLAlchemy, its commit having failed, rolls back no further. Ended here,
+                # so the connection (a write thread keeps its own) starts its next clean.
+                with contextlib.suppress(Exception):
+                    driver.rollback()
+                if isinstance(error, dbapi_error):
+                    raise _as_sqlalchemy_error(engine.dialect, "COMMIT", None, error) from error
+                raise  # the refusal the transaction registered (``refuse_as``)
             # The transaction is committed; the driver's own COMMIT, next, finds none open.
 
     def dropped(conn: Connection, *_args: Any) -> None:
         with contextlib.suppress(Exception):  # an invalidated connection has no info
             conn.info.pop(_DEFERRED, None)
+            conn.info.pop(_REFUSAL, None)
 
     event.listen(engine, "before_cursor_execute", before_statement)
     event.listen(engine, "commit", before_commit)

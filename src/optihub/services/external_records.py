@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, literal, null, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from optihub.db import prepared
 from optihub.db.base import new_id as new_record_id
 from optihub.db.base import utcnow
 from optihub.db.models import PortalRecord
@@ -370,8 +371,8 @@ def _upsert_new(
 ) -> Upserted:
     """``upsert`` of an external id the practice has no record under: the core row adopted
     (``held``: the row holding the external id, when no record names it yet) or written,
-    then the record, written at once (``db.prepared``; a concurrent request that kept the
-    same external id first makes this one a ``Conflict``, nothing kept)."""
+    then the record (``db.prepared``: on PostgreSQL with the commit; a concurrent request
+    that kept the same external id first makes this one a ``Conflict``, nothing kept)."""
     practice_id = actor.practice_id
     row_id = _adopt(session, practice_id, kind, external_id, held)
     try:
@@ -400,13 +401,14 @@ def _upsert_new(
     except IntegrityError as exc:
         raise _written_elsewhere(kind, external_id) from exc
     try:
-        kept = _INSERT_RECORD.execute(session, row).rowcount == 1
+        # On PostgreSQL it goes with the commit, in its round trip, after the core row
+        # ``write`` deferred: a key either takes that a concurrent request took first (the
+        # external id) fails the commit, which then refuses this request as written
+        # elsewhere (``refuse_as``). On SQLite it runs now and fails here.
+        _INSERT_RECORD.defer(session, row)
     except IntegrityError as exc:
-        # The core row ``write`` deferred (``Prepared.defer``) took a key a concurrent
-        # request took first: its INSERT went with this one.
         raise _written_elsewhere(kind, external_id) from exc
-    if not kept:
-        raise _written_elsewhere(kind, external_id)  # kept by a concurrent request first
+    prepared.refuse_as(session, _written_elsewhere(kind, external_id))
     if row_id is not None or kind.row not in _UNSHOWN_WHEN_NEW:
         documents.note_shown_written(session, practice_id)
     audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
@@ -421,16 +423,14 @@ def _upsert_new(
 _UNSHOWN_WHEN_NEW = frozenset({"patient", "location", "employee"})
 
 
-# A new record's row, written at once (``db.prepared``): no ORM object, as the answer reads
-# the record from ``Record`` and nothing else in the request reads it back. Nothing is
-# written when the practice's external id is taken.
-_INSERT_RECORD = Prepared.insert_unless_taken(
+# A new record's row, written with Core (``db.prepared``): no ORM object, as the answer
+# reads the record from ``Record`` and nothing else in the request reads it back.
+_INSERT_RECORD = Prepared.insert(
     PortalRecord,
     (
         "id", "practice_id", "resource", "external_id", "record_id", "digest", "body",
         "created_at", "updated_at",
     ),
-    key=("practice_id", "resource", "external_id"),
 )  # fmt: skip
 
 
