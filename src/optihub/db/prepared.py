@@ -317,6 +317,10 @@ def send(driver: Any, sql: str, values: Any, many: bool) -> Any:
     cursor = driver.cursor()
     if many:
         cursor.executemany(sql, values)
+    elif values is None and isinstance(cursor, psycopg.Cursor):
+        # A query of deferred statements, their values written in (``_joined``): its text
+        # is never sent twice, so psycopg's count of texts to prepare is skipped.
+        cursor.execute(sql, prepare=False)
     else:
         cursor.execute(sql, values)
     return cursor
