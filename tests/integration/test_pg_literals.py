@@ -99,7 +99,7 @@ def test_each_value_is_written_as_psycopg_writes_it(db):
             ours = prepared._literal_sql(parts, {"v": value}, driver)
             assert ours == quoting.mogrify(SQL, {"v": value}), value
             row = driver.execute(ours).fetchone()
-            assert row[1:] == ('50%', value is None)
+            assert row[1:] == ("50%", value is None)
             expected = value.obj if isinstance(value, Jsonb) else value
             if isinstance(value, datetime) and value.tzinfo is None:
                 expected = value  # read back as written, without a zone
