@@ -236,66 +236,53 @@ def upsert(
     written by a concurrent request is a ``Conflict``. ``links``: the (resource, external
     id) of the records ``write`` links to (``row_of``), looked up beforehand."""
     try:
-        return _upsert(session, actor, kind, external_id, body, digest, write, links)
+        practice_id = actor.practice_id
+        key: dict[str, Any] = {
+            "practice_id": practice_id,
+            "resource": kind.resource,
+            "external_id": external_id,
+        }
+        for n, (resource, linked) in enumerate(links):
+            key[f"link_resource_{n}"] = resource
+            key[f"link_external_id_{n}"] = linked
+        # The record kept (locked until the commit on PostgreSQL), the core row holding the
+        # external id, which a new record adopts, and the rows the links name: one statement,
+        # one round trip.
+        found = _kept_or_held(kind, len(links)).first(session, key)
+        assert found is not None  # one row, whether or not either is there
+        if links:
+            session.info[_LINKS] = dict(zip(links, found[5:], strict=True))
+        kept_row = found[:4] if found[0] is not None else None
+        if kept_row is not None:
+            _entry_id, kept_id, kept_digest, kept_body = kept_row
+            if kept_digest == digest and _exists(session, practice_id, kind, kept_id):
+                # The same record again: the answer reads the record as kept, nothing is written.
+                same = Record(external_id, kept_id, kept_body)
+                return Upserted(kept_id, created=False, changed=False, entry=same)
+        if kept_row is None:
+            return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
+        entry = session.get(PortalRecord, kept_row[0])
+        if entry is None:  # removed since the lookup (SQLite: no row lock): keep it again
+            return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
+        row_id: uuid.UUID | None = entry.record_id
+        if not _exists(session, practice_id, kind, row_id):
+            row_id = None  # the core row was removed elsewhere: make it again
+        new_id = write(row_id, _stored(entry))
+        entry.record_id = new_id
+        entry.digest = digest
+        entry.body = dict(body)
+        entry.updated_at = utcnow()
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError as exc:
+            raise _written_elsewhere(kind, external_id) from exc
+        # Written at once (Core): nothing else is left for the commit's flush.
+        audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
+        shown = Record(external_id, new_id, entry.body)
+        return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
     finally:
         session.info.pop(_LINKS, None)  # what ``write`` did not use is not kept for later
-
-
-def _upsert(
-    session: Session,
-    actor: Actor,
-    kind: Kind,
-    external_id: str,
-    body: Mapping[str, Any],
-    digest: str,
-    write: Callable[[uuid.UUID | None, Stored | None], uuid.UUID],
-    links: Sequence[tuple[str, str]],
-) -> Upserted:
-    practice_id = actor.practice_id
-    key: dict[str, Any] = {
-        "practice_id": practice_id,
-        "resource": kind.resource,
-        "external_id": external_id,
-    }
-    for n, (resource, linked) in enumerate(links):
-        key[f"link_resource_{n}"] = resource
-        key[f"link_external_id_{n}"] = linked
-    # The record kept (locked until the commit on PostgreSQL), the core row holding the
-    # external id, which a new record adopts, and the rows the links name: one statement,
-    # one round trip.
-    found = _kept_or_held(kind, len(links)).first(session, key)
-    assert found is not None  # one row, whether or not either is there
-    if links:
-        session.info[_LINKS] = dict(zip(links, found[5:], strict=True))
-    kept_row = found[:4] if found[0] is not None else None
-    if kept_row is not None:
-        _entry_id, kept_id, kept_digest, kept_body = kept_row
-        if kept_digest == digest and _exists(session, practice_id, kind, kept_id):
-            # The same record again: the answer reads the record as kept, nothing is written.
-            same = Record(external_id, kept_id, kept_body)
-            return Upserted(kept_id, created=False, changed=False, entry=same)
-    if kept_row is None:
-        return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
-    entry = session.get(PortalRecord, kept_row[0])
-    if entry is None:  # removed since the lookup (SQLite: no row lock): keep it again
-        return _upsert_new(session, actor, kind, external_id, body, digest, write, found[4])
-    row_id: uuid.UUID | None = entry.record_id
-    if not _exists(session, practice_id, kind, row_id):
-        row_id = None  # the core row was removed elsewhere: make it again
-    new_id = write(row_id, _stored(entry))
-    entry.record_id = new_id
-    entry.digest = digest
-    entry.body = dict(body)
-    entry.updated_at = utcnow()
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise _written_elsewhere(kind, external_id) from exc
-    # Written at once (Core): nothing else is left for the commit's flush.
-    audit.add(session, actor, f"{actor.via}.{kind.resource}.upserted", kind.noun, new_id)
-    shown = Record(external_id, new_id, entry.body)
-    return Upserted(new_id, created=row_id is None, changed=True, entry=shown)
 
 
 _KEPT = (
