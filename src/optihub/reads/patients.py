@@ -199,17 +199,18 @@ def view(reader: Reader, practice_id: int, patient_id: uuid.UUID) -> PatientView
     return PatientView(*row) if row is not None else None
 
 
-# Compiled once per process: the lab order's patient lookup runs on every create.
+# Compiled once per process: the lab order's patient lookup runs on every create. No ORDER
+# BY: with one, SQLite (which has no statistics) walks the practice's patients in the order
+# of the (practice_id, created_at) index, every patient of the practice, rather than the few
+# with the last name (``ix_patients_practice_id_lower_last_name``): 1.4 ms at 3,000 patients,
+# growing with the practice. The matches are few; the newest is chosen here.
 _SAME_PERSON = Prepared(
-    select(Patient.id)
-    .where(
+    select(Patient.id, Patient.created_at).where(
         Patient.practice_id == bindparam("practice_id"),
         func.lower(Patient.last_name) == bindparam("last_name"),
         func.lower(Patient.first_name) == bindparam("first_name"),
         func.lower(Patient.email) == bindparam("email"),
     )
-    .order_by(Patient.created_at.desc(), Patient.id)
-    .limit(1)
 )
 
 
@@ -217,9 +218,10 @@ def same_person(
     reader: Reader, practice_id: int, first_name: str, last_name: str, email: str
 ) -> uuid.UUID | None:
     """The practice's newest patient with these names and email (each compared
-    case-insensitively: give them lower-cased), or None. A prepared statement
-    (``db.prepared``): on a session, what is pending is flushed first."""
-    found = _SAME_PERSON.first(
+    case-insensitively: give them lower-cased), or None; of two made at the same instant,
+    the lower id. A prepared statement (``db.prepared``): on a session, what is pending is
+    flushed first."""
+    found = _SAME_PERSON.rows(
         reader,
         {
             "practice_id": practice_id,
@@ -228,7 +230,10 @@ def same_person(
             "email": email,
         },
     )
-    return found[0] if found is not None else None
+    if not found:
+        return None
+    newest = max(created for _id, created in found)
+    return min(patient_id for patient_id, created in found if created == newest)
 
 
 def sorted_page(

@@ -5,11 +5,12 @@ material and addons of its lens."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
-from optihub.db.models import LensAddon
+from optihub.db.models import LensAddon, Patient
 from optihub.reads import catalog
 from optihub.reads import patients as patient_reads
 from optihub.services.context import Actor
@@ -109,3 +110,23 @@ def test_same_person_is_the_newest_match_in_the_practice_only(db, lab_world):
             patient_reads.same_person(s, lab_world.practice_id, "ada", "byron", "bob@example.com")
             is None
         )
+        # A second patient with the same names and email, made later: the newer is the match.
+        second = create_patient(
+            s, actor, PatientDetails(first_name="ADA", last_name="byron", email="ada@example.com")
+        )
+        s.execute(
+            update(Patient)
+            .where(Patient.id == second.id)
+            .values(created_at=first.created_at + timedelta(minutes=1))
+        )
+        assert (
+            patient_reads.same_person(s, lab_world.practice_id, "ada", "byron", "ada@example.com")
+            == second.id
+        )
+        # Made at the same instant: the lower id, whichever way the database reads them.
+        s.execute(
+            update(Patient).where(Patient.id == second.id).values(created_at=first.created_at)
+        )
+        assert patient_reads.same_person(
+            s, lab_world.practice_id, "ada", "byron", "ada@example.com"
+        ) == min(first.id, second.id)
