@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from optihub.db.base import utcnow
 from optihub.db.models import Event
-from optihub.db.rows import write_rows
+from optihub.db.rows import new_row, write_rows
 from optihub.domain.events import EVENT_TYPES
 
 
@@ -33,7 +33,7 @@ def record_event(
     ``id``: a deterministic event id (at most 40 characters) for an event that must exist
     at most once (its primary key is then the guard, e.g. ``order.stuck``); else a new one.
     """
-    event = _event(practice_id, type, data, at, id)
+    event = Event(**_event_values(practice_id, type, data, at, id))
     session.add(event)
     return event
 
@@ -43,20 +43,20 @@ def write_event(
 ) -> Event:
     """``record_event``, written at once (``db.rows``) instead of at the next flush: for a
     use case that writes its own rows that way."""
-    event = _event(practice_id, type, data, at, None)
+    event = new_row(Event, **_event_values(practice_id, type, data, at, None))
     write_rows(session, [event])
     return event
 
 
-def _event(
+def _event_values(
     practice_id: int, type: str, data: dict[str, Any], at: datetime | None, id: str | None
-) -> Event:
+) -> dict[str, Any]:
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    return Event(
-        id=id or new_event_id(),
-        practice_id=practice_id,
-        type=type,
-        data=data,
-        created_at=at or utcnow(),
-    )
+    return {
+        "id": id or new_event_id(),
+        "practice_id": practice_id,
+        "type": type,
+        "data": data,
+        "created_at": at or utcnow(),
+    }

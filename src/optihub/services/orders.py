@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from optihub.db.base import new_id, utcnow
 from optihub.db.models import Employee, Location, Order, OrderLine, OrderStatusChange, Patient
 from optihub.db.prepared import Prepared
-from optihub.db.rows import keep, write_row_unless_taken, write_rows
+from optihub.db.rows import keep, new_row, write_row_unless_taken, write_rows
 from optihub.domain import rx as rx_rules
 from optihub.domain.orders import ORDER_TYPES, OrderStatus, decide_transition
 from optihub.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -220,7 +221,10 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
 
     now = new.created_at or utcnow()
     subtotal, tax, total = _totals(new.lines)
-    order = Order(
+    # Its rows are written past the unit of work (``_write_new_order``): built as loaded
+    # objects (``new_row``), with no attribute events, the lines and history set as loaded.
+    order = new_row(
+        Order,
         id=new_id(),
         practice_id=actor.practice_id,
         number=new_order_number(now),
@@ -252,8 +256,10 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         updated_at=now,
         **new.lab_fields,
     )
-    lines = _line_rows(actor.practice_id, new.lines, order_id=order.id)
-    first = OrderStatusChange(
+    lines = _line_rows(actor.practice_id, new.lines, order=order)
+    first = new_row(
+        OrderStatusChange,
+        order=order,
         practice_id=actor.practice_id,
         order_id=order.id,
         from_status=None,
@@ -264,8 +270,8 @@ def place_order(session: Session, actor: Actor, new: NewOrder) -> Order:
         actor_label=actor.label,
         via=actor.via,
     )
-    order.lines = lines
-    order.history = [first]
+    set_committed_value(order, "lines", lines)
+    set_committed_value(order, "history", [first])
     _write_new_order(session, order, [order, *lines, first], new.external_id)
     if new.take_frame_from_stock and new.frame_id and new.location_id:
         apply_stock_changes(session, actor, [StockChange(new.frame_id, new.location_id, delta=-1)])
@@ -340,28 +346,29 @@ def _totals(lines: Sequence[LineItem]) -> tuple[Decimal, Decimal, Decimal]:
 
 
 def _line_rows(
-    practice_id: int,
-    lines: Sequence[LineItem],
-    start: int = 0,
-    order_id: uuid.UUID | None = None,
+    practice_id: int, lines: Sequence[LineItem], start: int = 0, order: Order | None = None
 ) -> list[OrderLine]:
-    return [
-        OrderLine(
-            id=new_id(),
-            practice_id=practice_id,
-            order_id=order_id,
-            position=start + i,
-            kind=line.kind,
-            sku=line.sku,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            retail_price=line.retail_price if line.retail_price is not None else line.unit_price,
-            tax=line.tax,
-            prescription_required=line.prescription_required,
-        )
+    """New line objects: of a new ``order`` (built as loaded, ``new_row``, as its rows are
+    written past the unit of work), or for the caller to add to a loaded order's lines."""
+    values = [
+        {
+            "id": new_id(),
+            "practice_id": practice_id,
+            "position": start + i,
+            "kind": line.kind,
+            "sku": line.sku,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "retail_price": line.retail_price if line.retail_price is not None else line.unit_price,
+            "tax": line.tax,
+            "prescription_required": line.prescription_required,
+        }
         for i, line in enumerate(lines)
     ]
+    if order is None:
+        return [OrderLine(**row) for row in values]
+    return [new_row(OrderLine, order=order, order_id=order.id, **row) for row in values]
 
 
 def _recompute(order: Order) -> None:
