@@ -233,7 +233,8 @@ def same_person(
     if not found:
         return None
     newest = max(created for _id, created in found)
-    return min(patient_id for patient_id, created in found if created == newest)
+    made_then: list[uuid.UUID] = [patient_id for patient_id, created in found if created == newest]
+    return min(made_then)
 
 
 def sorted_page(
