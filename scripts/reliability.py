@@ -63,7 +63,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,6 @@ CLIENT_TIMEOUT = 15.0
 LIMITED_RATE = "100/minute"
 # Seconds the receiver holds each answer just before node A is killed (fault 1).
 SLOW_RECEIVER = 2.0
-# Between the moment the kill is noted and node A's end: the SIGKILL's own system call.
-KILL_SLACK = timedelta(seconds=0.05)
 # Each dialect's token: the scopes of the calls the load sends (bench/dialects.py's, plus
 # the partner's status update and webhooks, and the fulfillment notifications).
 SCOPES = {
@@ -1026,14 +1024,9 @@ def fault_kill(run: Run) -> list[Row]:
     load.targets = [node_b]  # as a load balancer's health check would, once it notices
     say(f"killed node A (pid {node_a.pid}) with SIGKILL")
     run.inflight_windows.append(("kill", killed_at - SLOW_RECEIVER - 1.0, killed_at))
-    # Node B's batches claimed before the kill are recorded by now (one slow answer each).
-    time.sleep(SLOW_RECEIVER + 1.5)
-    # Node A's claims still held: leases that began before the kill and have not run out.
-    # A lease ends ``lease`` after its claim (the nodes' clock is this machine's); one that
-    # ends later was claimed after the kill, by B: with all the load on B, it claims a new
-    # batch at once, which on busy cores it may still be sending now (a slack of 0.5 s here
-    # once took 200 of B's own deliveries for A's).
-    lease = timedelta(seconds=run.lease)
+    # Node A's claims still held: the deliveries its worker holds (``locked_by``: its host
+    # and process) whose lease has not run out. Node B may send them once it has.
+    holder = f"{socket.gethostname()}:{node_a.pid}"
     killed = datetime.fromtimestamp(killed_at, UTC)
     with run.db.reading() as conn:
         orphaned = list(
@@ -1041,8 +1034,7 @@ def fault_kill(run: Run) -> list[Row]:
                 select(WebhookDelivery.id, WebhookDelivery.locked_until).where(
                     WebhookDelivery.subscription_id.in_(run.subscription_ids()),
                     WebhookDelivery.status == "pending",
-                    WebhookDelivery.locked_until.is_not(None),
-                    WebhookDelivery.locked_until <= killed + lease + KILL_SLACK,
+                    WebhookDelivery.locked_by == holder,
                     WebhookDelivery.locked_until > datetime.now(UTC),
                 )
             )
@@ -1063,16 +1055,17 @@ def fault_kill(run: Run) -> list[Row]:
     delays = []
     late = 0
     if orphaned:
+        lease_ends = {row[0]: aware(row[1]) for row in orphaned}
         with run.db.reading() as conn:
-            ids = [row[0] for row in orphaned]
-            for delivered_at in conn.scalars(
-                select(WebhookDelivery.delivered_at).where(WebhookDelivery.id.in_(ids))
+            for delivery_id, delivered_at in conn.execute(
+                select(WebhookDelivery.id, WebhookDelivery.delivered_at).where(
+                    WebhookDelivery.id.in_(list(lease_ends))
+                )
             ):
                 if delivered_at is not None:
                     delays.append((aware(delivered_at) - killed).total_seconds())
-        lease_ends = {aware(row[1]) for row in orphaned}
-        earliest_end = min(lease_ends)
-        late = sum(1 for d in delays if killed + timedelta(seconds=d) < earliest_end)
+                    # Sent before node A's own lease on it ran out: taken from A's hands.
+                    late += aware(delivered_at) < lease_ends[delivery_id]
     audit = audit_webhooks(run, started, ended)
     say(f"node B: {len(on_b)} answers, {len(b_bad)} not 2xx; acknowledged writes {len(acks)}")
     rows = [

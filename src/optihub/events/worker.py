@@ -1,7 +1,8 @@
 """The delivery worker: relay the outbox, claim due deliveries, POST them signed, retry.
 
-* Claims use a lease (``locked_until``): a worker that dies mid-delivery loses nothing; the
-  delivery is claimed again when the lease runs out and sent with the same ``X-Webhook-Id``.
+* Claims use a lease (``locked_until``, and ``locked_by``: the worker's host and process):
+  a worker that dies mid-delivery loses nothing; the delivery is claimed again when the
+  lease runs out and sent with the same ``X-Webhook-Id``.
   On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so many workers share the work.
 * Fair: a claim takes the due deliveries round robin across subscriptions (every
   subscription with due deliveries gets its next one before any gets another), at most
@@ -34,8 +35,10 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import random
+import socket
 import ssl
 import threading
 import time
@@ -139,8 +142,12 @@ class DeliveryWorker:
         mailer: Mailer | None = None,
         mail_sender: Sender = send,
         lease: timedelta = LEASE,
+        holder: str | None = None,
     ) -> None:
         self.db = db
+        # Who this worker is in the deliveries it claims (``locked_by``): its host and
+        # process, unique across the nodes sharing one database.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"[:200]
         # How long a claim is this worker's alone (OPTIHUB_WEBHOOK_LEASE_SECONDS): it must
         # outlast a delivery's attempt (10 s to connect, 10 s for the answer), or another
         # worker sends the delivery again while this one is still on it.
@@ -240,7 +247,7 @@ class DeliveryWorker:
                 session.execute(
                     update(_WD)
                     .where(_WD.c.id.in_([row.id for row in rows]))
-                    .values(locked_until=now + self.lease)
+                    .values(locked_until=now + self.lease, locked_by=self.holder)
                 )
         return [
             Job(
@@ -433,7 +440,9 @@ class DeliveryWorker:
         )
         returned = [j.delivery_id for j, s in answered if s.unsent and j.delivery_id in present]
         if returned:  # not started in time: claimable again at once, no attempt made
-            session.execute(update(_WD).where(_WD.c.id.in_(returned)).values(locked_until=None))
+            session.execute(
+                update(_WD).where(_WD.c.id.in_(returned)).values(locked_until=None, locked_by=None)
+            )
         attempts: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         by_subscription: dict[uuid.UUID, list[tuple[bool, str | None, bool]]] = {}
@@ -471,6 +480,7 @@ class DeliveryWorker:
                     "next_attempt_at": next_at,
                     "delivered_at": delivered_at,
                     "locked_until": None,
+                    "locked_by": None,
                 }
             )
             by_subscription.setdefault(job.subscription_id, []).append(

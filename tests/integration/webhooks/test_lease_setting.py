@@ -6,6 +6,8 @@ claims delivered by the other node within seconds; production keeps the 60 s def
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 
 import pytest
@@ -53,8 +55,40 @@ def test_a_claim_lasts_the_lease(db, hooked, worker, clock):
         relay_events(s, clock(), worker.renderers)
     [job] = worker._claim(clock(), 10)
     with db.transaction() as s:
-        locked = s.scalar(
-            select(WebhookDelivery.locked_until).where(WebhookDelivery.id == job.delivery_id)
-        )
+        locked, holder = s.execute(
+            select(WebhookDelivery.locked_until, WebhookDelivery.locked_by).where(
+                WebhookDelivery.id == job.delivery_id
+            )
+        ).one()
     assert locked is not None
     assert locked.replace(tzinfo=None) - clock().replace(tzinfo=None) == timedelta(seconds=7)
+    # Who holds it: this worker's host and process, for an operator and the reliability run.
+    assert holder == worker.holder == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_the_holder_is_cleared_with_the_lease_when_the_attempt_is_recorded(
+    db, hooked, worker, clock
+):
+    place_order(db, hooked)
+    with db.transaction() as s:
+        relay_events(s, clock(), worker.renderers)
+    worker.holder = "node-a.example:4242"
+    [job] = worker._claim(clock(), 10)
+    with db.transaction() as s:
+        assert (
+            s.scalar(select(WebhookDelivery.locked_by).where(WebhookDelivery.id == job.delivery_id))
+            == "node-a.example:4242"
+        )
+    # Node A's lease runs out unsent; node B claims it, sends it and records the answer.
+    clock.advance(seconds=61)
+    worker.holder = "node-b.example:77"
+    assert worker.run_once() == 1
+    with db.transaction() as s:
+        row = s.execute(
+            select(
+                WebhookDelivery.attempt_count,
+                WebhookDelivery.locked_until,
+                WebhookDelivery.locked_by,
+            ).where(WebhookDelivery.id == job.delivery_id)
+        ).one()
+    assert tuple(row) == (1, None, None)  # sent once, by B; no one holds it now

@@ -82,6 +82,9 @@ class WebhookDelivery(Base):
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column()
+    # The worker holding the claim while ``locked_until`` runs (host:pid, ``holder``):
+    # which node has a delivery in hand, for an operator and the reliability run's checks.
+    locked_by: Mapped[str | None] = mapped_column(String(200))
     last_response_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
