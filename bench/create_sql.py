@@ -140,12 +140,7 @@ def fresh_copy(snapshot: Path, workdir: Path) -> Path:
 
 def replay(database: Path, statements: list[Statement], times: int, *, commit: bool) -> float:
     """CPU seconds a replay of ``statements`` takes (the mean of ``times``)."""
-    connection = sqlite3.connect(database, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
-        connection.execute(f"PRAGMA {pragma}")
-    # Once rolled back first, untimed: the schema read and the statements compiled, as on
-    # OptiHub's pooled connections (``sqlite3`` keeps each connection's statements).
-    _run(connection, statements, "ROLLBACK")
+    connection = _warmed(database, statements)
     # And a commit of its own: the WAL file made and its first frames written before the
     # timed commit (a fresh copy has no WAL yet).
     connection.execute("CREATE TABLE IF NOT EXISTS bench_warm (x)")
@@ -162,33 +157,43 @@ def replay(database: Path, statements: list[Statement], times: int, *, commit: b
 def each_statement(database: Path, statements: list[Statement], times: int) -> list[float]:
     """Each statement's own wall time in rolled-back replays (the mean of ``times``): the
     one that reads far more than it needs stands out (a plan that walks a whole index)."""
-    connection = sqlite3.connect(database, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
-        connection.execute(f"PRAGMA {pragma}")
-    _run(connection, statements, "ROLLBACK")
+    connection = _warmed(database, statements)
     spent = [0.0] * len(statements)
     for _ in range(times):
         connection.execute("BEGIN IMMEDIATE")
-        for index, (sql, parameters, many) in enumerate(statements):
+        for index, statement in enumerate(statements):
             started = time.perf_counter()
-            if many:
-                connection.executemany(sql, parameters)
-            else:
-                connection.execute(sql, parameters if parameters is not None else ())
+            _send(connection, statement)
             spent[index] += time.perf_counter() - started
         connection.execute("ROLLBACK")
     connection.close()
     return [total / times for total in spent]
 
 
+def _warmed(database: Path, statements: list[Statement]) -> sqlite3.Connection:
+    """A connection with OptiHub's PRAGMAs that has run ``statements`` once, rolled back,
+    untimed: the schema read and the statements compiled, as on OptiHub's pooled
+    connections (``sqlite3`` keeps each connection's statements)."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        connection.execute(f"PRAGMA {pragma}")
+    _run(connection, statements, "ROLLBACK")
+    return connection
+
+
 def _run(connection: sqlite3.Connection, statements: list[Statement], end: str) -> None:
     connection.execute("BEGIN IMMEDIATE")
-    for sql, parameters, many in statements:
-        if many:
-            connection.executemany(sql, parameters)
-        else:
-            connection.execute(sql, parameters if parameters is not None else ())
+    for statement in statements:
+        _send(connection, statement)
     connection.execute(end)
+
+
+def _send(connection: sqlite3.Connection, statement: Statement) -> None:
+    sql, parameters, many = statement
+    if many:
+        connection.executemany(sql, parameters)
+    else:
+        connection.execute(sql, parameters if parameters is not None else ())
 
 
 if __name__ == "__main__":
