@@ -289,6 +289,7 @@ def redeliver(
     delivery.status = "pending"
     delivery.next_attempt_at = utcnow()
     delivery.locked_until = None
+    delivery.locked_by = None
     session.flush()
     return DeliveryRecord(delivery, event_type, [])
 

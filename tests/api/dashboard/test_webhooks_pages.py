@@ -190,6 +190,21 @@ def test_redeliver_queues_the_delivery_again(hooks, agent, db):
     assert "Retrying" in page  # pending after attempts
 
 
+def test_redeliver_takes_a_held_delivery_from_its_worker(hooks, agent, db):
+    with db.transaction() as s:
+        held = s.get(WebhookDelivery, hooks.failed)
+        held.locked_until = datetime.now(UTC) + timedelta(seconds=60)
+        held.locked_by = "node-a.example:4242"
+
+    response = agent(MANAGER).post(
+        f"{WEBHOOKS}/{hooks.partner}/deliveries/{hooks.failed}/redeliver"
+    )
+
+    assert response.status_code == 303
+    stored = delivery_of(db, hooks.failed)
+    assert (stored.status, stored.locked_until, stored.locked_by) == ("pending", None, None)
+
+
 def test_re_enable_turns_a_disabled_subscription_back_on(hooks, agent, db):
     owner = agent(OWNER)
 
